@@ -1,0 +1,12 @@
+/**
+ * Hyvisor's benchmarks by name. Each prints JSON; none is a timed test.
+ * @packageDocumentation
+ */
+import type { Benchmark } from './benchmark.js';
+import { exitCost } from './exit-cost.js';
+
+export * from './benchmark.js';
+export type { ExitCostResult } from './exit-cost.js';
+
+/** Benchmarks by the name `hyvisor bench NAME` takes. */
+export const BENCHMARKS: Readonly<Record<string, Benchmark>> = { 'exit-cost': exitCost };

@@ -1,0 +1,66 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { setImmediate as tick } from 'node:timers/promises';
+import test from 'ava';
+import { BACKENDS, createHyvisorContainer } from '@hyvisor/core';
+import { registerKvmBackend } from './index.js';
+import { asm, backend, bootGuest, kvmSerialTest } from './test-support.js';
+
+function openFds(): number {
+  return readdirSync('/proc/self/fd').length;
+}
+
+function mapLines(): number {
+  return readFileSync('/proc/self/maps', 'utf8').split('\n').length;
+}
+
+/** Lets Node run the ArrayBuffer finalizers it queues with setImmediate. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 3; i++) await tick();
+}
+
+kvmSerialTest('creating and disposing 200 VMs leaks no fd and no mapping', async (t) => {
+  const cycle = (): void => {
+    const vm = backend().createVm({ name: 'churn' });
+    try {
+      vm.addRegion('ram', 0, 2 << 20);
+      vm.addRegion('rom', 0x400000, 0x1000, { readonly: true });
+      vm.addIoEventFd({ space: 'pio', address: 0x40, size: 1 });
+      const cpu = vm.createVcpu(0);
+      cpu.setDeadline(1000);
+    } finally {
+      vm.dispose();
+    }
+  };
+  // Warm up: the first VMs grow V8's heap and the addon's tables once.
+  for (let i = 0; i < 10; i++) cycle();
+  await settle();
+  const fds = openFds();
+  const maps = mapLines();
+  for (let i = 0; i < 200; i++) cycle();
+  await settle();
+  const fdDelta = openFds() - fds;
+  const mapDelta = mapLines() - maps;
+  t.log(`after 200 VMs: fds ${fdDelta >= 0 ? '+' : ''}${fdDelta}, /proc/self/maps lines ${mapDelta >= 0 ? '+' : ''}${mapDelta}`);
+  t.is(fdDelta, 0);
+  // V8 may map or unmap a heap page or two meanwhile; 200 leaked VMs would be 600+ lines.
+  t.true(Math.abs(mapDelta) <= 8, `maps lines changed by ${mapDelta}`);
+});
+
+kvmSerialTest('a vCPU that is never run still releases its timer, mapping and fd', async (t) => {
+  const fds = openFds();
+  const { vm } = bootGuest(t, asm.hlt);
+  t.true(openFds() > fds);
+  vm.dispose();
+  await settle();
+  t.is(openFds(), fds);
+});
+
+test('registerKvmBackend adds kvm to the registry without opening /dev/kvm', (t) => {
+  const container = createHyvisorContainer();
+  const fds = openFds();
+  registerKvmBackend(container);
+  const registry = container.resolve(BACKENDS);
+  t.true(registry.has('kvm'));
+  t.is(openFds(), fds);
+  t.regex(registry.list().find((e) => e.name === 'kvm')?.description ?? '', /KVM/);
+});

@@ -1,0 +1,523 @@
+/**
+ * `KvmVcpu`: one KVM vCPU and the hot path. {@link KvmVcpu.run} issues exactly one ioctl
+ * (KVM_RUN; KVM_INTERRUPT only when it actually injects), allocates nothing, and fills the
+ * vCPU's reusable {@link VmExit} from typed views over the shared `kvm_run` page.
+ *
+ * Registers travel through KVM_CAP_SYNC_REGS: KVM copies regs, sregs and events into `kvm_run`
+ * on every exit, {@link KvmVcpu.getRegisters} reads that copy and {@link KvmVcpu.setRegisters}
+ * writes it and sets `kvm_dirty_regs`, so KVM loads it on the next entry. Each of those would
+ * otherwise be a ~9 µs ioctl on kvm_pvm. Without the capability the ioctls are used.
+ * @module
+ */
+import {
+  BackendError,
+  DisposableStore,
+  ExitKind,
+  REGISTER_NAMES,
+  createExit,
+  type CpuidEntry,
+  type DescriptorTable,
+  type RegisterName,
+  type Registers,
+  type Segment,
+  type SpecialRegisters,
+  type Vcpu,
+  type VmExit,
+} from '@hyvisor/core';
+import type { KvmHost } from './kvm-backend.js';
+import { check, checkBuffer, errnoError, type KvmNative, type StructLayout } from './native.js';
+
+/** Pending-interrupt ring size: enough for a burst from several devices between two runs. */
+const IRQ_QUEUE_SIZE = 16;
+/** errno values the run path compares against (Linux x86-64). */
+const EINTR = 4, EEXIST = 17, E2BIG = 7;
+const SEGMENTS = ['cs', 'ds', 'es', 'fs', 'gs', 'ss', 'tr', 'ldt'] as const;
+
+/** A Linux KVM vCPU. Create it with {@link KvmVm.createVcpu}. */
+export class KvmVcpu implements Vcpu {
+  /** The reused exit record; `data` is a DataView over the whole kvm_run mapping. */
+  readonly exit: VmExit;
+  private readonly native: KvmNative;
+  private readonly store = new DisposableStore();
+  private readonly fd: number;
+  private readonly handle: number;
+  private readonly dv: DataView;
+  private readonly u8: Uint8Array;
+  private readonly sync: boolean;
+  /** Views of the synced `kvm_regs` / `kvm_sregs` inside kvm_run (with sync-regs), made once. */
+  private syncRegsView: DataView | undefined;
+  private syncSregsView: DataView | undefined;
+
+  // kvm_run offsets, copied into fields once so the hot path reads plain numbers.
+  private readonly oExitReason: number;
+  private readonly oReqWindow: number;
+  private readonly oReady: number;
+  private readonly oIfFlag: number;
+  private readonly oIoDir: number;
+  private readonly oIoSize: number;
+  private readonly oIoPort: number;
+  private readonly oIoCount: number;
+  private readonly oIoDataOffset: number;
+  private readonly oMmioAddr: number;
+  private readonly oMmioData: number;
+  private readonly oMmioLen: number;
+  private readonly oMmioWrite: number;
+  private readonly oDirty: number;
+  private readonly oSyncRegs: number;
+  private readonly oSyncSregs: number;
+  private readonly ioOut: number;
+  private readonly exitIo: number;
+  private readonly exitMmio: number;
+  private readonly exitHlt: number;
+  private readonly exitIrqWindow: number;
+  private readonly exitShutdown: number;
+  private readonly exitIntr: number;
+  private readonly iocInterrupt: number;
+
+  private readonly irqQueue = new Uint8Array(IRQ_QUEUE_SIZE);
+  private irqHead = 0;
+  private irqCount = 0;
+  /** KVM_INTERRUPT argument, preallocated so injection does not allocate. */
+  private readonly irqArg: Uint32Array;
+
+  /** @internal Created by {@link KvmVm.createVcpu}. */
+  constructor(
+    private readonly host: KvmHost,
+    vmFd: number,
+    /** vCPU number (0-based). */
+    readonly id: number,
+    onDispose: () => void,
+  ) {
+    const native = (this.native = host.native);
+    const L = native.layout.run;
+    const X = native.exitReasons;
+    this.store.defer(onDispose);
+    try {
+      const fd = check(`KVM_CREATE_VCPU (vCPU ${id})`, native.ioctlInt(vmFd, native.ioctls['KVM_CREATE_VCPU']!, id));
+      this.fd = fd;
+      this.store.defer(() => native.close(fd));
+      const run = checkBuffer(`mmap kvm_run of vCPU ${id}`, native.mmap(host.vcpuMmapSize, fd));
+      this.store.defer(() => native.munmap(run));
+      const handle = check(`deadline timer of vCPU ${id}`, native.vcpuAttach(fd, run));
+      this.handle = handle;
+      // Runs before the munmap above: the signal handler stops writing into kvm_run first.
+      this.store.defer(() => native.vcpuDetach(handle));
+      this.dv = new DataView(run);
+      this.u8 = new Uint8Array(run);
+    } catch (err) {
+      this.store.dispose();
+      throw err;
+    }
+    this.exit = createExit(this.dv);
+    this.irqArg = new Uint32Array(native.layout.interrupt['size']! / 4);
+
+    this.oExitReason = L['exitReason']!;
+    this.oReqWindow = L['requestInterruptWindow']!;
+    this.oReady = L['readyForInterruptInjection']!;
+    this.oIfFlag = L['ifFlag']!;
+    this.oIoDir = L['ioDirection']!;
+    this.oIoSize = L['ioSize']!;
+    this.oIoPort = L['ioPort']!;
+    this.oIoCount = L['ioCount']!;
+    this.oIoDataOffset = L['ioDataOffset']!;
+    this.oMmioAddr = L['mmioPhysAddr']!;
+    this.oMmioData = L['mmioData']!;
+    this.oMmioLen = L['mmioLen']!;
+    this.oMmioWrite = L['mmioIsWrite']!;
+    this.oDirty = L['kvmDirtyRegs']!;
+    this.oSyncRegs = L['syncRegs']!;
+    this.oSyncSregs = L['syncSregs']!;
+    this.ioOut = native.constants['KVM_EXIT_IO_OUT']!;
+    this.exitIo = X['KVM_EXIT_IO']!;
+    this.exitMmio = X['KVM_EXIT_MMIO']!;
+    this.exitHlt = X['KVM_EXIT_HLT']!;
+    this.exitIrqWindow = X['KVM_EXIT_IRQ_WINDOW_OPEN']!;
+    this.exitShutdown = X['KVM_EXIT_SHUTDOWN']!;
+    this.exitIntr = X['KVM_EXIT_INTR']!;
+    this.iocInterrupt = native.ioctls['KVM_INTERRUPT']!;
+
+    this.sync = host.syncRegs;
+    if (this.sync) {
+      // Seed the synced copies once (set-up path), then ask KVM to refresh them on every exit.
+      const K = native.constants;
+      const ioc = native.ioctls;
+      const u8 = this.u8;
+      check('KVM_GET_REGS', native.ioctlBuf(this.fd, ioc['KVM_GET_REGS']!, u8.subarray(this.oSyncRegs)));
+      check('KVM_GET_SREGS', native.ioctlBuf(this.fd, ioc['KVM_GET_SREGS']!, u8.subarray(this.oSyncSregs)));
+      const valid = K['KVM_SYNC_X86_REGS']! | K['KVM_SYNC_X86_SREGS']! | K['KVM_SYNC_X86_EVENTS']!;
+      this.dv.setBigUint64(L['kvmValidRegs']!, BigInt(valid), true);
+      this.dv.setBigUint64(this.oDirty, 0n, true);
+      this.syncRegsView = new DataView(this.dv.buffer, this.oSyncRegs, native.layout.regs['size']);
+      this.syncSregsView = new DataView(this.dv.buffer, this.oSyncSregs, native.layout.sregs['size']);
+    }
+  }
+
+  /** True once {@link dispose} has run. */
+  get isDisposed(): boolean {
+    return this.store.isDisposed;
+  }
+
+  private live(operation: string): void {
+    if (this.store.isDisposed) throw new BackendError(`${operation}: vCPU ${this.id} is disposed`);
+  }
+
+  // ------------------------------------------------------------------ hot path
+
+  /**
+   * Enters the guest until the next exit and returns {@link exit}, filled in place. A deadline,
+   * a kick or any signal (e.g. SIGINT) returns a `Deadline` exit so the event loop gets its turn.
+   * Allocates nothing on the common exits; error exits build a `reason` string.
+   */
+  run(): VmExit {
+    if (this.store.isDisposed) throw new BackendError(`run: vCPU ${this.id} is disposed`);
+    if (this.irqCount > 0) this.injectPending();
+    const exit = this.exit;
+    const rc = this.native.vcpuRun(this.handle);
+    if (rc < 0) {
+      if (rc === -EINTR) {
+        exit.kind = ExitKind.Deadline;
+        return exit;
+      }
+      throw errnoError(`KVM_RUN (vCPU ${this.id})`, rc);
+    }
+    const dv = this.dv;
+    const reason = dv.getUint32(this.oExitReason, true);
+    if (reason === this.exitIo) {
+      exit.kind = ExitKind.Io;
+      exit.port = dv.getUint16(this.oIoPort, true);
+      exit.size = dv.getUint8(this.oIoSize);
+      exit.write = dv.getUint8(this.oIoDir) === this.ioOut;
+      exit.count = dv.getUint32(this.oIoCount, true);
+      // data_offset is a u64 but always within the mapping: the low word is enough.
+      exit.dataOffset = dv.getUint32(this.oIoDataOffset, true);
+    } else if (reason === this.exitMmio) {
+      exit.kind = ExitKind.Mmio;
+      exit.gpa = dv.getUint32(this.oMmioAddr, true) + dv.getUint32(this.oMmioAddr + 4, true) * 0x1_0000_0000;
+      exit.size = dv.getUint32(this.oMmioLen, true);
+      exit.write = dv.getUint8(this.oMmioWrite) !== 0;
+      exit.count = 1;
+      exit.dataOffset = this.oMmioData;
+    } else if (reason === this.exitHlt) {
+      exit.kind = ExitKind.Hlt;
+    } else if (reason === this.exitIrqWindow) {
+      exit.kind = ExitKind.IrqWindow;
+    } else if (reason === this.exitIntr) {
+      exit.kind = ExitKind.Deadline;
+    } else if (reason === this.exitShutdown) {
+      exit.kind = ExitKind.Shutdown;
+    } else {
+      this.rareExit(reason);
+    }
+    return exit;
+  }
+
+  /**
+   * Injects the oldest pending vector if the guest can take it now (the flags KVM reported at
+   * the last exit); otherwise asks KVM for an interrupt-window exit.
+   */
+  private injectPending(): void {
+    const u8 = this.u8;
+    if (u8[this.oReady] !== 0 && u8[this.oIfFlag] !== 0) {
+      this.irqArg[0] = this.irqQueue[this.irqHead]!;
+      const rc = this.native.ioctlBuf(this.fd, this.iocInterrupt, this.irqArg);
+      if (rc >= 0) {
+        this.irqHead = (this.irqHead + 1) % IRQ_QUEUE_SIZE;
+        this.irqCount--;
+      } else if (rc !== -EEXIST) {
+        // EEXIST: KVM still holds the previous vector; retry after the next exit.
+        throw errnoError(`KVM_INTERRUPT (vCPU ${this.id})`, rc);
+      }
+    }
+    u8[this.oReqWindow] = this.irqCount > 0 ? 1 : 0;
+  }
+
+  /** Fills the exit for the rare exit reasons; strings are built only here. */
+  private rareExit(reason: number): void {
+    const exit = this.exit;
+    const X = this.native.exitReasons;
+    const L = this.native.layout.run;
+    const dv = this.dv;
+    exit.rip = this.currentRip();
+    if (reason === X['KVM_EXIT_INTERNAL_ERROR']) {
+      const sub = dv.getUint32(L['internalSuberror']!, true);
+      const n = Math.min(dv.getUint32(L['internalNdata']!, true), L['internalDataMax']!);
+      const words: string[] = [];
+      for (let i = 0; i < n; i++) words.push('0x' + dv.getBigUint64(L['internalData']! + 8 * i, true).toString(16));
+      exit.kind = ExitKind.InternalError;
+      exit.reason = `KVM internal error: suberror ${sub}${SUBERRORS[sub] ? ` (${SUBERRORS[sub]})` : ''}, data [${words.join(', ')}] at rip 0x${exit.rip.toString(16)}`;
+    } else if (reason === X['KVM_EXIT_FAIL_ENTRY']) {
+      const hw = dv.getBigUint64(L['failEntryReason']!, true);
+      exit.kind = ExitKind.FailEntry;
+      exit.reason = `KVM entry failed: hardware_entry_failure_reason 0x${hw.toString(16)} on cpu ${dv.getUint32(L['failEntryCpu']!, true)} at rip 0x${exit.rip.toString(16)}`;
+    } else if (reason === X['KVM_EXIT_HYPERCALL']) {
+      exit.kind = ExitKind.Hypercall;
+      exit.hypercall = Number(dv.getBigUint64(L['hypercallNr']!, true));
+    } else if (reason === X['KVM_EXIT_SYSTEM_EVENT']) {
+      exit.kind = ExitKind.Shutdown;
+      exit.reason = `KVM system event (type ${dv.getUint32(L['hwExitReason']!, true)})`;
+    } else {
+      exit.kind = ExitKind.Unknown;
+      const name = Object.keys(X).find((k) => X[k] === reason) ?? 'unnamed';
+      exit.reason = `unknown KVM exit reason ${reason} (${name}), hardware exit reason 0x${dv.getBigUint64(L['hwExitReason']!, true).toString(16)}, at rip 0x${exit.rip.toString(16)}`;
+    }
+  }
+
+  private currentRip(): bigint {
+    try {
+      return this.reg('rip');
+    } catch {
+      return 0n;
+    }
+  }
+
+  // ------------------------------------------------------------------ deadline and kick
+
+  /** Arms a one-shot deadline `ms` from now (0 disarms); re-arming replaces it. */
+  setDeadline(ms: number): void {
+    this.live('setDeadline');
+    if (!(ms >= 0)) throw new BackendError(`setDeadline: expected milliseconds >= 0, got ${ms}`);
+    check('timer_settime (vCPU deadline)', this.native.vcpuSetDeadline(this.handle, ms));
+  }
+
+  /**
+   * Makes the running or next {@link run} return a `Deadline` exit. From the vCPU's own thread it
+   * only sets `immediate_exit`; from another thread it also signals the vCPU's thread, so a
+   * KVM_RUN in progress returns.
+   */
+  kick(): void {
+    this.live('kick');
+    check('kick', this.native.vcpuKick(this.handle));
+  }
+
+  // ------------------------------------------------------------------ interrupts
+
+  /**
+   * Queues external interrupt `vector` (0–255). Returns false when the 16-entry queue is full.
+   */
+  queueInterrupt(vector: number): boolean {
+    this.live('queueInterrupt');
+    if (!Number.isInteger(vector) || vector < 0 || vector > 255) {
+      throw new BackendError(`queueInterrupt: vector must be an integer 0-255, got ${vector}`);
+    }
+    if (this.irqCount === IRQ_QUEUE_SIZE) return false;
+    this.irqQueue[(this.irqHead + this.irqCount) % IRQ_QUEUE_SIZE] = vector;
+    this.irqCount++;
+    return true;
+  }
+
+  /** Vectors queued but not yet handed to KVM. */
+  get pendingInterrupts(): number {
+    return this.irqCount;
+  }
+
+  // ------------------------------------------------------------------ registers
+
+  /** A view of `struct kvm_regs`: the synced copy in kvm_run, or a fresh KVM_GET_REGS. */
+  private regsView(): DataView {
+    if (this.syncRegsView) return this.syncRegsView;
+    const buf = new ArrayBuffer(this.native.layout.regs['size']!);
+    check('KVM_GET_REGS', this.native.ioctlBuf(this.fd, this.native.ioctls['KVM_GET_REGS']!, buf));
+    return new DataView(buf);
+  }
+
+  private commitRegs(view: DataView): void {
+    if (this.sync) this.markDirty(this.native.constants['KVM_SYNC_X86_REGS']!);
+    else check('KVM_SET_REGS', this.native.ioctlBuf(this.fd, this.native.ioctls['KVM_SET_REGS']!, view));
+  }
+
+  private markDirty(bit: number): void {
+    const lo = this.dv.getUint32(this.oDirty, true);
+    this.dv.setUint32(this.oDirty, lo | bit, true);
+  }
+
+  /** One general register (the synced copy with sync-regs: no ioctl). */
+  reg(name: RegisterName): bigint {
+    this.live('reg');
+    return this.regsView().getBigUint64(this.native.layout.regs[name]!, true);
+  }
+
+  /** Sets one general register; it reaches the vCPU on the next {@link run}. */
+  setReg(name: RegisterName, value: bigint): void {
+    this.live('setReg');
+    const view = this.regsView();
+    view.setBigUint64(this.native.layout.regs[name]!, BigInt.asUintN(64, value), true);
+    this.commitRegs(view);
+  }
+
+  /** General registers (after an exit: KVM's synced copy, no ioctl). */
+  getRegisters(): Registers {
+    this.live('getRegisters');
+    const view = this.regsView();
+    const L = this.native.layout.regs;
+    const out = {} as Registers;
+    for (const name of REGISTER_NAMES) out[name] = view.getBigUint64(L[name]!, true);
+    return out;
+  }
+
+  /** Sets general registers; with sync-regs they are written to kvm_run and loaded on the next entry. */
+  setRegisters(regs: Registers): void {
+    this.live('setRegisters');
+    const view = this.regsView();
+    const L = this.native.layout.regs;
+    for (const name of REGISTER_NAMES) view.setBigUint64(L[name]!, BigInt.asUintN(64, regs[name]), true);
+    this.commitRegs(view);
+  }
+
+  private sregsView(): DataView {
+    if (this.syncSregsView) return this.syncSregsView;
+    const size = this.native.layout.sregs['size']!;
+    const buf = new ArrayBuffer(size);
+    check('KVM_GET_SREGS', this.native.ioctlBuf(this.fd, this.native.ioctls['KVM_GET_SREGS']!, buf));
+    return new DataView(buf);
+  }
+
+  /** Segment, control and descriptor-table registers. */
+  getSpecialRegisters(): SpecialRegisters {
+    this.live('getSpecialRegisters');
+    const v = this.sregsView();
+    const S = this.native.layout.sregs;
+    const seg = (name: string): Segment => readSegment(v, S[name]!, this.native.layout.segment);
+    const dt = (name: string): DescriptorTable => ({
+      base: v.getBigUint64(S[name]! + this.native.layout.dtable['base']!, true),
+      limit: v.getUint16(S[name]! + this.native.layout.dtable['limit']!, true),
+    });
+    const u64 = (name: string): bigint => v.getBigUint64(S[name]!, true);
+    return {
+      cs: seg('cs'), ds: seg('ds'), es: seg('es'), fs: seg('fs'), gs: seg('gs'), ss: seg('ss'),
+      tr: seg('tr'), ldt: seg('ldt'),
+      gdt: dt('gdt'), idt: dt('idt'),
+      cr0: u64('cr0'), cr2: u64('cr2'), cr3: u64('cr3'), cr4: u64('cr4'), cr8: u64('cr8'),
+      efer: u64('efer'), apicBase: u64('apicBase'),
+    };
+  }
+
+  /** Sets segment, control and descriptor-table registers (the pending-interrupt bitmap is kept). */
+  setSpecialRegisters(sregs: SpecialRegisters): void {
+    this.live('setSpecialRegisters');
+    const v = this.sregsView();
+    const S = this.native.layout.sregs;
+    for (const name of SEGMENTS) writeSegment(v, S[name]!, this.native.layout.segment, sregs[name]);
+    for (const name of ['gdt', 'idt'] as const) {
+      v.setBigUint64(S[name]! + this.native.layout.dtable['base']!, BigInt.asUintN(64, sregs[name].base), true);
+      v.setUint16(S[name]! + this.native.layout.dtable['limit']!, sregs[name].limit, true);
+    }
+    for (const name of ['cr0', 'cr2', 'cr3', 'cr4', 'cr8', 'efer', 'apicBase'] as const) {
+      v.setBigUint64(S[name]!, BigInt.asUintN(64, sregs[name]), true);
+    }
+    if (this.sync) this.markDirty(this.native.constants['KVM_SYNC_X86_SREGS']!);
+    else check('KVM_SET_SREGS', this.native.ioctlBuf(this.fd, this.native.ioctls['KVM_SET_SREGS']!, v));
+  }
+
+  // ------------------------------------------------------------------ CPUID and MSRs
+
+  /** The CPUID leaves KVM can offer on this host (KVM_GET_SUPPORTED_CPUID). */
+  supportedCpuid(): CpuidEntry[] {
+    this.live('supportedCpuid');
+    const C = this.native.layout.cpuid;
+    for (let nent = 128; nent <= 4096; nent *= 2) {
+      const buf = new ArrayBuffer(C['headerSize']! + nent * C['entrySize']!);
+      const dv = new DataView(buf);
+      dv.setUint32(C['nent']!, nent, true);
+      const rc = this.native.ioctlBuf(this.host.kvmFd, this.native.ioctls['KVM_GET_SUPPORTED_CPUID']!, buf);
+      if (rc === -E2BIG) continue;
+      check('KVM_GET_SUPPORTED_CPUID', rc);
+      const n = dv.getUint32(C['nent']!, true);
+      const out: CpuidEntry[] = [];
+      for (let i = 0; i < n; i++) {
+        const o = C['headerSize']! + i * C['entrySize']!;
+        const u = (f: string): number => dv.getUint32(o + C[f]!, true);
+        out.push({ function: u('function'), index: u('index'), flags: u('flags'), eax: u('eax'), ebx: u('ebx'), ecx: u('ecx'), edx: u('edx') });
+      }
+      return out;
+    }
+    throw new BackendError('KVM_GET_SUPPORTED_CPUID failed: more than 4096 leaves');
+  }
+
+  /**
+   * Sets the CPUID leaves the guest sees (KVM_SET_CPUID2). Call it before the first {@link run}:
+   * recent kernels refuse to change CPUID once the vCPU has run.
+   */
+  setCpuid(entries: readonly CpuidEntry[]): void {
+    this.live('setCpuid');
+    const C = this.native.layout.cpuid;
+    const buf = new ArrayBuffer(C['headerSize']! + entries.length * C['entrySize']!);
+    const dv = new DataView(buf);
+    dv.setUint32(C['nent']!, entries.length, true);
+    entries.forEach((e, i) => {
+      const o = C['headerSize']! + i * C['entrySize']!;
+      for (const f of ['function', 'index', 'flags', 'eax', 'ebx', 'ecx', 'edx'] as const) {
+        dv.setUint32(o + C[f]!, e[f] >>> 0, true);
+      }
+    });
+    check(`KVM_SET_CPUID2 (${entries.length} leaves)`, this.native.ioctlBuf(this.fd, this.native.ioctls['KVM_SET_CPUID2']!, buf));
+  }
+
+  private msrBuffer(index: number, value: bigint): { buf: ArrayBuffer; dv: DataView; data: number } {
+    if (!Number.isInteger(index) || index < 0 || index > 0xffff_ffff) {
+      throw new BackendError(`MSR index must be a 32-bit integer, got ${index}`);
+    }
+    const M = this.native.layout.msrs;
+    const buf = new ArrayBuffer(M['headerSize']! + M['entrySize']!);
+    const dv = new DataView(buf);
+    dv.setUint32(M['nmsrs']!, 1, true);
+    dv.setUint32(M['headerSize']! + M['index']!, index, true);
+    const data = M['headerSize']! + M['data']!;
+    dv.setBigUint64(data, BigInt.asUintN(64, value), true);
+    return { buf, dv, data };
+  }
+
+  /** Reads MSR `index` (KVM_GET_MSRS). */
+  getMsr(index: number): bigint {
+    this.live('getMsr');
+    const { buf, dv, data } = this.msrBuffer(index, 0n);
+    const n = check(`KVM_GET_MSRS 0x${index.toString(16)}`, this.native.ioctlBuf(this.fd, this.native.ioctls['KVM_GET_MSRS']!, buf));
+    if (n !== 1) throw new BackendError(`KVM_GET_MSRS failed: MSR 0x${index.toString(16)} is not readable on this KVM`);
+    return dv.getBigUint64(data, true);
+  }
+
+  /** Writes MSR `index` (KVM_SET_MSRS). */
+  setMsr(index: number, value: bigint): void {
+    this.live('setMsr');
+    const { buf } = this.msrBuffer(index, value);
+    const n = check(`KVM_SET_MSRS 0x${index.toString(16)}`, this.native.ioctlBuf(this.fd, this.native.ioctls['KVM_SET_MSRS']!, buf));
+    if (n !== 1) throw new BackendError(`KVM_SET_MSRS failed: MSR 0x${index.toString(16)} rejected the value 0x${value.toString(16)}`);
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  /** Stops the deadline timer, unmaps kvm_run and closes the vCPU fd. */
+  dispose(): void {
+    this.store.dispose();
+  }
+}
+
+/** Names of KVM_INTERNAL_ERROR suberrors, for messages. */
+const SUBERRORS: Readonly<Record<number, string>> = {
+  1: 'emulation failure',
+  2: 'simultaneous exceptions',
+  3: 'delivery event',
+  4: 'unexpected exit reason',
+};
+
+function readSegment(v: DataView, base: number, L: StructLayout): Segment {
+  const b = (f: string): boolean => v.getUint8(base + L[f]!) !== 0;
+  return {
+    base: v.getBigUint64(base + L['base']!, true),
+    limit: v.getUint32(base + L['limit']!, true),
+    selector: v.getUint16(base + L['selector']!, true),
+    type: v.getUint8(base + L['type']!),
+    present: b('present'),
+    dpl: v.getUint8(base + L['dpl']!),
+    db: b('db'), s: b('s'), l: b('l'), g: b('g'), avl: b('avl'), unusable: b('unusable'),
+  };
+}
+
+function writeSegment(v: DataView, base: number, L: StructLayout, s: Segment): void {
+  const b = (f: string, x: boolean): void => v.setUint8(base + L[f]!, x ? 1 : 0);
+  v.setBigUint64(base + L['base']!, BigInt.asUintN(64, s.base), true);
+  v.setUint32(base + L['limit']!, s.limit >>> 0, true);
+  v.setUint16(base + L['selector']!, s.selector, true);
+  v.setUint8(base + L['type']!, s.type);
+  v.setUint8(base + L['dpl']!, s.dpl);
+  b('present', s.present); b('db', s.db); b('s', s.s); b('l', s.l); b('g', s.g); b('avl', s.avl); b('unusable', s.unusable);
+}

@@ -1,0 +1,54 @@
+/**
+ * `hyvisor info`: what this host offers.
+ * @module
+ */
+import { BACKENDS, STRATEGIES, HyvisorError, type BackendInfo } from '@hyvisor/core';
+import { defaultContainer } from '../container.js';
+import { parse, UsageError } from '../usage.js';
+
+/** Parts of Hyvisor that are designed but not built yet, so `info` is honest about them. */
+const NOT_BUILT = ['strategies hvm, pv, hybrid', 'backend emu (software x86-64 emulator)', 'telemetry server and dashboard'];
+
+export async function infoCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse('info', args, { json: { type: 'boolean' } });
+  if (positionals.length > 0) throw new UsageError(`info: unexpected argument '${positionals[0]}'`);
+  const c = defaultContainer();
+  const backends = c.resolve(BACKENDS).list().map((b) => {
+    try {
+      const backend = c.resolve(BACKENDS).create(b.name);
+      const info = backend.info;
+      backend.dispose();
+      return { name: b.name, available: true as const, info };
+    } catch (err) {
+      if (!(err instanceof HyvisorError)) throw err;
+      return { name: b.name, available: false as const, reason: err.message };
+    }
+  });
+  const strategies = c.resolve(STRATEGIES).list();
+  if (values.json) {
+    const out = {
+      node: process.version,
+      backends: backends.map((b) => b.available ? { name: b.name, available: true, ...infoJson(b.info) } : b),
+      strategies,
+      notBuiltYet: NOT_BUILT,
+    };
+    process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+    return 0;
+  }
+  const lines = [`Hyvisor on Node ${process.version}`, '', 'backends:'];
+  for (const b of backends) {
+    if (!b.available) { lines.push(`  ${b.name}: not available: ${b.reason}`); continue; }
+    lines.push(`  ${b.name}: ${b.info.flavour}: ${b.info.description}`);
+    lines.push(`    capabilities: ${[...b.info.capabilities].join(', ')}`);
+    for (const [k, v] of Object.entries(b.info.details)) lines.push(`    ${k}: ${v}`);
+  }
+  lines.push('', 'strategies:');
+  for (const s of strategies) lines.push(`  ${s.name}: ${s.description}`);
+  lines.push('', `not built yet: ${NOT_BUILT.join('; ')}`, '');
+  process.stdout.write(lines.join('\n'));
+  return 0;
+}
+
+function infoJson(info: BackendInfo) {
+  return { flavour: info.flavour, description: info.description, capabilities: [...info.capabilities], details: info.details };
+}

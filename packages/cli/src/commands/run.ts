@@ -1,0 +1,58 @@
+/**
+ * `hyvisor run CONFIG`: boots a guest and exits with its exit code.
+ * @module
+ */
+import { loadConfigFile, parseDuration, type VmConfig } from '@hyvisor/core';
+import { createMachineFromConfig } from '@hyvisor/vmm';
+import { defaultContainer } from '../container.js';
+import { parse, UsageError } from '../usage.js';
+
+/** Exit code after Ctrl-C, as shells expect (128 + SIGINT). */
+const EXIT_INTERRUPTED = 130;
+
+export async function runCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse('run', args, {
+    backend: { type: 'string' },
+    strategy: { type: 'string' },
+    'time-limit': { type: 'string' },
+  });
+  if (positionals.length !== 1) throw new UsageError('run: expected exactly one CONFIG file, e.g. `hyvisor run examples/hello.yaml`');
+  const config = withOverrides(loadConfigFile(positionals[0]!), values);
+
+  const composed = createMachineFromConfig(defaultContainer(), config, { stdout: process.stdout, stdin: process.stdin });
+  const { machine } = composed;
+  const stdin = process.stdin;
+  const raw = config.serial.input === 'stdin' && stdin.isTTY;
+  const onSigint = () => machine.stop('interrupted (Ctrl-C)');
+  process.on('SIGINT', onSigint);
+  if (raw) {
+    // Raw mode sends Ctrl-C to us as a byte, not as SIGINT: keep it as the way out.
+    stdin.setRawMode(true);
+    stdin.on('data', (b: Buffer) => { if (b.includes(3)) onSigint(); });
+  }
+  try {
+    const result = await machine.run();
+    if (result.reason === 'stopped') {
+      process.stderr.write(`\nhyvisor: ${result.message}\n`);
+      return EXIT_INTERRUPTED;
+    }
+    if (result.reason !== 'exit-code' && result.reason !== 'halt') process.stderr.write(`hyvisor: ${result.message}\n`);
+    return result.exitCode;
+  } finally {
+    process.off('SIGINT', onSigint);
+    if (raw) stdin.setRawMode(false);
+    stdin.pause();
+    composed.dispose();
+  }
+}
+
+function withOverrides(config: VmConfig, values: { backend?: string; strategy?: string; 'time-limit'?: string }): VmConfig {
+  let timeLimitMs = config.timeLimitMs;
+  if (values['time-limit'] !== undefined) {
+    const t = parseDuration(values['time-limit']);
+    if (t === undefined) throw new UsageError(`run: --time-limit: expected a duration like "30s" or "500ms", got "${values['time-limit']}"`);
+    timeLimitMs = t;
+  }
+  const merged = { ...config, backend: values.backend ?? config.backend, strategy: values.strategy ?? config.strategy, timeLimitMs };
+  return merged;
+}

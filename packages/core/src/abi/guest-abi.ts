@@ -1,0 +1,107 @@
+/**
+ * The guest ABI: every constant a guest and the VMM must agree on, defined once here. The C
+ * header the guests include (`hyvisor_abi.h`) is generated from this file at build time by
+ * {@link renderCHeader}, so the two languages cannot drift apart. Documented in docs/guest-abi.md.
+ * @module
+ */
+
+/** Guest-physical layout the VMM sets up before the first instruction (after Firecracker's). */
+export const BootLayout = {
+  /** GDT the VMM builds for long mode. */
+  GDT: 0x500,
+  /** PVH `hvm_start_info` (boot-information page). */
+  START_INFO: 0x6000,
+  /** E820-style memory map referenced by the start info. */
+  MEMMAP: 0x6100,
+  /** Most memory-map entries the VMM writes. */
+  MEMMAP_MAX_ENTRIES: 8,
+  /** NUL-terminated command line. */
+  CMDLINE: 0x7000,
+  /** Room for the command line including its NUL. */
+  CMDLINE_MAX: 0x800,
+  /** Initial stack top (grows down to 0x7800). */
+  BOOT_STACK_TOP: 0x8ff0,
+  /** Level-4 page table. */
+  PML4: 0x9000,
+  /** Level-3 page table (covers 512 GiB). */
+  PDPT: 0xa000,
+  /** Level-2 page tables, 4 pages (2 MiB pages, identity-mapping the first 4 GiB). */
+  PD: 0xb000,
+  /** Number of level-2 tables. */
+  PD_COUNT: 4,
+  /** Lowest guest-physical address an ELF segment may use: below it is the VMM's boot area. */
+  KERNEL_MIN: 0x100000,
+} as const;
+
+/** PVH start-info (`struct hvm_start_info`, Xen's `arch-x86/hvm/start_info.h`, version 1). */
+export const StartInfo = {
+  MAGIC: 0x336ec578,
+  VERSION: 1,
+  SIZE: 56,
+  OFF_MAGIC: 0,
+  OFF_VERSION: 4,
+  OFF_FLAGS: 8,
+  OFF_NR_MODULES: 12,
+  OFF_MODLIST_PADDR: 16,
+  OFF_CMDLINE_PADDR: 24,
+  OFF_RSDP_PADDR: 32,
+  OFF_MEMMAP_PADDR: 40,
+  OFF_MEMMAP_ENTRIES: 48,
+  /** Size of one `hvm_memmap_table_entry` (addr u64, size u64, type u32, reserved u32). */
+  MEMMAP_ENTRY_SIZE: 24,
+  /** Memory-map entry type: usable RAM. */
+  MEMMAP_TYPE_RAM: 1,
+  /** Memory-map entry type: reserved. */
+  MEMMAP_TYPE_RESERVED: 2,
+} as const;
+
+/** I/O ports of the devices every Hyvisor machine has. */
+export const Ports = {
+  /** 16550 UART (COM1), 8 registers. */
+  COM1: 0x3f8,
+  /** Exit port compatible with QEMU's `isa-debug-exit` (iobase=0xf4, iosize=4). */
+  DEBUG_EXIT: 0xf4,
+  /** Benchmark port: a write is handled by a device that only counts it. */
+  BENCH: 0x510,
+} as const;
+
+/** Hyvisor's CPUID leaves in the hypervisor range. */
+export const Cpuid = {
+  /** eax = highest Hyvisor leaf; ebx, ecx, edx = signature "HyvisorVMM\0\0". */
+  LEAF_SIGNATURE: 0x40000000,
+  /** eax = feature bits ({@link FeatureBits}), ebx = host hint ({@link HostHint}), ecx = ABI version. */
+  LEAF_FEATURES: 0x40000001,
+  /** Signature words as the guest reads them from ebx, ecx, edx ("Hyvi", "sorV", "MM\0\0"). */
+  SIGNATURE_EBX: 0x69767948,
+  SIGNATURE_ECX: 0x56726f73,
+  SIGNATURE_EDX: 0x00004d4d,
+  /** Version of this ABI. */
+  ABI_VERSION: 1,
+} as const;
+
+/** Feature bits in leaf 0x40000001 eax: which facets use the PV interface. */
+export const FeatureBits = {
+  /** System calls bounce through the hypervisor. */
+  PV_SYSCALL: 1 << 0,
+  /** Page tables are updated through validated hypercalls (direct paging). */
+  PV_MMU: 1 << 1,
+  /** Interrupts arrive as event channels. */
+  PV_EVTCHN: 1 << 2,
+  /** Time from the pvclock page plus a one-shot timer hypercall. */
+  PV_CLOCK: 1 << 3,
+  /** I/O through shared rings. */
+  PV_IO: 1 << 4,
+} as const;
+
+/** Host hint in leaf 0x40000001 ebx: what kind of CPU the guest runs on. */
+export const HostHint = {
+  /** Hardware virtualization (VT-x / AMD-V): everything works as on bare metal. */
+  HARDWARE: 0,
+  /** kvm_pvm: ring-0 code emulated; `syscall` from ring 3 misbehaves, use the int3 gate. */
+  KVM_PVM: 1,
+  /** Hyvisor's software emulator. */
+  EMULATOR: 2,
+} as const;
+
+/** Every group of constants, in the order the C header lists them. */
+export const ABI_GROUPS = { BootLayout, StartInfo, Ports, Cpuid, FeatureBits, HostHint } as const;

@@ -1,0 +1,34 @@
+/**
+ * The small interfaces through which device models meet the rest of the VMM (after rust-vmm's
+ * `vm-superio`). A device knows its registers; it does not know buses, backends or threads.
+ * @module
+ */
+
+/** A device on the port-I/O bus. `offset` is relative to the base port it was registered at. */
+export interface PioDevice {
+  /** Returns the value read; `size` is 1, 2 or 4 bytes. */
+  read(offset: number, size: number): number;
+  write(offset: number, size: number, value: number): void;
+}
+
+/** A device on the MMIO bus. `offset` is relative to the base address it was registered at. */
+export interface MmioDevice {
+  read(offset: number, size: number): number;
+  write(offset: number, size: number, value: number): void;
+}
+
+/** Raises or lowers a device's interrupt line; the VM decides what that means (PIC pin, MSI, event channel). */
+export interface IrqLine {
+  raise(): void;
+  lower(): void;
+}
+
+/** Where a device's output goes (a terminal, a file, a test buffer). */
+export interface ByteSink {
+  write(byte: number): void;
+}
+
+/** Lets a device end the run (e.g. the guest wrote an exit code). */
+export interface ExitTrigger {
+  requestExit(code: number): void;
+}

@@ -1,0 +1,45 @@
+/**
+ * The VM configuration: what a YAML/JSON file or a config object says, after validation.
+ * @module
+ */
+
+/** Where the serial console's output goes and where its input comes from. */
+export interface SerialConfig {
+  /** `stdout` (default), `none`, or `buffer` (kept in memory, for tests and embedding). */
+  readonly output: 'stdout' | 'none' | 'buffer';
+  /** `stdin` feeds the UART's receive register; `none` (default) leaves it empty. */
+  readonly input: 'stdin' | 'none';
+}
+
+/** A validated VM configuration. Paths are absolute. */
+export interface VmConfig {
+  /** Name for messages and telemetry. */
+  readonly name: string;
+  /** Backend name (`kvm`). */
+  readonly backend: string;
+  /** Strategy name (`minimal` until the HVM/PV issues add more). */
+  readonly strategy: string;
+  /** Guest RAM in bytes. */
+  readonly memory: number;
+  /** Number of vCPUs. */
+  readonly vcpus: number;
+  readonly guest: {
+    /** Absolute path of the guest ELF. */
+    readonly kernel: string;
+    /** Command line handed to the guest in its boot-information page. */
+    readonly cmdline: string;
+  };
+  readonly serial: SerialConfig;
+  /** Stop the guest after this many milliseconds (0: no limit). */
+  readonly timeLimitMs: number;
+  /** How long a vCPU runs before the event loop gets its turn, in milliseconds. */
+  readonly sliceMs: number;
+}
+
+/** Limits the validator enforces. */
+export const CONFIG_LIMITS = {
+  minMemory: 2 * 1024 * 1024,
+  maxMemory: 64 * 1024 ** 3,
+  maxVcpus: 1,
+  maxCmdline: 2047,
+} as const;

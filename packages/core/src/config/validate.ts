@@ -1,0 +1,146 @@
+/**
+ * Validates a parsed config object. Every error names the field and what is expected, and, when
+ * the config came from a file, the file: `hello.yaml: memory: expected a size like "256MiB", got "lots"`.
+ * @module
+ */
+import * as path from 'node:path';
+import { ConfigError } from '../errors.js';
+import { CONFIG_LIMITS, type SerialConfig, type VmConfig } from './schema.js';
+import { formatSize, parseDuration, parseSize } from './sizes.js';
+
+const TOP_FIELDS = ['name', 'backend', 'strategy', 'memory', 'vcpus', 'guest', 'serial', 'timeLimit', 'slice'] as const;
+const GUEST_FIELDS = ['kernel', 'cmdline'] as const;
+const SERIAL_FIELDS = ['output', 'input'] as const;
+
+/** Where a config came from: its file (for messages and relative paths). */
+export interface ConfigSource {
+  /** File name shown in messages (as the user typed it). */
+  readonly file?: string;
+  /** Directory that relative paths are resolved against (default: the file's directory, else cwd). */
+  readonly baseDir?: string;
+}
+
+/** Validates `raw` and returns a complete {@link VmConfig}; throws {@link ConfigError}. */
+export function validateConfig(raw: unknown, source: ConfigSource = {}): VmConfig {
+  const prefix = source.file ? `${source.file}: ` : '';
+  const fail = (field: string, message: string): never => {
+    throw new ConfigError(`${prefix}${field}: ${message}`, field);
+  };
+  const baseDir = source.baseDir ?? (source.file ? path.dirname(path.resolve(source.file)) : process.cwd());
+
+  if (!isObject(raw)) fail('(top level)', `expected a mapping of fields (${TOP_FIELDS.join(', ')}), got ${describe(raw)}`);
+  const top = raw as Record<string, unknown>;
+  checkUnknown(top, TOP_FIELDS, '', fail);
+
+  const name = optionalString(top, 'name', 'name', fail) ?? 'vm';
+  const backend = optionalString(top, 'backend', 'backend', fail) ?? 'kvm';
+  const strategy = optionalString(top, 'strategy', 'strategy', fail) ?? 'minimal';
+
+  let memory = 64 * 1024 * 1024;
+  if (top.memory !== undefined) {
+    const m = parseSize(top.memory);
+    if (m === undefined) fail('memory', `expected a size like "256MiB", got ${describe(top.memory)}`);
+    memory = m!;
+    if (memory < CONFIG_LIMITS.minMemory || memory > CONFIG_LIMITS.maxMemory) {
+      fail('memory', `expected between ${formatSize(CONFIG_LIMITS.minMemory)} and ${formatSize(CONFIG_LIMITS.maxMemory)}, got ${formatSize(memory)}`);
+    }
+    if (memory % 4096 !== 0) fail('memory', `expected a multiple of 4KiB, got ${memory} bytes`);
+  }
+
+  let vcpus = 1;
+  if (top.vcpus !== undefined) {
+    if (typeof top.vcpus !== 'number' || !Number.isInteger(top.vcpus) || top.vcpus < 1) {
+      fail('vcpus', `expected a whole number ≥ 1, got ${describe(top.vcpus)}`);
+    }
+    vcpus = top.vcpus as number;
+    if (vcpus > CONFIG_LIMITS.maxVcpus) fail('vcpus', `at most ${CONFIG_LIMITS.maxVcpus} vCPU is supported so far, got ${vcpus}`);
+  }
+
+  if (top.guest === undefined) fail('guest', 'missing; expected a mapping with kernel (path to the guest ELF) and cmdline');
+  if (!isObject(top.guest)) fail('guest', `expected a mapping with kernel and cmdline, got ${describe(top.guest)}`);
+  const g = top.guest as Record<string, unknown>;
+  checkUnknown(g, GUEST_FIELDS, 'guest.', fail);
+  const kernel = optionalString(g, 'kernel', 'guest.kernel', fail);
+  if (kernel === undefined || kernel === '') fail('guest.kernel', 'missing; expected the path of the guest ELF');
+  const cmdline = optionalString(g, 'cmdline', 'guest.cmdline', fail) ?? '';
+  if (cmdline.length > CONFIG_LIMITS.maxCmdline) fail('guest.cmdline', `expected at most ${CONFIG_LIMITS.maxCmdline} characters, got ${cmdline.length}`);
+  if (!/^[\x20-\x7e]*$/.test(cmdline)) fail('guest.cmdline', 'expected printable ASCII only');
+
+  const serial = validateSerial(top.serial, fail);
+
+  let timeLimitMs = 0;
+  if (top.timeLimit !== undefined) {
+    const t = parseDuration(top.timeLimit);
+    if (t === undefined) fail('timeLimit', `expected a duration like "30s" or "500ms", got ${describe(top.timeLimit)}`);
+    timeLimitMs = t!;
+  }
+  let sliceMs = 10;
+  if (top.slice !== undefined) {
+    const t = parseDuration(top.slice);
+    if (t === undefined || t < 1 || t > 1000) fail('slice', `expected a duration between 1ms and 1s like "10ms", got ${describe(top.slice)}`);
+    sliceMs = t!;
+  }
+
+  return {
+    name, backend, strategy, memory, vcpus,
+    guest: { kernel: path.resolve(baseDir, kernel!), cmdline },
+    serial, timeLimitMs, sliceMs,
+  };
+}
+
+type Fail = (field: string, message: string) => never;
+
+function validateSerial(raw: unknown, fail: Fail): SerialConfig {
+  if (raw === undefined) return { output: 'stdout', input: 'none' };
+  if (!isObject(raw)) fail('serial', `expected a mapping with output and input, got ${describe(raw)}`);
+  const s = raw as Record<string, unknown>;
+  checkUnknown(s, SERIAL_FIELDS, 'serial.', fail);
+  const output = s.output ?? 'stdout';
+  if (output !== 'stdout' && output !== 'none' && output !== 'buffer') fail('serial.output', `expected stdout, none or buffer, got ${describe(output)}`);
+  const input = s.input ?? 'none';
+  if (input !== 'stdin' && input !== 'none') fail('serial.input', `expected stdin or none, got ${describe(input)}`);
+  return { output: output as SerialConfig['output'], input: input as SerialConfig['input'] };
+}
+
+function checkUnknown(obj: Record<string, unknown>, known: readonly string[], prefix: string, fail: Fail): void {
+  for (const key of Object.keys(obj)) {
+    if (!known.includes(key)) {
+      const near = known.find((k) => closeTo(k, key));
+      fail(`${prefix}${key}`, `unknown field${near ? `; did you mean ${prefix}${near}?` : ''} (known: ${known.join(', ')})`);
+    }
+  }
+}
+
+function optionalString(obj: Record<string, unknown>, key: string, field: string, fail: Fail): string | undefined {
+  const v = obj[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') fail(field, `expected a string, got ${describe(v)}`);
+  return v as string;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Describes a value for a message: strings quoted, others by type. */
+export function describe(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return String(v);
+}
+
+/** True if `a` and `b` differ by at most one edit (for "did you mean"). */
+function closeTo(a: string, b: string): boolean {
+  if (Math.abs(a.length - b.length) > 1) return false;
+  const dp = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) dp[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1;
+      dp[i]![j] = Math.min(dp[i - 1]![j]! + 1, dp[i]![j - 1]! + 1, dp[i - 1]![j - 1]! + cost);
+    }
+  }
+  return dp[a.length]![b.length]! <= (a.length > 4 ? 2 : 1);
+}

@@ -1,0 +1,26 @@
+/**
+ * Dependency-injection tokens (tsyringe). Plugins register providers against these typed
+ * tokens; nobody passes bare strings around.
+ * @module
+ */
+import 'reflect-metadata';
+import { container as rootContainer, type DependencyContainer, type InjectionToken } from 'tsyringe';
+import type { Backend } from '../backend/backend.js';
+import type { Strategy } from '../strategy/strategy.js';
+import { Registry } from './registry.js';
+
+/** The backends a VMM can choose from (`kvm`, `emu`, third-party). */
+export const BACKENDS: InjectionToken<Registry<Backend>> = Symbol('hyvisor.backends');
+/** The strategies a VMM can choose from (`pv`, `hvm`, `hybrid`, third-party). */
+export const STRATEGIES: InjectionToken<Registry<Strategy>> = Symbol('hyvisor.strategies');
+
+/**
+ * A fresh child container with empty backend and strategy registries. Each VMM composition
+ * gets its own so that tests and embedders do not share global state.
+ */
+export function createHyvisorContainer(parent: DependencyContainer = rootContainer): DependencyContainer {
+  const c = parent.createChildContainer();
+  c.registerInstance(BACKENDS, new Registry<Backend>('backend'));
+  c.registerInstance(STRATEGIES, new Registry<Strategy>('strategy'));
+  return c;
+}

@@ -1,0 +1,55 @@
+/**
+ * Errors that tell the user what to fix. Each domain has one class; the message is written for
+ * the person who reads it (the CLI prints `message` alone, never a stack trace).
+ * @module
+ */
+
+/** Base class of every error Hyvisor raises on purpose. `code` is stable and machine-readable. */
+export class HyvisorError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** A config file or config object is wrong: the message names the file, the field and what is expected. */
+export class ConfigError extends HyvisorError {
+  constructor(message: string, readonly field?: string) {
+    super('CONFIG', message);
+  }
+}
+
+/** A guest image (ELF) cannot be loaded as it is: hostile or broken headers. */
+export class GuestImageError extends HyvisorError {
+  constructor(message: string) {
+    super('GUEST_IMAGE', message);
+  }
+}
+
+/** The backend (KVM, emulator) failed or is missing something. */
+export class BackendError extends HyvisorError {
+  constructor(message: string, readonly errno?: number) {
+    super('BACKEND', message);
+  }
+}
+
+/** A strategy cannot run on the chosen backend, or two facets cannot be combined. */
+export class CompositionError extends HyvisorError {
+  constructor(message: string) {
+    super('COMPOSITION', message);
+  }
+}
+
+/** The guest did something that ends the run (triple fault, an instruction the host cannot run). */
+export class GuestCrashError extends HyvisorError {
+  constructor(message: string, readonly rip?: bigint) {
+    super('GUEST_CRASH', message);
+  }
+}
+
+/** A device or bus was wired wrongly by the code composing the VMM (overlapping ranges, …). */
+export class WiringError extends HyvisorError {
+  constructor(message: string) {
+    super('WIRING', message);
+  }
+}

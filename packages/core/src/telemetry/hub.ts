@@ -1,0 +1,72 @@
+/**
+ * The telemetry hub: turns hot-path counters into rxjs streams by sampling, and carries the rare
+ * discrete events (start, stop, error). Subscribers never run on the vCPU's exit path.
+ * @module
+ */
+import { Observable, Subject, interval, map, startWith } from 'rxjs';
+import { Counters } from './counters.js';
+
+/** One sample of every counter. */
+export interface CounterSample {
+  /** Milliseconds since the epoch when the sample was taken. */
+  readonly time: number;
+  /** Milliseconds since the previous sample (0 for the first). */
+  readonly elapsedMs: number;
+  /** Counter totals. */
+  readonly totals: Readonly<Record<string, number>>;
+  /** Change since the previous sample, per counter. */
+  readonly deltas: Readonly<Record<string, number>>;
+}
+
+/** A rare event worth its own message. */
+export type TelemetryEvent =
+  | { readonly type: 'state'; readonly time: number; readonly state: string }
+  | { readonly type: 'error'; readonly time: number; readonly message: string }
+  | { readonly type: 'info'; readonly time: number; readonly message: string };
+
+/** Per-VM telemetry: counters plus events. */
+export class TelemetryHub {
+  readonly counters = new Counters();
+  private readonly eventSubject = new Subject<TelemetryEvent>();
+
+  /** Discrete events, hot: subscribe before they happen. */
+  readonly events: Observable<TelemetryEvent> = this.eventSubject.asObservable();
+
+  /** Publishes a discrete event. Not for the hot path. */
+  emit(event: TelemetryEvent): void {
+    this.eventSubject.next(event);
+  }
+
+  /**
+   * Samples every counter each `intervalMs` (the first sample at once). Each subscriber gets its
+   * own deltas; nothing runs while nobody subscribes.
+   */
+  sample(intervalMs: number): Observable<CounterSample> {
+    if (!(intervalMs >= 1)) throw new RangeError(`telemetry interval must be at least 1 ms, got ${intervalMs}`);
+    return new Observable<CounterSample>((subscriber) => {
+      let prev: Record<string, number> | undefined;
+      let prevTime = 0;
+      const sub = interval(intervalMs)
+        .pipe(
+          startWith(-1),
+          map(() => {
+            const now = Date.now();
+            const totals = this.counters.snapshot();
+            const deltas: Record<string, number> = {};
+            for (const k of Object.keys(totals)) deltas[k] = totals[k]! - (prev?.[k] ?? 0);
+            const s: CounterSample = { time: now, elapsedMs: prev ? now - prevTime : 0, totals, deltas };
+            prev = totals;
+            prevTime = now;
+            return s;
+          }),
+        )
+        .subscribe(subscriber);
+      return () => sub.unsubscribe();
+    });
+  }
+
+  /** Ends the event stream. */
+  complete(): void {
+    this.eventSubject.complete();
+  }
+}

@@ -1,0 +1,9 @@
+/**
+ * `@hyvisor/devices`: device models every strategy needs, each a small register-level class
+ * that meets the VMM through core's tiny interfaces (`PioDevice`, `IrqLine`, `ExitTrigger`).
+ * @packageDocumentation
+ */
+export * from './uart/serial-io.js';
+export * from './uart/uart16550.js';
+export * from './debug-exit.js';
+export * from './bench-counter.js';

@@ -1,0 +1,35 @@
+/**
+ * The CPUID leaves a Hyvisor guest sees: what the backend's CPU offers, the "running under a
+ * hypervisor" bit, and Hyvisor's own leaves (signature, feature bits, host hint).
+ * @module
+ */
+import { Cpuid, HostHint, type BackendInfo, type CpuidEntry } from '@hyvisor/core';
+
+/** The host hint for the guest: tells it, e.g., which system-call gate works on this host. */
+export function hostHintFor(info: BackendInfo): number {
+  if (info.flavour === 'kvm_pvm') return HostHint.KVM_PVM;
+  if (info.name === 'emu') return HostHint.EMULATOR;
+  return HostHint.HARDWARE;
+}
+
+/**
+ * Builds the guest's CPUID table from the backend's supported leaves: drops whatever the host
+ * put in the hypervisor range, sets the hypervisor-present bit (leaf 1, ECX bit 31) and appends
+ * Hyvisor's leaves.
+ */
+export function buildCpuid(supported: readonly CpuidEntry[], featureBits: number, hostHint: number): CpuidEntry[] {
+  const out = supported
+    .filter((e) => e.function < 0x40000000 || e.function > 0x400000ff)
+    .map((e) => (e.function === 1 ? { ...e, ecx: (e.ecx | 0x8000_0000) >>> 0 } : { ...e }));
+  out.push(
+    {
+      function: Cpuid.LEAF_SIGNATURE, index: 0, flags: 0,
+      eax: Cpuid.LEAF_FEATURES, ebx: Cpuid.SIGNATURE_EBX, ecx: Cpuid.SIGNATURE_ECX, edx: Cpuid.SIGNATURE_EDX,
+    },
+    {
+      function: Cpuid.LEAF_FEATURES, index: 0, flags: 0,
+      eax: featureBits >>> 0, ebx: hostHint >>> 0, ecx: Cpuid.ABI_VERSION, edx: 0,
+    },
+  );
+  return out;
+}

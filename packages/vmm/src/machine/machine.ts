@@ -1,0 +1,289 @@
+/**
+ * A machine: one VM on one backend, composed from a strategy, with its buses, devices and a run
+ * loop. It owns everything it creates and releases it on {@link Machine.dispose}.
+ * @module
+ */
+import * as fs from 'node:fs';
+import {
+  BackendError, DisposableStore, Disposition, ExitDispatcher, GuestImageError,
+  HypercallTable, MmioBus, PioBus, TelemetryHub, assertComposable, bootRegisters, longModeSpecialRegisters,
+  strategyFeatureBits, writeBootTables, EXIT_KIND_NAMES,
+  type Backend, type Disposable, type ExitTrigger, type MachineContext, type Strategy, type Vcpu, type Vm,
+  FACET_NAMES,
+} from '@hyvisor/core';
+import { loadElf, parseElf } from '../loader/elf.js';
+import { writeStartInfo } from '../loader/start-info.js';
+import { buildCpuid, hostHintFor } from './cpuid.js';
+
+/** What a machine is built from. */
+export interface MachineOptions {
+  /** Name for messages and telemetry. */
+  readonly name?: string;
+  readonly backend: Backend;
+  readonly strategy: Strategy;
+  /** Guest RAM in bytes, mapped at guest-physical 0. */
+  readonly memory: number;
+  /** How long a vCPU runs before the event loop gets its turn (ms). Default 10. */
+  readonly sliceMs?: number;
+  /** Stop the guest after this long (ms); 0 or absent: no limit. */
+  readonly timeLimitMs?: number;
+  /** Telemetry hub to count into (a new one by default). */
+  readonly telemetry?: TelemetryHub;
+}
+
+/** Why a run ended. */
+export type StopReason =
+  /** The guest wrote an exit code to the debug-exit port. */
+  | 'exit-code'
+  /** The guest halted with nothing left to wake it. */
+  | 'halt'
+  /** {@link Machine.stop} was called (e.g. Ctrl-C). */
+  | 'stopped'
+  /** The configured time limit passed. */
+  | 'time-limit'
+  /** The guest reset or triple-faulted. */
+  | 'shutdown'
+  /** The backend could not run the guest (internal error, failed entry, unknown exit). */
+  | 'error';
+
+/** The outcome of {@link Machine.run}. */
+export interface RunResult {
+  readonly reason: StopReason;
+  /** The guest's exit code for `exit-code`; 0 for `halt`; non-zero otherwise. */
+  readonly exitCode: number;
+  /** What happened, for `shutdown`, `error`, `time-limit` and `stopped`. */
+  readonly message: string;
+  /** Exits by kind during the run. */
+  readonly exits: Readonly<Record<string, number>>;
+  readonly durationMs: number;
+}
+
+/** Machine life cycle. */
+export type MachineState = 'created' | 'running' | 'paused' | 'stopped' | 'disposed';
+
+/** One VM, its vCPU, buses and devices, and its run loop. */
+export class Machine implements Disposable, ExitTrigger {
+  readonly name: string;
+  readonly backend: Backend;
+  readonly strategy: Strategy;
+  readonly vm: Vm;
+  readonly vcpu: Vcpu;
+  readonly pio = new PioBus();
+  readonly mmio = new MmioBus();
+  readonly hypercalls = new HypercallTable();
+  readonly telemetry: TelemetryHub;
+  readonly dispatcher: ExitDispatcher;
+  readonly ramSize: number;
+
+  private readonly owned = new DisposableStore();
+  private readonly sliceMs: number;
+  private readonly timeLimitMs: number;
+  private stateValue: MachineState = 'created';
+  private stopRequested = false;
+  private stopReason: StopReason = 'stopped';
+  private stopMessage = '';
+  private exitCode = 0;
+  private wakePaused: (() => void) | undefined;
+  private kernelLoaded = false;
+
+  /**
+   * Creates the VM with guest RAM at 0, the boot tables and one vCPU in 64-bit mode, and attaches
+   * the strategy's facets. Throws {@link CompositionError} if the strategy cannot run on the backend.
+   */
+  constructor(options: MachineOptions) {
+    this.name = options.name ?? 'vm';
+    this.backend = options.backend;
+    this.strategy = options.strategy;
+    this.ramSize = options.memory;
+    this.sliceMs = options.sliceMs ?? 10;
+    this.timeLimitMs = options.timeLimitMs ?? 0;
+    this.telemetry = options.telemetry ?? new TelemetryHub();
+    assertComposable(this.strategy, this.backend.info);
+    this.dispatcher = new ExitDispatcher(this.pio, this.mmio, this.telemetry.counters);
+    try {
+      this.vm = this.owned.add(this.backend.createVm({ name: this.name }));
+      this.vm.addRegion('ram', 0, this.ramSize);
+      writeBootTables(this.vm.memory);
+      this.vcpu = this.vm.createVcpu(0);
+      this.vcpu.setSpecialRegisters(longModeSpecialRegisters(this.vcpu.getSpecialRegisters()));
+      this.vcpu.setCpuid(buildCpuid(this.vcpu.supportedCpuid(), strategyFeatureBits(this.strategy), hostHintFor(this.backend.info)));
+      this.attachFacets();
+    } catch (err) {
+      this.owned.dispose();
+      throw err;
+    }
+  }
+
+  /** Current life-cycle state. */
+  get state(): MachineState {
+    return this.stateValue;
+  }
+
+  /** Registers something to be released with the machine (devices with timers, subscriptions, …). */
+  own<T extends Disposable>(item: T): T {
+    return this.owned.add(item);
+  }
+
+  /** Loads a guest ELF from a file and points the vCPU at its entry with `cmdline` in the start info. */
+  loadKernelFile(file: string, cmdline = ''): void {
+    let bytes: Uint8Array;
+    try {
+      bytes = fs.readFileSync(file);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const hint = code === 'ENOENT' ? ' (build the guests with `pnpm build`)' : '';
+      throw new GuestImageError(`${file}: cannot read guest kernel: ${code ?? String(err)}${hint}`);
+    }
+    this.loadKernel(bytes, cmdline, file);
+  }
+
+  /** Loads a guest ELF image (validated first) and points the vCPU at its entry. */
+  loadKernel(bytes: Uint8Array, cmdline = '', name = 'guest image'): void {
+    const image = parseElf(bytes, this.ramSize, name);
+    loadElf(this.vm.memory, bytes, image, name);
+    writeStartInfo(this.vm.memory, this.ramSize, cmdline);
+    this.vcpu.setRegisters(bootRegisters(image.entry));
+    this.kernelLoaded = true;
+  }
+
+  /** Ends the run with the guest's exit `code` (called by the debug-exit device). */
+  requestExit(code: number): void {
+    this.requestStop('exit-code', '', code);
+  }
+
+  /** Stops the run at the next exit or deadline; `run()` resolves with reason `stopped`. */
+  stop(message = 'stopped by the VMM'): void {
+    this.requestStop('stopped', message, 130);
+    this.vcpu.kick();
+    this.wakePaused?.();
+  }
+
+  /** Pauses after the current time slice; the vCPU keeps its state. */
+  pause(): void {
+    if (this.stateValue !== 'running') return;
+    this.stateValue = 'paused';
+    this.vcpu.kick();
+    this.telemetry.emit({ type: 'state', time: Date.now(), state: 'paused' });
+  }
+
+  /** Resumes a paused machine. */
+  resume(): void {
+    if (this.stateValue !== 'paused') return;
+    this.stateValue = 'running';
+    this.telemetry.emit({ type: 'state', time: Date.now(), state: 'running' });
+    this.wakePaused?.();
+  }
+
+  /**
+   * Runs the guest until it exits, halts, crashes, hits the time limit or {@link stop} is called.
+   * The vCPU runs in slices so timers, I/O and telemetry get their turn between them.
+   */
+  async run(): Promise<RunResult> {
+    if (!this.kernelLoaded) throw new GuestImageError('no guest kernel loaded: call loadKernel() or loadKernelFile() first');
+    if (this.stateValue !== 'created') throw new BackendError(`machine ${this.name} cannot run: it is ${this.stateValue}`);
+    this.stateValue = 'running';
+    this.telemetry.emit({ type: 'state', time: Date.now(), state: 'running' });
+    const start = performance.now();
+    const before = this.telemetry.counters.snapshot();
+    const limit = this.timeLimitMs > 0
+      ? setTimeout(() => { this.requestStop('time-limit', `time limit of ${this.timeLimitMs} ms reached`, 124); this.vcpu.kick(); }, this.timeLimitMs)
+      : undefined;
+    try {
+      await this.loop();
+    } finally {
+      if (limit) clearTimeout(limit);
+      this.vcpu.setDeadline(0);
+      this.stateValue = 'stopped';
+    }
+    this.telemetry.emit({ type: 'state', time: Date.now(), state: 'stopped' });
+    const after = this.telemetry.counters.snapshot();
+    const exits: Record<string, number> = {};
+    for (const k of EXIT_KIND_NAMES) exits[k] = (after[`exits.${k}`] ?? 0) - (before[`exits.${k}`] ?? 0);
+    return { reason: this.stopReason, exitCode: this.exitCode, message: this.stopMessage, exits, durationMs: performance.now() - start };
+  }
+
+  /** Releases the VM and everything registered with the machine, newest first. */
+  dispose(): void {
+    if (this.stateValue === 'disposed') return;
+    this.stateValue = 'disposed';
+    this.owned.dispose();
+  }
+
+  private async loop(): Promise<void> {
+    for (;;) {
+      if (this.stopRequested) return;
+      if (this.stateValue === 'paused') {
+        await new Promise<void>((resolve) => { this.wakePaused = resolve; });
+        this.wakePaused = undefined;
+        continue;
+      }
+      const d = this.runSlice();
+      if (this.stopRequested) return;
+      if (d === Disposition.Yield) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        continue;
+      }
+      this.finish(d);
+      return;
+    }
+  }
+
+  /** The hot path: run, dispatch, repeat, until a slice ends or the guest stops. */
+  private runSlice(): Disposition {
+    const vcpu = this.vcpu;
+    const dispatcher = this.dispatcher;
+    vcpu.setDeadline(this.sliceMs);
+    for (;;) {
+      const d = dispatcher.dispatch(vcpu.run());
+      if (d !== Disposition.Continue || this.stopRequested) return d;
+    }
+  }
+
+  private finish(d: Disposition): void {
+    const exit = this.vcpu.exit;
+    switch (d) {
+      case Disposition.Halt:
+        this.requestStop('halt', '', 0);
+        return;
+      case Disposition.Shutdown: {
+        const rip = this.safeRip();
+        this.requestStop('shutdown', `guest shut down (triple fault or reset)${rip}`, 1);
+        return;
+      }
+      default: {
+        const kind = EXIT_KIND_NAMES[exit.kind] ?? String(exit.kind);
+        const rip = exit.rip !== 0n ? ` at RIP 0x${exit.rip.toString(16)}` : this.safeRip();
+        this.requestStop('error', `guest stopped by ${kind} exit${rip}: ${exit.reason || 'no detail'}`, 1);
+        this.telemetry.emit({ type: 'error', time: Date.now(), message: this.stopMessage });
+      }
+    }
+  }
+
+  private safeRip(): string {
+    try {
+      return ` at RIP 0x${this.vcpu.getRegisters().rip.toString(16)}`;
+    } catch {
+      return '';
+    }
+  }
+
+  private requestStop(reason: StopReason, message: string, code: number): void {
+    if (this.stopRequested) return;
+    this.stopRequested = true;
+    this.stopReason = reason;
+    this.stopMessage = message;
+    this.exitCode = code;
+  }
+
+  private attachFacets(): void {
+    const ctx: MachineContext = {
+      vm: this.vm, vcpus: [this.vcpu], pio: this.pio, mmio: this.mmio, hypercalls: this.hypercalls,
+      dispatcher: this.dispatcher, telemetry: this.telemetry, ramSize: this.ramSize,
+    };
+    for (const f of FACET_NAMES) {
+      const d = this.strategy[f].attach?.(ctx);
+      if (d) this.owned.add(d);
+    }
+  }
+}
+
