@@ -32,7 +32,7 @@ const config = validateConfig(
 
 // 3. Backend, strategy and machine.
 const backend = container.resolve(BACKENDS).create(config.backend);
-const strategy = container.resolve(STRATEGIES).create(config.strategy);
+const strategy = container.resolve(STRATEGIES).create(config.strategy, 'strategy', backend.info);
 const machine = new Machine({ name: config.name, backend, strategy, memory: config.memory });
 
 // 4. Devices, wired onto the port bus by hand.

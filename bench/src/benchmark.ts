@@ -14,6 +14,8 @@ export interface Benchmark {
   run(options: Record<string, string | boolean | undefined>, log: (line: string) => void): Promise<object>;
   /** A human-readable summary of the result. */
   format(result: object): string;
+  /** With --json: the objects to print, one per line (default: the result itself). */
+  jsonLines?(result: object): object[];
 }
 
 /** The median of `xs` (mean of the two middle values for an even count). */

@@ -4,9 +4,12 @@
  */
 import type { Benchmark } from './benchmark.js';
 import { exitCost } from './exit-cost.js';
+import { workloads } from './workloads.js';
 
 export * from './benchmark.js';
 export type { ExitCostResult } from './exit-cost.js';
+export type { WorkloadResult } from './workloads.js';
+export * from './testbed-run.js';
 
 /** Benchmarks by the name `hyvisor bench NAME` takes. */
-export const BENCHMARKS: Readonly<Record<string, Benchmark>> = { 'exit-cost': exitCost };
+export const BENCHMARKS: Readonly<Record<string, Benchmark>> = { 'exit-cost': exitCost, workloads };

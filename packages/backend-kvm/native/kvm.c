@@ -153,7 +153,7 @@ static napi_value js_strerror(napi_env env, napi_callback_info info) {
  */
 static const unsigned long INT_IOCTLS[] = {
     KVM_GET_API_VERSION, KVM_CHECK_EXTENSION, KVM_CREATE_VM, KVM_GET_VCPU_MMAP_SIZE,
-    KVM_SET_TSS_ADDR,    KVM_CREATE_VCPU,     KVM_GET_TSC_KHZ,
+    KVM_SET_TSS_ADDR,    KVM_CREATE_VCPU,     KVM_GET_TSC_KHZ,   KVM_CREATE_IRQCHIP,
 };
 
 /* ioctlInt(fd, request, arg) → result | -errno. */
@@ -183,6 +183,12 @@ static size_t ptr_ioctl_size(unsigned long req, const void *buf, size_t len) {
     case KVM_GET_VCPU_EVENTS: case KVM_SET_VCPU_EVENTS: return sizeof(struct kvm_vcpu_events);
     case KVM_INTERRUPT: return sizeof(struct kvm_interrupt);
     case KVM_IOEVENTFD: return sizeof(struct kvm_ioeventfd);
+    case KVM_CREATE_PIT2: return sizeof(struct kvm_pit_config);
+    case KVM_IRQ_LINE: return sizeof(struct kvm_irq_level);
+    case KVM_GET_IRQCHIP: return sizeof(struct kvm_irqchip);
+    case KVM_GET_PIT2: return sizeof(struct kvm_pit_state2);
+    case KVM_GET_LAPIC: return sizeof(struct kvm_lapic_state);
+    case KVM_GET_MP_STATE: return sizeof(struct kvm_mp_state);
     case KVM_GET_SUPPORTED_CPUID: case KVM_SET_CPUID2:
       if (count > 4096) return SIZE_MAX;
       return sizeof(struct kvm_cpuid2) + (size_t)count * sizeof(struct kvm_cpuid_entry2);
@@ -195,8 +201,8 @@ static size_t ptr_ioctl_size(unsigned long req, const void *buf, size_t len) {
 
 /*
  * ioctlBuf(fd, request, buffer) → result | -errno. `buffer` holds the struct encoded by
- * TypeScript; the kernel's answer is written back into it. No allocation: KVM_INTERRUPT uses
- * this on the hot path with a preallocated buffer.
+ * TypeScript; the kernel's answer is written back into it. No allocation: KVM_INTERRUPT and
+ * KVM_IRQ_LINE use this with preallocated buffers.
  */
 static napi_value js_ioctl_buf(napi_env env, napi_callback_info info) {
   ARGS(3);
@@ -565,6 +571,8 @@ static void export_constants(napi_env env, napi_value exports) {
   NUM(ioc, KVM_GET_VCPU_EVENTS); NUM(ioc, KVM_SET_VCPU_EVENTS); NUM(ioc, KVM_INTERRUPT);
   NUM(ioc, KVM_IOEVENTFD); NUM(ioc, KVM_GET_SUPPORTED_CPUID); NUM(ioc, KVM_SET_CPUID2);
   NUM(ioc, KVM_GET_MSRS); NUM(ioc, KVM_SET_MSRS);
+  NUM(ioc, KVM_CREATE_IRQCHIP); NUM(ioc, KVM_CREATE_PIT2); NUM(ioc, KVM_IRQ_LINE); NUM(ioc, KVM_GET_IRQCHIP);
+  NUM(ioc, KVM_GET_PIT2); NUM(ioc, KVM_GET_LAPIC); NUM(ioc, KVM_GET_MP_STATE);
 
   napi_value caps = new_object(env, exports, "caps");
   NUM(caps, KVM_CAP_IRQCHIP); NUM(caps, KVM_CAP_USER_MEMORY); NUM(caps, KVM_CAP_SET_TSS_ADDR);
@@ -573,12 +581,15 @@ static void export_constants(napi_env env, napi_value exports) {
   NUM(caps, KVM_CAP_MAX_VCPUS); NUM(caps, KVM_CAP_MAX_VCPU_ID); NUM(caps, KVM_CAP_SYNC_REGS);
   NUM(caps, KVM_CAP_READONLY_MEM); NUM(caps, KVM_CAP_IMMEDIATE_EXIT); NUM(caps, KVM_CAP_VM_TSC_CONTROL);
   NUM(caps, KVM_CAP_VCPU_EVENTS); NUM(caps, KVM_CAP_TSC_DEADLINE_TIMER); NUM(caps, KVM_CAP_XSAVE);
+  NUM(caps, KVM_CAP_PIT2); NUM(caps, KVM_CAP_SPLIT_IRQCHIP);
 
   napi_value k = new_object(env, exports, "constants");
   NUM(k, KVM_API_VERSION); NUM(k, KVM_MEM_READONLY); NUM(k, KVM_EXIT_IO_IN); NUM(k, KVM_EXIT_IO_OUT);
   NUM(k, KVM_SYNC_X86_REGS); NUM(k, KVM_SYNC_X86_SREGS); NUM(k, KVM_SYNC_X86_EVENTS);
   NUM(k, KVM_IOEVENTFD_FLAG_DATAMATCH); NUM(k, KVM_IOEVENTFD_FLAG_PIO); NUM(k, KVM_IOEVENTFD_FLAG_DEASSIGN);
   NUM(k, KVM_CPUID_FLAG_SIGNIFCANT_INDEX); NUM(k, KVM_NR_INTERRUPTS);
+  NUM(k, KVM_IRQCHIP_PIC_MASTER); NUM(k, KVM_IRQCHIP_PIC_SLAVE); NUM(k, KVM_IRQCHIP_IOAPIC);
+  NUM(k, KVM_IOAPIC_NUM_PINS); NUM(k, KVM_MP_STATE_RUNNABLE); NUM(k, KVM_MP_STATE_HALTED);
   set_num(env, k, "KICK_SIGNAL", (double)(SIGRTMIN + 4));
 
   napi_value ex = new_object(env, exports, "exitReasons");
@@ -697,6 +708,45 @@ static void export_constants(napi_env env, napi_value exports) {
   OFF(events, "interruptInjected", struct kvm_vcpu_events, interrupt.injected);
   OFF(events, "interruptNr", struct kvm_vcpu_events, interrupt.nr);
   OFF(events, "interruptShadow", struct kvm_vcpu_events, interrupt.shadow);
+
+  napi_value lvl = new_object(env, lay, "irqLevel");
+  set_num(env, lvl, "size", sizeof(struct kvm_irq_level));
+  OFF(lvl, "irq", struct kvm_irq_level, irq);
+  OFF(lvl, "level", struct kvm_irq_level, level);
+
+  napi_value pitc = new_object(env, lay, "pitConfig");
+  set_num(env, pitc, "size", sizeof(struct kvm_pit_config));
+  OFF(pitc, "flags", struct kvm_pit_config, flags);
+
+  /* struct kvm_irqchip with chip.pic (struct kvm_pic_state) and chip.ioapic.redirtbl. */
+  napi_value chip = new_object(env, lay, "irqchip");
+  set_num(env, chip, "size", sizeof(struct kvm_irqchip));
+  OFF(chip, "chipId", struct kvm_irqchip, chip_id);
+  OFF(chip, "picIrr", struct kvm_irqchip, chip.pic.irr);
+  OFF(chip, "picImr", struct kvm_irqchip, chip.pic.imr);
+  OFF(chip, "picIsr", struct kvm_irqchip, chip.pic.isr);
+  OFF(chip, "picIrqBase", struct kvm_irqchip, chip.pic.irq_base);
+  OFF(chip, "picElcr", struct kvm_irqchip, chip.pic.elcr);
+  OFF(chip, "picInitState", struct kvm_irqchip, chip.pic.init_state);
+  OFF(chip, "ioapicIrr", struct kvm_irqchip, chip.ioapic.irr);
+  OFF(chip, "ioapicRedirtbl", struct kvm_irqchip, chip.ioapic.redirtbl);
+
+  napi_value pit = new_object(env, lay, "pitState2");
+  set_num(env, pit, "size", sizeof(struct kvm_pit_state2));
+  set_num(env, pit, "channelSize", sizeof(struct kvm_pit_channel_state));
+  OFF(pit, "channels", struct kvm_pit_state2, channels);
+  OFF(pit, "flags", struct kvm_pit_state2, flags);
+  OFF(pit, "count", struct kvm_pit_channel_state, count);
+  OFF(pit, "mode", struct kvm_pit_channel_state, mode);
+  OFF(pit, "gate", struct kvm_pit_channel_state, gate);
+
+  napi_value lapic = new_object(env, lay, "lapicState");
+  set_num(env, lapic, "size", sizeof(struct kvm_lapic_state));
+  OFF(lapic, "regs", struct kvm_lapic_state, regs);
+
+  napi_value mp = new_object(env, lay, "mpState");
+  set_num(env, mp, "size", sizeof(struct kvm_mp_state));
+  OFF(mp, "mpState", struct kvm_mp_state, mp_state);
 }
 
 /* ---------------------------------------------------------------- module */

@@ -25,6 +25,10 @@ export interface KvmHost {
   readonly syncRegs: boolean;
   readonly readonlyMemory: boolean;
   readonly ioeventfd: boolean;
+  /** KVM_CAP_IRQCHIP: KVM_CREATE_IRQCHIP (PIC + IOAPIC + LAPIC in the kernel) and KVM_IRQ_LINE. */
+  readonly irqchip: boolean;
+  /** KVM_CAP_PIT2: KVM_CREATE_PIT2 (the in-kernel 8254). */
+  readonly pit2: boolean;
 }
 
 /** The sync-regs fields Hyvisor uses: REGS | SREGS | EVENTS. */
@@ -75,6 +79,8 @@ export class KvmBackend implements Backend {
       const readonlyMemory = cap('KVM_CAP_READONLY_MEM') > 0;
       const ioeventfd = cap('KVM_CAP_IOEVENTFD') > 0;
       const immediateExit = cap('KVM_CAP_IMMEDIATE_EXIT') > 0;
+      const irqchip = cap('KVM_CAP_IRQCHIP') > 0;
+      const pit2 = irqchip && cap('KVM_CAP_PIT2') > 0;
       const maxVcpus = cap('KVM_CAP_MAX_VCPUS') || cap('KVM_CAP_NR_VCPUS') || 4;
       const maxVcpuId = cap('KVM_CAP_MAX_VCPU_ID') || maxVcpus;
       const memslots = cap('KVM_CAP_NR_MEMSLOTS') || 32;
@@ -85,18 +91,20 @@ export class KvmBackend implements Backend {
       if (readonlyMemory) capabilities.add('readonly-memory');
       // The deadline relies on immediate_exit so that a kick landing just before KVM_RUN is kept.
       if (immediateExit) capabilities.add('run-deadline');
-      // KVM_INTERRUPT and interrupt-window exits are part of the base x86 API (no irqchip created).
+      // KVM_INTERRUPT and interrupt-window exits are part of the base x86 API. They serve VMs
+      // without an in-kernel irqchip; a VM that calls createIrqchip() switches to setIrqLine().
       capabilities.add('interrupt-injection');
       if (cap('KVM_CAP_EXT_CPUID')) capabilities.add('cpuid');
       // KVM_GET/SET_MSRS are base x86 API as well.
       capabilities.add('msr');
       if (ioeventfd) capabilities.add('ioeventfd');
       if (syncRegs) capabilities.add('sync-regs');
-      // 'in-kernel-irqchip' is not offered: this backend injects with KVM_INTERRUPT, which an
-      // in-kernel irqchip would forbid. details.hostIrqchip says whether the host has one.
+      // Both interrupt modes are per VM: userspace injection until createIrqchip() is called,
+      // the in-kernel PIC/IOAPIC/LAPIC afterwards. details.pit2 says whether the PIT comes too.
+      if (irqchip) capabilities.add('in-kernel-irqchip');
 
       const base = {
-        native, kvmFd, flavour, vcpuMmapSize, maxVcpuId, memslots, syncRegs, readonlyMemory, ioeventfd,
+        native, kvmFd, flavour, vcpuMmapSize, maxVcpuId, memslots, syncRegs, readonlyMemory, ioeventfd, irqchip, pit2,
       };
       const tscKhz = probeTscKhz(native, kvmFd);
       this.info = {
@@ -114,7 +122,8 @@ export class KvmBackend implements Backend {
           memslots,
           syncRegs: syncMask,
           immediateExit,
-          hostIrqchip: cap('KVM_CAP_IRQCHIP') > 0,
+          irqchip,
+          pit2,
           vcpuMmapSize,
         }),
       };

@@ -330,7 +330,7 @@ kvmTest('a fault with no IDT triple-faults into a shutdown exit', (t) => {
 
 kvmTest('an instruction the host cannot run reports an internal error with suberror and RIP', (t) => {
   if (backend().info.flavour !== 'kvm_pvm') {
-    t.log(`not run: only kvm_pvm fails ring-0 int3 (this host is ${backend().info.flavour})`);
+    t.log(`skipped: only kvm_pvm fails ring-0 int3 (this host is ${backend().info.flavour})`);
     t.pass();
     return;
   }

@@ -3,6 +3,12 @@
  * (KVM_RUN; KVM_INTERRUPT only when it actually injects), allocates nothing, and fills the
  * vCPU's reusable {@link VmExit} from typed views over the shared `kvm_run` page.
  *
+ * Two interrupt modes, fixed when the vCPU is created: without an in-kernel irqchip the VMM
+ * queues vectors ({@link KvmVcpu.queueInterrupt}) and run() injects them with KVM_INTERRUPT and
+ * interrupt-window exits; after {@link KvmVm.createIrqchip} the kernel's PIC/IOAPIC/LAPIC deliver
+ * interrupts, run() never touches KVM_INTERRUPT or `request_interrupt_window`, and HLT sleeps in
+ * the kernel (only the deadline, a kick or a signal return such a vCPU to the VMM).
+ *
  * Registers travel through KVM_CAP_SYNC_REGS: KVM copies regs, sregs and events into `kvm_run`
  * on every exit, {@link KvmVcpu.getRegisters} reads that copy and {@link KvmVcpu.setRegisters}
  * writes it and sets `kvm_dirty_regs`, so KVM loads it on the next entry. Each of those would
@@ -86,6 +92,11 @@ export class KvmVcpu implements Vcpu {
     vmFd: number,
     /** vCPU number (0-based). */
     readonly id: number,
+    /**
+     * True if the VM has an in-kernel irqchip: interrupts come from the kernel's LAPIC and
+     * {@link queueInterrupt} is refused.
+     */
+    readonly inKernelIrqchip: boolean,
     onDispose: () => void,
   ) {
     const native = (this.native = host.native);
@@ -165,11 +176,14 @@ export class KvmVcpu implements Vcpu {
 
   /**
    * Enters the guest until the next exit and returns {@link exit}, filled in place. A deadline,
-   * a kick or any signal (e.g. SIGINT) returns a `Deadline` exit so the event loop gets its turn.
+   * a kick or any signal (e.g. SIGINT) returns a `Deadline` exit so the event loop gets its turn,
+   * also while the vCPU sleeps in the kernel after HLT (in-kernel irqchip: KVM_RUN returns EINTR).
    * Allocates nothing on the common exits; error exits build a `reason` string.
    */
   run(): VmExit {
     if (this.store.isDisposed) throw new BackendError(`run: vCPU ${this.id} is disposed`);
+    // Never true with an in-kernel irqchip (queueInterrupt refuses), so such a vCPU never issues
+    // KVM_INTERRUPT nor touches request_interrupt_window: KVM injects from its own LAPIC.
     if (this.irqCount > 0) this.injectPending();
     const exit = this.exit;
     const rc = this.native.vcpuRun(this.handle);
@@ -293,9 +307,16 @@ export class KvmVcpu implements Vcpu {
 
   /**
    * Queues external interrupt `vector` (0–255). Returns false when the 16-entry queue is full.
+   * Throws {@link BackendError} if the VM has an in-kernel irqchip ({@link KvmVm.createIrqchip}):
+   * KVM then owns injection and device interrupts go through {@link KvmVm.setIrqLine}.
    */
   queueInterrupt(vector: number): boolean {
     this.live('queueInterrupt');
+    if (this.inKernelIrqchip) {
+      throw new BackendError(
+        `queueInterrupt(${vector}): vCPU ${this.id} belongs to a VM with an in-kernel irqchip, where KVM injects interrupts itself (KVM_INTERRUPT is refused); raise the device's input with Vm.setIrqLine(gsi, level) instead`,
+      );
+    }
     if (!Number.isInteger(vector) || vector < 0 || vector > 255) {
       throw new BackendError(`queueInterrupt: vector must be an integer 0-255, got ${vector}`);
     }
@@ -308,6 +329,55 @@ export class KvmVcpu implements Vcpu {
   /** Vectors queued but not yet handed to KVM. */
   get pendingInterrupts(): number {
     return this.irqCount;
+  }
+
+  /**
+   * The vCPU's multiprocessing state (KVM_GET_MP_STATE): `halted` while it sleeps in the kernel
+   * after HLT with an in-kernel irqchip, `runnable` otherwise. Diagnostic: one ioctl, allocates.
+   */
+  /** True if the guest could take an interrupt at the last exit (IF=1, no shadow) and none is queued. */
+  get interruptWindowOpen(): boolean {
+    const u8 = this.u8;
+    return this.irqCount === 0 && u8[this.oReady] !== 0 && u8[this.oIfFlag] !== 0;
+  }
+
+  /** Sets or clears `request_interrupt_window` in kvm_run for the next entry (no ioctl). */
+  setInterruptWindowRequest(on: boolean): void {
+    if (this.inKernelIrqchip) return;
+    this.u8[this.oReqWindow] = on ? 1 : 0;
+  }
+
+  /** True if KVM holds the vCPU halted, waiting for an interrupt (in-kernel irqchip only). */
+  isHalted(): boolean {
+    return this.inKernelIrqchip && this.mpState() === 'halted';
+  }
+
+  mpState(): 'runnable' | 'halted' | `other(${number})` {
+    this.live('mpState');
+    const M = this.native.layout.mpState;
+    const buf = new Uint32Array(M['size']! / 4);
+    check('KVM_GET_MP_STATE', this.native.ioctlBuf(this.fd, this.native.ioctls['KVM_GET_MP_STATE']!, buf));
+    const state = buf[M['mpState']! / 4]!;
+    const K = this.native.constants;
+    if (state === K['KVM_MP_STATE_RUNNABLE']) return 'runnable';
+    if (state === K['KVM_MP_STATE_HALTED']) return 'halted';
+    return `other(${state})`;
+  }
+
+  /**
+   * Reads one 32-bit register of the in-kernel local APIC (KVM_GET_LAPIC) at `offset` into the
+   * xAPIC page (0x20 ID, 0xF0 SVR, 0x320 LVT timer, 0x390 current count, …). Diagnostic.
+   */
+  lapicRegister(offset: number): number {
+    this.live('lapicRegister');
+    if (!this.inKernelIrqchip) throw new BackendError(`lapicRegister: vCPU ${this.id} has no in-kernel local APIC (createIrqchip was not called)`);
+    if (!Number.isInteger(offset) || offset < 0 || offset > 0x3fc || offset % 4 !== 0) {
+      throw new BackendError(`lapicRegister: offset must be a multiple of 4 in 0-0x3fc, got ${offset}`);
+    }
+    const A = this.native.layout.lapicState;
+    const buf = new ArrayBuffer(A['size']!);
+    check('KVM_GET_LAPIC', this.native.ioctlBuf(this.fd, this.native.ioctls['KVM_GET_LAPIC']!, buf));
+    return new DataView(buf).getUint32(A['regs']! + offset, true);
   }
 
   // ------------------------------------------------------------------ registers

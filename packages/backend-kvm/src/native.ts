@@ -38,6 +38,18 @@ export interface KvmLayout {
   readonly interrupt: StructLayout;
   /** `struct kvm_vcpu_events` (the fields Hyvisor reads). */
   readonly vcpuEvents: StructLayout;
+  /** `struct kvm_irq_level` (KVM_IRQ_LINE). */
+  readonly irqLevel: StructLayout;
+  /** `struct kvm_pit_config` (KVM_CREATE_PIT2). */
+  readonly pitConfig: StructLayout;
+  /** `struct kvm_irqchip` with the `kvm_pic_state` and IOAPIC fields Hyvisor reads (KVM_GET_IRQCHIP). */
+  readonly irqchip: StructLayout;
+  /** `struct kvm_pit_state2` and `struct kvm_pit_channel_state` (KVM_GET_PIT2). */
+  readonly pitState2: StructLayout;
+  /** `struct kvm_lapic_state`: the local APIC's 1 KiB register page (KVM_GET_LAPIC). */
+  readonly lapicState: StructLayout;
+  /** `struct kvm_mp_state` (KVM_GET_MP_STATE). */
+  readonly mpState: StructLayout;
 }
 
 /**

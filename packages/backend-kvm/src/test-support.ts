@@ -4,7 +4,7 @@
  * @module
  */
 import test, { type ExecutionContext } from 'ava';
-import { bootRegisters, longModeSpecialRegisters, writeBootTables } from '@hyvisor/core';
+import { bootRegisters, longModeSpecialRegisters, writeBootTables, type Capability, type GuestMemory } from '@hyvisor/core';
 import { kvmAvailable } from './host.js';
 import { KvmBackend } from './kvm-backend.js';
 import type { KvmVcpu } from './kvm-vcpu.js';
@@ -19,15 +19,34 @@ export const kvm = kvmAvailable();
  */
 export function kvmTest(title: string, fn: (t: ExecutionContext) => void | Promise<void>): void {
   test(`${title} (needs /dev/kvm)`, kvm.ok ? fn : (t) => {
-    t.log(`not run: ${kvm.reason}`);
+    t.log(`skipped: ${kvm.reason}`);
     t.pass();
   });
+}
+
+/**
+ * Returns false after logging `skipped: <why>` (the test then passes) unless the backend has
+ * `capability`; use at the start of a {@link kvmTest} that needs more than /dev/kvm.
+ */
+export function needsCapability(t: ExecutionContext, capability: Capability, detail?: string): boolean {
+  const info = backend().info;
+  if (!info.capabilities.has(capability)) {
+    t.log(`skipped: this KVM (${info.flavour}) lacks capability ${capability}`);
+    t.pass();
+    return false;
+  }
+  if (detail !== undefined && info.details[detail] !== true) {
+    t.log(`skipped: this KVM (${info.flavour}) has ${capability} but not ${detail}`);
+    t.pass();
+    return false;
+  }
+  return true;
 }
 
 /** Same as {@link kvmTest}, but serial (for tests that count process-wide resources). */
 export function kvmSerialTest(title: string, fn: (t: ExecutionContext) => void | Promise<void>): void {
   test.serial(`${title} (needs /dev/kvm)`, kvm.ok ? fn : (t) => {
-    t.log(`not run: ${kvm.reason}`);
+    t.log(`skipped: ${kvm.reason}`);
     t.pass();
   });
 }
@@ -55,6 +74,7 @@ export interface Guest {
  * test ends.
  */
 export function bootGuest(t: ExecutionContext, code: readonly number[], setup?: (vm: KvmVm) => void): Guest {
+  // `setup` runs before the vCPU exists (so it may call vm.createIrqchip).
   const vm = backend().createVm({ name: t.title });
   t.teardown(() => vm.dispose());
   vm.addRegion('ram', 0, RAM_SIZE);
@@ -107,4 +127,115 @@ export const asm = {
   decEcx: [0xff, 0xc9],
   /** `jnz rel8`. */
   jnz: (rel: number) => [0x75, rel & 0xff],
+  cli: [0xfa],
+  movAl: (v: number) => [0xb0, v & 0xff],
+  inAl: (port: number) => [0xe4, port],
+  pushRax: [0x50],
+  popRax: [0x58],
+  /** `inc dword [abs32]`. */
+  incMem: (addr: number) => [0xff, 0x04, 0x25, ...imm32(addr)],
+  /** `cmp eax, imm32`. */
+  cmpEax: (v: number) => [0x3d, ...imm32(v)],
+  /** `mov dword [rbx + disp32], imm32` (MMIO registers such as the local APIC's). */
+  storeImmAtRbx: (disp: number, v: number) => [0xc7, 0x83, ...imm32(disp), ...imm32(v)],
 } as const;
+
+/** Branch opcodes for {@link Program.branch} (rel8 forms). */
+export const JMP = 0xeb, JNZ = 0x75, JB = 0x72;
+
+/**
+ * A tiny assembler for hand-written guests: raw instruction bytes plus labels and rel8 branches,
+ * so no displacement is counted by hand.
+ */
+export class Program {
+  private readonly out: number[] = [];
+  private readonly labels = new Map<string, number>();
+  private readonly fixups: { at: number; label: string }[] = [];
+
+  /** `origin` is the guest-physical (= virtual) address of the first byte. */
+  constructor(readonly origin: number) {}
+
+  /** Address of the next byte. */
+  get here(): number {
+    return this.origin + this.out.length;
+  }
+
+  /** Appends instruction bytes. */
+  emit(...chunks: readonly (readonly number[])[]): this {
+    for (const c of chunks) this.out.push(...c);
+    return this;
+  }
+
+  /** Names the next byte's address. */
+  label(name: string): this {
+    this.labels.set(name, this.here);
+    return this;
+  }
+
+  /** A two-byte branch (`opcode` + rel8) to `label`, which may come later. */
+  branch(opcode: number, label: string): this {
+    this.out.push(opcode, 0);
+    this.fixups.push({ at: this.out.length - 1, label });
+    return this;
+  }
+
+  /** Address of `label`. */
+  addressOf(label: string): number {
+    const a = this.labels.get(label);
+    if (a === undefined) throw new Error(`Program: no label ${label}`);
+    return a;
+  }
+
+  /** The machine code with every branch resolved. */
+  bytes(): number[] {
+    const code = [...this.out];
+    for (const f of this.fixups) {
+      const rel = this.addressOf(f.label) - (this.origin + f.at + 1);
+      if (rel < -128 || rel > 127) throw new Error(`Program: branch to ${f.label} is out of rel8 range (${rel})`);
+      code[f.at] = rel & 0xff;
+    }
+    return code;
+  }
+}
+
+/** Where the interrupt tests put their IDT (256 gates) and its IDTR pseudo-descriptor. */
+export const IDT = 0x2000, IDTR = 0x3000;
+
+/**
+ * Writes a 256-entry 64-bit IDT at {@link IDT} (and its IDTR at {@link IDTR}) with an interrupt
+ * gate (selector 0x08, DPL 0, type 0xE) for each `vector → handler address`; load it with
+ * `asm.lidt(IDTR)`.
+ */
+export function writeIdt(memory: GuestMemory, gates: Readonly<Record<number, number>>): void {
+  memory.fill(IDT, 256 * 16);
+  memory.setU16(IDTR, 256 * 16 - 1);
+  memory.setU64(IDTR + 2, BigInt(IDT));
+  for (const [v, handler] of Object.entries(gates)) {
+    const gate = IDT + Number(v) * 16;
+    memory.setU16(gate, handler & 0xffff);
+    memory.setU16(gate + 2, 0x08);
+    memory.setU16(gate + 4, 0x8e00);
+    memory.setU16(gate + 6, (handler >>> 16) & 0xffff);
+    memory.setU32(gate + 8, 0);
+  }
+}
+
+/**
+ * Guest code that initialises the 8259 pair the way a PC BIOS/OS does (ICW1-ICW4: edge
+ * triggered, cascade on IRQ2, 8086 mode), with vectors `base`..`base+7` (master) and
+ * `base+8`..`base+15` (slave), then masks every input except those in `unmasked` (master IRQs 0-7).
+ */
+export function picInit(base: number, unmasked: readonly number[]): number[] {
+  const mask = 0xff & ~unmasked.reduce((m, irq) => m | (1 << irq), 0);
+  const out = (port: number, v: number): number[] => [...asm.movAl(v), ...asm.outAl(port)];
+  return [
+    ...out(0x20, 0x11), ...out(0x21, base), ...out(0x21, 0x04), ...out(0x21, 0x01),
+    ...out(0xa0, 0x11), ...out(0xa1, base + 8), ...out(0xa1, 0x02), ...out(0xa1, 0x01),
+    ...out(0x21, mask), ...out(0xa1, 0xff),
+  ];
+}
+
+/** Guest code that sets PIT channel 0 to mode 2 (rate generator) with `divisor` (1.193182 MHz / divisor). */
+export function pitInit(divisor: number): number[] {
+  return [...asm.movAl(0x34), ...asm.outAl(0x43), ...asm.movAl(divisor & 0xff), ...asm.outAl(0x40), ...asm.movAl(divisor >>> 8), ...asm.outAl(0x40)];
+}

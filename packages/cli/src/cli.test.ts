@@ -120,7 +120,7 @@ test('an unknown flag is a one-line error', (t) => {
 });
 
 test('an unknown strategy lists the known ones', (t) => {
-  oneLineError(t, hyvisor('run', 'examples/hello.yaml', '--strategy', 'hvm'), /strategy: unknown strategy 'hvm'; known: minimal/);
+  oneLineError(t, hyvisor('run', 'examples/hello.yaml', '--strategy', 'pv'), /strategy: unknown strategy 'pv'; known: hvm, hvm-userspace, minimal/);
 });
 
 test('an unknown backend lists the known ones', (t) => {

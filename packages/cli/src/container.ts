@@ -7,11 +7,13 @@ import type { DependencyContainer } from 'tsyringe';
 import { createHyvisorContainer } from '@hyvisor/core';
 import { registerKvmBackend } from '@hyvisor/backend-kvm';
 import { registerMinimalStrategy } from '@hyvisor/vmm';
+import { registerHvmStrategies } from '@hyvisor/strategy-hvm';
 
 /** A container with the built-in plugins registered. */
 export function defaultContainer(): DependencyContainer {
   const c = createHyvisorContainer();
   registerKvmBackend(c);
   registerMinimalStrategy(c);
+  registerHvmStrategies(c);
   return c;
 }

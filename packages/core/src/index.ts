@@ -28,3 +28,4 @@ export * from './telemetry/counters.js';
 export * from './telemetry/hub.js';
 export * from './abi/guest-abi.js';
 export * from './arch/x86_64/long-mode.js';
+export * from './time/timer-queue.js';

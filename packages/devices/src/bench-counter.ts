@@ -29,6 +29,11 @@ export class BenchCounter implements PioDevice {
   endNs = 0n;
   /** {@link count} when the end marker was written. */
   countAtEnd = 0;
+  /**
+   * Called on every marker write (after the counter's own bookkeeping), e.g. so a benchmark can
+   * snapshot the VM's exit counters exactly at the guest's start and end marks.
+   */
+  onMarker: ((value: number) => void) | undefined;
   private started = false;
   private ended = false;
 
@@ -58,6 +63,7 @@ export class BenchCounter implements PioDevice {
         this.ended = true;
         this.countAtEnd = this.count;
       }
+      this.onMarker?.(value);
     }
   }
 

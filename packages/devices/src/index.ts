@@ -7,3 +7,5 @@ export * from './uart/serial-io.js';
 export * from './uart/uart16550.js';
 export * from './debug-exit.js';
 export * from './bench-counter.js';
+export * from './irq-test.js';
+export * from './stall.js';

@@ -6,10 +6,10 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import type { DependencyContainer } from 'tsyringe';
-import { BACKENDS, STRATEGIES, Ports, type VmConfig, type Disposable } from '@hyvisor/core';
+import { BACKENDS, STRATEGIES, Irq, Ports, type VmConfig, type Disposable } from '@hyvisor/core';
 import {
-  BenchCounter, BufferSerialOutput, DebugExit, NullIrqLine, NullSerialOutput, SerialInputQueue, StdoutSerialOutput,
-  Uart16550, type SerialOutput,
+  BenchCounter, BufferSerialOutput, DebugExit, IrqTestDevice, NullSerialOutput, SerialInputQueue, StallDevice,
+  StdoutSerialOutput, Uart16550, type SerialOutput,
 } from '@hyvisor/devices';
 import { Machine } from './machine/machine.js';
 
@@ -28,6 +28,10 @@ export interface StandardDevices {
   readonly serialOutput: SerialOutput;
   readonly debugExit: DebugExit;
   readonly bench: BenchCounter;
+  /** Raises IRQ 5 on request: the testbed's `irq` workload. */
+  readonly irqTest: IrqTestDevice;
+  /** Holds the vCPU for N ms on request: the testbed's `time` workload. */
+  readonly stall: StallDevice;
 }
 
 /** A machine built from config, with its standard devices. */
@@ -37,36 +41,42 @@ export interface ComposedMachine extends Disposable {
 }
 
 /**
- * Wires COM1 (16550 UART), the debug-exit port and the benchmark counter onto the machine's PIO
- * bus. The console follows `serial` from the config.
+ * Wires COM1 (16550 UART), the debug-exit port, the benchmark counter, the interrupt test device
+ * and the stall device onto the machine's PIO bus, with interrupt lines from the strategy's
+ * interrupt facet. The console follows `serial` from the config.
  */
 export function addStandardDevices(machine: Machine, serial: VmConfig['serial'], streams: ConsoleStreams = {}): StandardDevices {
   const serialOutput: SerialOutput =
     serial.output === 'stdout' ? new StdoutSerialOutput(streams.stdout ?? process.stdout)
       : serial.output === 'buffer' ? new BufferSerialOutput()
         : new NullSerialOutput();
-  const uart = new Uart16550(new NullIrqLine(), serialOutput);
+  const uart = new Uart16550(machine.irqLine(Irq.COM1), serialOutput);
   machine.pio.register('com1', Ports.COM1, 8, uart);
   const debugExit = new DebugExit(machine);
   machine.pio.register('debug-exit', Ports.DEBUG_EXIT, 4, debugExit);
   const bench = new BenchCounter();
   machine.pio.register('bench', Ports.BENCH, 2, bench);
+  const irqTest = new IrqTestDevice(machine.irqLine(Irq.IRQ_TEST));
+  machine.pio.register('irq-test', Ports.IRQ_TEST, 2, irqTest);
+  const stall = new StallDevice();
+  machine.pio.register('stall', Ports.STALL, 4, stall);
   const input = new SerialInputQueue(uart);
   if (serial.input === 'stdin') machine.own(connectInput(input, streams.stdin ?? process.stdin));
   machine.own({ dispose: () => uart.flush() });
-  return { uart, input, serialOutput, debugExit, bench };
+  return { uart, input, serialOutput, debugExit, bench, irqTest, stall };
 }
 
 /** Builds a machine from a validated config: backend, strategy, standard devices, guest kernel. */
 export function createMachineFromConfig(container: DependencyContainer, config: VmConfig, streams: ConsoleStreams = {}): ComposedMachine {
-  const strategy = container.resolve(STRATEGIES).create(config.strategy, 'strategy');
-  const backendRegistry = container.resolve(BACKENDS);
-  const backend = backendRegistry.create(config.backend, 'backend');
+  const strategies = container.resolve(STRATEGIES);
+  strategies.assertHas(config.strategy, 'strategy'); // before opening the backend: the cheaper mistake first
+  const backend = container.resolve(BACKENDS).create(config.backend, 'backend');
   let machine: Machine;
   try {
+    const strategy = strategies.create(config.strategy, 'strategy', backend.info);
     machine = new Machine({
       name: config.name, backend, strategy, memory: config.memory,
-      sliceMs: config.sliceMs, timeLimitMs: config.timeLimitMs,
+      sliceMs: config.sliceMs, timeLimitMs: config.timeLimitMs, config,
     });
   } catch (err) {
     backend.dispose();

@@ -13,9 +13,21 @@ export async function benchCommand(args: string[]): Promise<number> {
   if (!bench) throw new UsageError(`bench: unknown benchmark '${name}'; known: ${known}`);
   const { values, positionals } = parse(`bench ${name}`, args.slice(1), { json: { type: 'boolean' }, ...bench.options });
   if (positionals.length > 0) throw new UsageError(`bench ${name}: unexpected argument '${positionals[0]}'`);
-  const result = await bench.run(values as Record<string, string | boolean | undefined>, (line) => {
-    if (!values.json) process.stderr.write(line + '\n');
-  });
-  process.stdout.write(values.json ? JSON.stringify(result) + '\n' : bench.format(result) + '\n');
+  let result: object;
+  try {
+    result = await bench.run(values, (line) => {
+      if (!values.json) process.stderr.write(line + '\n');
+    });
+  } catch (err) {
+    // Bad option values are the user's to fix: one line, exit code 2.
+    if (err instanceof RangeError) throw new UsageError(`bench ${name}: ${err.message}`);
+    throw err;
+  }
+  if (values.json) {
+    const lines = bench.jsonLines ? bench.jsonLines(result) : [result];
+    process.stdout.write(lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  } else {
+    process.stdout.write(bench.format(result) + '\n');
+  }
   return 0;
 }

@@ -2,7 +2,7 @@
  * `hyvisor run CONFIG`: boots a guest and exits with its exit code.
  * @module
  */
-import { loadConfigFile, parseDuration, type VmConfig } from '@hyvisor/core';
+import { WORKLOADS, guestCmdline, loadConfigFile, parseDuration, type VmConfig } from '@hyvisor/core';
 import { createMachineFromConfig } from '@hyvisor/vmm';
 import { defaultContainer } from '../container.js';
 import { parse, UsageError } from '../usage.js';
@@ -15,6 +15,8 @@ export async function runCommand(args: string[]): Promise<number> {
     backend: { type: 'string' },
     strategy: { type: 'string' },
     'time-limit': { type: 'string' },
+    workload: { type: 'string' },
+    iterations: { type: 'string' },
   });
   if (positionals.length !== 1) throw new UsageError('run: expected exactly one CONFIG file, e.g. `hyvisor run examples/hello.yaml`');
   const config = withOverrides(loadConfigFile(positionals[0]!), values);
@@ -46,13 +48,30 @@ export async function runCommand(args: string[]): Promise<number> {
   }
 }
 
-function withOverrides(config: VmConfig, values: { backend?: string; strategy?: string; 'time-limit'?: string }): VmConfig {
+type Flags = Record<string, string | boolean | undefined>;
+
+function withOverrides(config: VmConfig, flags: Flags): VmConfig {
+  const values = flags as { backend?: string; strategy?: string; 'time-limit'?: string; workload?: string; iterations?: string };
   let timeLimitMs = config.timeLimitMs;
   if (values['time-limit'] !== undefined) {
     const t = parseDuration(values['time-limit']);
     if (t === undefined) throw new UsageError(`run: --time-limit: expected a duration like "30s" or "500ms", got "${values['time-limit']}"`);
     timeLimitMs = t;
   }
-  const merged = { ...config, backend: values.backend ?? config.backend, strategy: values.strategy ?? config.strategy, timeLimitMs };
-  return merged;
+  const workload = values.workload ?? config.guest.workload;
+  if (workload !== undefined && !(WORKLOADS as readonly string[]).includes(workload)) {
+    throw new UsageError(`run: --workload: expected one of ${WORKLOADS.join(', ')}, got "${workload}"`);
+  }
+  let iterations = config.guest.iterations;
+  if (values.iterations !== undefined) {
+    iterations = /^\d+$/.test(values.iterations) ? Number(values.iterations) : NaN;
+    if (!Number.isSafeInteger(iterations) || iterations < 1) throw new UsageError(`run: --iterations: expected a whole number ≥ 1, got "${values.iterations}"`);
+  }
+  const guest = {
+    ...config.guest,
+    cmdline: guestCmdline(config.guest.cmdline, workload, iterations),
+    ...(workload !== undefined ? { workload } : {}),
+    ...(iterations !== undefined ? { iterations } : {}),
+  };
+  return { ...config, backend: values.backend ?? config.backend, strategy: values.strategy ?? config.strategy, timeLimitMs, guest };
 }

@@ -61,16 +61,70 @@ export const Ports = {
   COM1: 0x3f8,
   /** Exit port compatible with QEMU's `isa-debug-exit` (iobase=0xf4, iosize=4). */
   DEBUG_EXIT: 0xf4,
-  /** Benchmark port: a write is handled by a device that only counts it. */
+  /** Benchmark port: a write is handled by a device that only counts it. BENCH+1 is the marker port (1 = start, 2 = end). */
   BENCH: 0x510,
+  /** Interrupt test device: a write asks it to raise its line; a read acknowledges (lowers it) and returns the count raised. */
+  IRQ_TEST: 0x512,
+  /** Stall device: a 32-bit write of N makes the VMM hold the vCPU for N ms (at most 1000) before resuming it. */
+  STALL: 0x514,
+  /** 8259 PIC, master (command, data). */
+  PIC_MASTER: 0x20,
+  /** 8259 PIC, slave (command, data). */
+  PIC_SLAVE: 0xa0,
+  /** 8254 PIT: channels 0-2 at 0x40-0x42, mode/command at 0x43. */
+  PIT: 0x40,
+  /** Port B (0x61): PIT channel 2 gate (bit 0) and output (bit 5). */
+  PORT_B: 0x61,
+  /** ATA primary channel command block (data, error/features, count, LBA 0-7, 8-15, 16-23, drive/head, status/command). */
+  ATA_PRIMARY: 0x1f0,
+  /** ATA primary channel control block (alternate status / device control). */
+  ATA_CONTROL: 0x3f6,
+} as const;
+
+/** ISA interrupt lines (PIC inputs, IOAPIC GSIs) of the standard devices. */
+export const Irq = {
+  PIT: 0,
+  COM1: 4,
+  IRQ_TEST: 5,
+  ATA_PRIMARY: 14,
+} as const;
+
+/** Fixed guest-physical addresses of emulated platform devices. */
+export const PlatformMmio = {
+  /** Local APIC (xAPIC) register page. */
+  LAPIC: 0xfee00000,
+  /** Size of the local APIC page. */
+  LAPIC_SIZE: 0x1000,
+} as const;
+
+/** Storage device geometry. */
+export const Storage = {
+  /** Bytes per sector. */
+  SECTOR_SIZE: 512,
+} as const;
+
+/** Exit codes the testbed guest writes to the debug-exit port. */
+export const GuestExitCode = {
+  /** Every workload ran and its result checked out. */
+  OK: 0,
+  /** A workload ran but its self-check failed (e.g. a CRC mismatch). */
+  CHECK_FAILED: 1,
+  /** The command line was wrong. */
+  BAD_ARGS: 2,
+  /** The boot information was missing or wrong. */
+  BAD_BOOT_INFO: 3,
+  /** An unexpected exception or a kernel panic. */
+  PANIC: 4,
 } as const;
 
 /** Hyvisor's CPUID leaves in the hypervisor range. */
 export const Cpuid = {
-  /** eax = highest Hyvisor leaf; ebx, ecx, edx = signature "HyvisorVMM\0\0". */
+  /** eax = highest Hyvisor leaf (LEAF_TIMING); ebx, ecx, edx = signature "HyvisorVMM\0\0". */
   LEAF_SIGNATURE: 0x40000000,
   /** eax = feature bits ({@link FeatureBits}), ebx = host hint ({@link HostHint}), ecx = ABI version. */
   LEAF_FEATURES: 0x40000001,
+  /** eax = TSC frequency in kHz (0 if unknown); the guest's `rdtsc` runs at this rate. */
+  LEAF_TIMING: 0x40000002,
   /** Signature words as the guest reads them from ebx, ecx, edx ("Hyvi", "sorV", "MM\0\0"). */
   SIGNATURE_EBX: 0x69767948,
   SIGNATURE_ECX: 0x56726f73,
@@ -104,4 +158,4 @@ export const HostHint = {
 } as const;
 
 /** Every group of constants, in the order the C header lists them. */
-export const ABI_GROUPS = { BootLayout, StartInfo, Ports, Cpuid, FeatureBits, HostHint } as const;
+export const ABI_GROUPS = { BootLayout, StartInfo, Ports, Irq, PlatformMmio, Storage, GuestExitCode, Cpuid, FeatureBits, HostHint } as const;

@@ -106,6 +106,16 @@ export interface Vm extends Disposable {
   createVcpu(id: number): Vcpu;
   /** Registers an ioeventfd (capability `ioeventfd`). */
   addIoEventFd(spec: IoEventSpec): IoEventFd;
+  /**
+   * Creates the backend's own interrupt controllers (capability `in-kernel-irqchip`): for KVM the
+   * in-kernel dual 8259 PIC, IOAPIC and local APICs, plus, with `pit`, the in-kernel 8254 PIT on
+   * ports 0x40-0x43 and 0x61. Call before creating vCPUs. Afterwards device interrupts are raised
+   * with {@link setIrqLine}, the backend injects and acknowledges them itself, a halted vCPU waits
+   * in the backend for its next interrupt, and {@link Vcpu.queueInterrupt} is not available.
+   */
+  createIrqchip(options: { readonly pit: boolean }): void;
+  /** Sets the level of input `gsi` of the in-kernel interrupt controllers (after {@link createIrqchip}). */
+  setIrqLine(gsi: number, level: boolean): void;
 }
 
 /** Run state of a vCPU, for telemetry and lifecycle. */
@@ -147,4 +157,22 @@ export interface Vcpu extends Disposable {
    * Returns false if the queue is full (the vector is dropped and the caller should count it).
    */
   queueInterrupt(vector: number): boolean;
+  /**
+   * True if a vector queued now would be taken at the next entry: the guest had IF=1 and no
+   * interrupt shadow at the last exit, and nothing is queued. Read on the hot path: no system call.
+   */
+  readonly interruptWindowOpen: boolean;
+  /**
+   * Asks for (true) or cancels (false) an `IrqWindow` exit as soon as the guest can take an
+   * interrupt. An emulated interrupt controller uses it so it acknowledges a vector only when the
+   * guest can take it. Hot path: no system call.
+   */
+  setInterruptWindowRequest(on: boolean): void;
+  /** Vectors queued by {@link queueInterrupt} and not yet handed to the guest. */
+  readonly pendingInterrupts: number;
+  /**
+   * True if the vCPU is halted inside the backend waiting for an interrupt (possible only with an
+   * in-kernel irqchip, where HLT does not exit). Not for the hot path: it may cost a system call.
+   */
+  isHalted(): boolean;
 }

@@ -11,6 +11,14 @@ export interface SerialConfig {
   readonly input: 'stdin' | 'none';
 }
 
+/** The disk behind the storage device (HVM) or the block ring (PV). */
+export interface StorageConfig {
+  /** Absolute path of the host file. */
+  readonly path: string;
+  /** Size in bytes when the file has to be created (a multiple of 512). */
+  readonly size: number;
+}
+
 /** A validated VM configuration. Paths are absolute. */
 export interface VmConfig {
   /** Name for messages and telemetry. */
@@ -26,9 +34,18 @@ export interface VmConfig {
   readonly guest: {
     /** Absolute path of the guest ELF. */
     readonly kernel: string;
-    /** Command line handed to the guest in its boot-information page. */
+    /**
+     * Command line handed to the guest in its boot-information page (with `workload=` and
+     * `iterations=` appended when those fields are set).
+     */
     readonly cmdline: string;
+    /** Testbed workload to run (`cpu`, `syscall`, `memory`, `irq`, `io`, `time`, `all`), if any. */
+    readonly workload?: string;
+    /** Iterations of the workload, if set. */
+    readonly iterations?: number;
   };
+  /** The VM's disk: a host file (created with `size` bytes if missing). */
+  readonly storage?: StorageConfig;
   readonly serial: SerialConfig;
   /** Stop the guest after this many milliseconds (0: no limit). */
   readonly timeLimitMs: number;

@@ -5,11 +5,14 @@
  */
 import * as path from 'node:path';
 import { ConfigError } from '../errors.js';
-import { CONFIG_LIMITS, type SerialConfig, type VmConfig } from './schema.js';
+import { CONFIG_LIMITS, type SerialConfig, type StorageConfig, type VmConfig } from './schema.js';
 import { formatSize, parseDuration, parseSize } from './sizes.js';
 
-const TOP_FIELDS = ['name', 'backend', 'strategy', 'memory', 'vcpus', 'guest', 'serial', 'timeLimit', 'slice'] as const;
-const GUEST_FIELDS = ['kernel', 'cmdline'] as const;
+const TOP_FIELDS = ['name', 'backend', 'strategy', 'memory', 'vcpus', 'guest', 'serial', 'storage', 'timeLimit', 'slice'] as const;
+const GUEST_FIELDS = ['kernel', 'cmdline', 'workload', 'iterations'] as const;
+const STORAGE_FIELDS = ['path', 'size'] as const;
+/** Workloads of the testbed guest. */
+export const WORKLOADS = ['cpu', 'syscall', 'memory', 'irq', 'io', 'time', 'all'] as const;
 const SERIAL_FIELDS = ['output', 'input'] as const;
 
 /** Where a config came from: its file (for messages and relative paths). */
@@ -66,7 +69,20 @@ export function validateConfig(raw: unknown, source: ConfigSource = {}): VmConfi
   if (cmdline.length > CONFIG_LIMITS.maxCmdline) fail('guest.cmdline', `expected at most ${CONFIG_LIMITS.maxCmdline} characters, got ${cmdline.length}`);
   if (!/^[\x20-\x7e]*$/.test(cmdline)) fail('guest.cmdline', 'expected printable ASCII only');
 
+  const workload = optionalString(g, 'workload', 'guest.workload', fail);
+  if (workload !== undefined && !(WORKLOADS as readonly string[]).includes(workload)) {
+    fail('guest.workload', `expected one of ${WORKLOADS.join(', ')}, got ${describe(workload)}`);
+  }
+  let iterations: number | undefined;
+  if (g.iterations !== undefined) {
+    if (typeof g.iterations !== 'number' || !Number.isSafeInteger(g.iterations) || g.iterations < 1) {
+      fail('guest.iterations', `expected a whole number ≥ 1, got ${describe(g.iterations)}`);
+    }
+    iterations = g.iterations as number;
+  }
+
   const serial = validateSerial(top.serial, fail);
+  const storage = validateStorage(top.storage, baseDir, fail);
 
   let timeLimitMs = 0;
   if (top.timeLimit !== undefined) {
@@ -83,9 +99,39 @@ export function validateConfig(raw: unknown, source: ConfigSource = {}): VmConfi
 
   return {
     name, backend, strategy, memory, vcpus,
-    guest: { kernel: path.resolve(baseDir, kernel!), cmdline },
+    guest: {
+      kernel: path.resolve(baseDir, kernel!),
+      cmdline: guestCmdline(cmdline, workload, iterations),
+      ...(workload !== undefined ? { workload } : {}),
+      ...(iterations !== undefined ? { iterations } : {}),
+    },
+    ...(storage ? { storage } : {}),
     serial, timeLimitMs, sliceMs,
   };
+}
+
+/** The command line with `workload=`/`iterations=` words replaced or appended. */
+export function guestCmdline(base: string, workload?: string, iterations?: number): string {
+  let words = base.split(/\s+/).filter((w) => w !== '');
+  if (workload !== undefined) words = [...words.filter((w) => !w.startsWith('workload=')), `workload=${workload}`];
+  if (iterations !== undefined) words = [...words.filter((w) => !w.startsWith('iterations=')), `iterations=${iterations}`];
+  return words.join(' ');
+}
+
+function validateStorage(raw: unknown, baseDir: string, fail: Fail): StorageConfig | undefined {
+  if (raw === undefined) return undefined;
+  if (!isObject(raw)) fail('storage', `expected a mapping with path and size, got ${describe(raw)}`);
+  const s = raw as Record<string, unknown>;
+  checkUnknown(s, STORAGE_FIELDS, 'storage.', fail);
+  const p = optionalString(s, 'path', 'storage.path', fail);
+  if (p === undefined || p === '') fail('storage.path', 'missing; expected the path of the disk file (created if missing)');
+  let size = 16 * 1024 * 1024;
+  if (s.size !== undefined) {
+    const n = parseSize(s.size);
+    if (n === undefined || n < 512 || n % 512 !== 0 || n > 2 ** 40) fail('storage.size', `expected a size like "16MiB", a multiple of 512 bytes, got ${describe(s.size)}`);
+    size = n!;
+  }
+  return { path: path.resolve(baseDir, p!), size };
 }
 
 type Fail = (field: string, message: string) => never;

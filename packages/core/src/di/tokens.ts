@@ -5,14 +5,17 @@
  */
 import 'reflect-metadata';
 import { container as rootContainer, type DependencyContainer, type InjectionToken } from 'tsyringe';
-import type { Backend } from '../backend/backend.js';
+import type { Backend, BackendInfo } from '../backend/backend.js';
 import type { Strategy } from '../strategy/strategy.js';
 import { Registry } from './registry.js';
 
 /** The backends a VMM can choose from (`kvm`, `emu`, third-party). */
 export const BACKENDS: InjectionToken<Registry<Backend>> = Symbol('hyvisor.backends');
-/** The strategies a VMM can choose from (`pv`, `hvm`, `hybrid`, third-party). */
-export const STRATEGIES: InjectionToken<Registry<Strategy>> = Symbol('hyvisor.strategies');
+/**
+ * The strategies a VMM can choose from (`pv`, `hvm`, `hybrid`, third-party). A factory gets the
+ * chosen backend's info, so a strategy can use what the host offers (e.g. an in-kernel irqchip).
+ */
+export const STRATEGIES: InjectionToken<Registry<Strategy, [BackendInfo]>> = Symbol('hyvisor.strategies');
 
 /**
  * A fresh child container with empty backend and strategy registries. Each VMM composition
@@ -21,6 +24,6 @@ export const STRATEGIES: InjectionToken<Registry<Strategy>> = Symbol('hyvisor.st
 export function createHyvisorContainer(parent: DependencyContainer = rootContainer): DependencyContainer {
   const c = parent.createChildContainer();
   c.registerInstance(BACKENDS, new Registry<Backend>('backend'));
-  c.registerInstance(STRATEGIES, new Registry<Strategy>('strategy'));
+  c.registerInstance(STRATEGIES, new Registry<Strategy, [BackendInfo]>('strategy'));
   return c;
 }

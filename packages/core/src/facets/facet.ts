@@ -14,6 +14,9 @@ import type { HypercallTable } from '../bus/hypercall-table.js';
 import type { ExitDispatcher } from '../exits/dispatcher.js';
 import type { Disposable } from '../lifecycle/disposable.js';
 import type { TelemetryHub } from '../telemetry/hub.js';
+import type { IrqLine } from '../bus/device.js';
+import type { Clock } from '../time/timer-queue.js';
+import type { VmConfig } from '../config/schema.js';
 
 /** The five facet names. */
 export type FacetName = 'cpu' | 'memory' | 'interrupt' | 'timer' | 'io';
@@ -32,6 +35,12 @@ export interface MachineContext {
   readonly telemetry: TelemetryHub;
   /** Guest RAM size in bytes. */
   readonly ramSize: number;
+  /** Host-time events for emulated timers; the run loop stops the vCPU in time for the next one. */
+  readonly clock: Clock;
+  /** The interrupt line of ISA IRQ `irq`, as the strategy's interrupt facet routes it. */
+  irqLine(irq: number): IrqLine;
+  /** The VM's configuration (storage file, …), when the machine was built from one. */
+  readonly config?: VmConfig;
 }
 
 /** What every facet has. */
@@ -44,6 +53,13 @@ export interface Facet {
   readonly description: string;
   /** Backend capabilities it cannot work without. */
   readonly requires: readonly Capability[];
+  /**
+   * A composition rule: given the whole strategy, returns why this facet cannot work in it (e.g.
+   * "the in-kernel PIT needs the in-kernel irqchip interrupt facet"), or undefined if it can.
+   */
+  check?(strategy: FacetSet): string | undefined;
+  /** Prepares the VM before any vCPU exists (e.g. creates an in-kernel interrupt controller). */
+  prepareVm?(vm: Vm): void;
   /**
    * Wires the facet into a machine after memory and vCPUs exist and before the guest runs.
    * Whatever it returns is disposed with the machine.
@@ -68,6 +84,20 @@ export interface MemoryFacet extends Facet {
 export interface InterruptFacet extends Facet {
   readonly facet: 'interrupt';
   readonly featureBits: number;
+  /** The line that device interrupt `irq` (ISA numbering) drives. Valid after {@link Facet.attach}. */
+  irqLine(irq: number): IrqLine;
+  /**
+   * Called by the run loop before every entry into the guest, on the hot path: hand the vCPU
+   * the next pending vector if it can take one. Must not allocate. Absent: nothing to do.
+   */
+  beforeRun?(vcpu: Vcpu): void;
+  /**
+   * The guest halted with interrupts enabled. True if an interrupt may still wake it (the loop
+   * then waits for the next timer event); false ends the run as a halt.
+   */
+  canWake?(): boolean;
+  /** True if an interrupt is waiting for the vCPU right now (a halted guest resumes at once). */
+  interruptPending?(): boolean;
 }
 
 /** The timer facet: how the guest tells time and asks to be woken. */
@@ -81,6 +111,9 @@ export interface IoFacet extends Facet {
   readonly facet: 'io';
   readonly featureBits: number;
 }
+
+/** One implementation per facet (what a strategy is, without its name). */
+export type FacetSet = { readonly [K in FacetName]: FacetTypes[K] };
 
 /** Facet type by facet name. */
 export interface FacetTypes {

@@ -6,6 +6,7 @@
 import type { BackendInfo, Capability } from '../backend/backend.js';
 import { CompositionError } from '../errors.js';
 import { FACET_NAMES, type FacetName, type FacetTypes } from '../facets/facet.js';
+import type { Facet } from '../facets/facet.js';
 
 /** One implementation per facet, plus a name. */
 export interface Strategy {
@@ -54,10 +55,18 @@ export function missingCapabilities(strategy: Strategy, backend: BackendInfo): M
 }
 
 /**
- * Checks that `strategy` can run on `backend`; throws {@link CompositionError} naming the facet,
- * its implementation, the capability and the backend otherwise.
+ * Checks that `strategy` can run on `backend`: first each facet's composition rule
+ * ({@link Facet.check}), then the capabilities each facet requires. Throws
+ * {@link CompositionError} naming the facet, its implementation, the rule or capability and the
+ * backend otherwise.
  */
 export function assertComposable(strategy: Strategy, backend: BackendInfo): void {
+  const broken: string[] = [];
+  for (const facet of FACET_NAMES) {
+    const why = strategy[facet].check?.(strategy);
+    if (why !== undefined) broken.push(`${facet} facet '${strategy[facet].name}': ${why}`);
+  }
+  if (broken.length > 0) throw new CompositionError(`strategy ${strategy.name} is not a valid composition: ${broken.join('; ')}`);
   const missing = missingCapabilities(strategy, backend);
   if (missing.length === 0) return;
   const lines = missing.map(

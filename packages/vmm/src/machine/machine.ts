@@ -7,9 +7,9 @@ import * as fs from 'node:fs';
 import {
   BackendError, DisposableStore, Disposition, ExitDispatcher, GuestImageError,
   HypercallTable, MmioBus, PioBus, TelemetryHub, assertComposable, bootRegisters, longModeSpecialRegisters,
-  strategyFeatureBits, writeBootTables, EXIT_KIND_NAMES,
-  type Backend, type Disposable, type ExitTrigger, type MachineContext, type Strategy, type Vcpu, type Vm,
-  FACET_NAMES,
+  strategyFeatureBits, writeBootTables, EXIT_KIND_NAMES, TimerQueue,
+  type Backend, type Disposable, type ExitTrigger, type IrqLine, type MachineContext, type Strategy, type Vcpu,
+  type Vm, type VmConfig, FACET_NAMES,
 } from '@hyvisor/core';
 import { loadElf, parseElf } from '../loader/elf.js';
 import { writeStartInfo } from '../loader/start-info.js';
@@ -29,6 +29,8 @@ export interface MachineOptions {
   readonly timeLimitMs?: number;
   /** Telemetry hub to count into (a new one by default). */
   readonly telemetry?: TelemetryHub;
+  /** The config the machine is built from, handed to facets (storage file, …). */
+  readonly config?: VmConfig;
 }
 
 /** Why a run ended. */
@@ -58,6 +60,9 @@ export interface RunResult {
   readonly durationMs: number;
 }
 
+/** Backing store for synchronous sleeps of the run loop (Atomics.wait needs a shared Int32Array). */
+const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
+
 /** Machine life cycle. */
 export type MachineState = 'created' | 'running' | 'paused' | 'stopped' | 'disposed';
 
@@ -74,6 +79,8 @@ export class Machine implements Disposable, ExitTrigger {
   readonly telemetry: TelemetryHub;
   readonly dispatcher: ExitDispatcher;
   readonly ramSize: number;
+  /** Host-time events of emulated timers; the run loop keeps the vCPU's deadline no later than the next. */
+  readonly clock = new TimerQueue();
 
   private readonly owned = new DisposableStore();
   private readonly sliceMs: number;
@@ -85,6 +92,9 @@ export class Machine implements Disposable, ExitTrigger {
   private exitCode = 0;
   private wakePaused: (() => void) | undefined;
   private kernelLoaded = false;
+  /** When the current slice ends (ns on {@link clock}). */
+  private sliceEndNs = 0;
+  private readonly config: VmConfig | undefined;
 
   /**
    * Creates the VM with guest RAM at 0, the boot tables and one vCPU in 64-bit mode, and attaches
@@ -98,16 +108,23 @@ export class Machine implements Disposable, ExitTrigger {
     this.sliceMs = options.sliceMs ?? 10;
     this.timeLimitMs = options.timeLimitMs ?? 0;
     this.telemetry = options.telemetry ?? new TelemetryHub();
+    this.config = options.config;
     assertComposable(this.strategy, this.backend.info);
     this.dispatcher = new ExitDispatcher(this.pio, this.mmio, this.telemetry.counters);
     try {
       this.vm = this.owned.add(this.backend.createVm({ name: this.name }));
       this.vm.addRegion('ram', 0, this.ramSize);
       writeBootTables(this.vm.memory);
+      for (const f of FACET_NAMES) this.strategy[f].prepareVm?.(this.vm);
       this.vcpu = this.vm.createVcpu(0);
       this.vcpu.setSpecialRegisters(longModeSpecialRegisters(this.vcpu.getSpecialRegisters()));
-      this.vcpu.setCpuid(buildCpuid(this.vcpu.supportedCpuid(), strategyFeatureBits(this.strategy), hostHintFor(this.backend.info)));
+      const tscKhz = Number(this.backend.info.details.tscKhz ?? 0);
+      this.vcpu.setCpuid(buildCpuid(this.vcpu.supportedCpuid(), strategyFeatureBits(this.strategy), hostHintFor(this.backend.info), tscKhz));
       this.attachFacets();
+      // A device that schedules an event earlier than the armed deadline moves the deadline up.
+      this.clock.onEarliestChanged = (atNs) => {
+        if (this.stateValue === 'running' && atNs < this.sliceEndNs) this.vcpu.setDeadline(Math.max(0.001, (atNs - this.clock.now()) / 1e6));
+      };
     } catch (err) {
       this.owned.dispose();
       throw err;
@@ -144,6 +161,11 @@ export class Machine implements Disposable, ExitTrigger {
     writeStartInfo(this.vm.memory, this.ramSize, cmdline);
     this.vcpu.setRegisters(bootRegisters(image.entry));
     this.kernelLoaded = true;
+  }
+
+  /** The line of ISA interrupt `irq` as the strategy's interrupt facet routes it (for devices). */
+  irqLine(irq: number): IrqLine {
+    return this.strategy.interrupt.irqLine(irq);
   }
 
   /** Ends the run with the guest's exit `code` (called by the debug-exit device). */
@@ -220,7 +242,15 @@ export class Machine implements Disposable, ExitTrigger {
       const d = this.runSlice();
       if (this.stopRequested) return;
       if (d === Disposition.Yield) {
+        if (this.haltedForGood()) {
+          this.finish(Disposition.Halt);
+          return;
+        }
         await new Promise<void>((resolve) => setImmediate(resolve));
+        continue;
+      }
+      if (d === Disposition.Halt && this.haltCanWake()) {
+        await this.waitForNextEvent();
         continue;
       }
       this.finish(d);
@@ -228,15 +258,71 @@ export class Machine implements Disposable, ExitTrigger {
     }
   }
 
-  /** The hot path: run, dispatch, repeat, until a slice ends or the guest stops. */
+  /**
+   * The hot path: run, dispatch, repeat, until the slice ends or the guest stops. The vCPU's
+   * deadline is the slice end or the next timer event, whichever is first; due timer events fire
+   * here, between two entries, so their interrupts reach the guest without an event-loop turn.
+   */
   private runSlice(): Disposition {
     const vcpu = this.vcpu;
     const dispatcher = this.dispatcher;
-    vcpu.setDeadline(this.sliceMs);
+    const clock = this.clock;
+    const beforeRun = this.strategy.interrupt.beforeRun?.bind(this.strategy.interrupt);
+    this.sliceEndNs = clock.now() + this.sliceMs * 1e6;
+    this.armDeadline();
     for (;;) {
+      if (beforeRun !== undefined) beforeRun(vcpu);
       const d = dispatcher.dispatch(vcpu.run());
-      if (d !== Disposition.Continue || this.stopRequested) return d;
+      if (this.stopRequested) return d;
+      if (d === Disposition.Continue) continue;
+      if (d !== Disposition.Yield) return d;
+      // A deadline: fire due timers; go on if the slice has time left.
+      const now = clock.now();
+      if (clock.nextAt() <= now) clock.runDue(now);
+      if (now >= this.sliceEndNs || this.stateValue !== 'running') return d;
+      this.armDeadline();
     }
+  }
+
+  /** Arms the vCPU deadline at the slice end or the next timer event, whichever comes first. */
+  private armDeadline(): void {
+    const until = Math.min(this.sliceEndNs, this.clock.nextAt()) - this.clock.now();
+    this.vcpu.setDeadline(Math.max(0.001, until / 1e6));
+  }
+
+  /**
+   * With an in-kernel irqchip HLT does not exit: the backend holds the vCPU. Halted with
+   * interrupts off, nothing can wake it: the run is over, as a HLT exit with IF=0 would be.
+   */
+  private haltedForGood(): boolean {
+    try {
+      return this.vcpu.isHalted() && (this.vcpu.getRegisters().rflags & 0x200n) === 0n;
+    } catch {
+      return false;
+    }
+  }
+
+  /** A HLT with interrupts enabled and a facet that can still deliver one waits instead of ending. */
+  private haltCanWake(): boolean {
+    if (!this.strategy.interrupt.canWake?.()) return false;
+    try {
+      return (this.vcpu.getRegisters().rflags & 0x200n) !== 0n;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Waits for the next timer event (or an event-loop turn when none is due soon), then fires it. */
+  private async waitForNextEvent(): Promise<void> {
+    if (this.strategy.interrupt.interruptPending?.()) return;
+    const waitMs = (this.clock.nextAt() - this.clock.now()) / 1e6;
+    if (waitMs > 2 || !Number.isFinite(waitMs)) {
+      await new Promise<void>((resolve) => setTimeout(resolve, Math.min(Number.isFinite(waitMs) ? waitMs - 1 : 5, this.sliceMs)));
+    } else if (waitMs > 0) {
+      // Timer resolution of setTimeout is ~1 ms: sleep the last stretch synchronously.
+      Atomics.wait(SLEEPER, 0, 0, waitMs);
+    }
+    this.clock.runDue();
   }
 
   private finish(d: Disposition): void {
@@ -276,9 +362,12 @@ export class Machine implements Disposable, ExitTrigger {
   }
 
   private attachFacets(): void {
+    const interrupt = this.strategy.interrupt;
     const ctx: MachineContext = {
       vm: this.vm, vcpus: [this.vcpu], pio: this.pio, mmio: this.mmio, hypercalls: this.hypercalls,
-      dispatcher: this.dispatcher, telemetry: this.telemetry, ramSize: this.ramSize,
+      dispatcher: this.dispatcher, telemetry: this.telemetry, ramSize: this.ramSize, clock: this.clock,
+      irqLine: (irq: number): IrqLine => interrupt.irqLine(irq),
+      ...(this.config ? { config: this.config } : {}),
     };
     for (const f of FACET_NAMES) {
       const d = this.strategy[f].attach?.(ctx);

@@ -6,7 +6,10 @@
  * @module
  */
 import type { DependencyContainer } from 'tsyringe';
-import { STRATEGIES, type Strategy } from '@hyvisor/core';
+import { STRATEGIES, type IrqLine, type Strategy } from '@hyvisor/core';
+
+/** A device interrupt line that goes nowhere. */
+const UNCONNECTED: IrqLine = { raise() {}, lower() {} };
 
 /** Builds the `minimal` strategy. */
 export function minimalStrategy(): Strategy {
@@ -27,6 +30,8 @@ export function minimalStrategy(): Strategy {
       facet: 'interrupt', name: 'none', featureBits: 0,
       description: 'no interrupt controller: device interrupt lines are not connected',
       requires: [],
+      irqLine: () => UNCONNECTED,
+      canWake: () => false,
     },
     timer: {
       facet: 'timer', name: 'none', featureBits: 0,

@@ -1,0 +1,80 @@
+/**
+ * Interrupts emulated in the VMM: two 8259 PICs and a local APIC, with vectors injected through
+ * the backend's primitive when the guest can take them. Portable (any backend with
+ * `interrupt-injection`, the emulator included); every PIC/APIC access and every EOI is an exit.
+ * @module
+ */
+import {
+  DisposableStore, PlatformMmio, Ports,
+  type Disposable, type InterruptFacet, type IrqLine, type MachineContext, type Vcpu,
+} from '@hyvisor/core';
+import { DualPic, Pic8259 } from '../interrupt/pic8259.js';
+import { Lapic } from '../interrupt/lapic.js';
+import { PlatformInterrupts } from '../interrupt/platform-interrupts.js';
+
+/** Interrupt facet: userspace PICs + local APIC. */
+export class EmulatedInterrupts implements InterruptFacet {
+  readonly facet = 'interrupt';
+  readonly name = 'emulated-pic-apic';
+  readonly description = 'dual 8259 PIC and xAPIC emulated in the VMM; vectors injected at interrupt windows, every EOI is an exit';
+  readonly requires = ['interrupt-injection'] as const;
+  readonly featureBits = 0;
+  /** Created up front so devices can be wired to its lines before the facet is attached. */
+  readonly pic = new DualPic();
+  private router: PlatformInterrupts | undefined;
+  /** Mirrors the router's INTR output, so the hot path tests a field instead of asking the chips. */
+  private asserted = false;
+  private windowRequested = false;
+
+  attach(ctx: MachineContext): Disposable {
+    const store = new DisposableStore();
+    const lapic = store.add(new Lapic(ctx.clock));
+    const router = new PlatformInterrupts(this.pic, lapic);
+    ctx.pio.register('pic-master', Ports.PIC_MASTER, Pic8259.PORT_COUNT, this.pic.master);
+    ctx.pio.register('pic-slave', Ports.PIC_SLAVE, Pic8259.PORT_COUNT, this.pic.slave);
+    ctx.pio.register('pic-elcr', DualPic.ELCR_PORT, DualPic.ELCR_PORT_COUNT, this.pic.elcr);
+    ctx.mmio.register('lapic', PlatformMmio.LAPIC, PlatformMmio.LAPIC_SIZE, lapic);
+    router.onInterruptChange = (up) => { this.asserted = up; };
+    this.asserted = router.hasPendingInterrupt();
+    this.router = router;
+    return store;
+  }
+
+  /** The PIC input for ISA IRQ `irq` (the APIC sees them through LINT0 ExtINT, as on a PC). */
+  irqLine(irq: number): IrqLine {
+    return this.pic.irqLine(irq);
+  }
+
+  /**
+   * Hot path, before each entry: acknowledge (the INTA cycle) only when the guest can take the
+   * vector now, otherwise ask for an interrupt-window exit; cancel the request once nothing is
+   * pending so an open window does not exit for nothing.
+   */
+  beforeRun(vcpu: Vcpu): void {
+    if (this.asserted) {
+      if (vcpu.interruptWindowOpen) {
+        vcpu.queueInterrupt(this.router!.acknowledge());
+        this.setWindow(vcpu, false);
+      } else {
+        this.setWindow(vcpu, true);
+      }
+    } else if (this.windowRequested) {
+      this.setWindow(vcpu, false);
+    }
+  }
+
+  interruptPending(): boolean {
+    return this.asserted;
+  }
+
+  /** A halted guest with IF=1 can be woken by a device or timer interrupt. */
+  canWake(): boolean {
+    return true;
+  }
+
+  private setWindow(vcpu: Vcpu, on: boolean): void {
+    if (this.windowRequested === on) return;
+    this.windowRequested = on;
+    vcpu.setInterruptWindowRequest(on);
+  }
+}

@@ -1,0 +1,377 @@
+import test from 'ava';
+import { FakeClock } from '../testing/fake-clock.js';
+import { DeliveryMode, Esr, Icr, IcrShorthand, LAPIC_VERSION, Lapic, LapicReg, Lvt, Svr, TimerMode } from './lapic.js';
+
+function setup(options: ConstructorParameters<typeof Lapic>[1] = {}) {
+  const clock = new FakeClock(1_000_000);
+  const apic = new Lapic(clock, { busHz: 100_000_000, ...options }); // 10 ns per count
+  const r = (reg: number) => apic.read(reg, 4);
+  const w = (reg: number, v: number) => apic.write(reg, 4, v);
+  return { clock, apic, r, w };
+}
+
+/** An APIC software-enabled with spurious vector 0xff. */
+function enabled(options: ConstructorParameters<typeof Lapic>[1] = {}) {
+  const s = setup(options);
+  s.w(LapicReg.SVR, Svr.ENABLE | 0xff);
+  return s;
+}
+
+test('version register reports version 0x14 with six LVT entries', (t) => {
+  const { r } = setup();
+  t.is(r(LapicReg.VERSION), LAPIC_VERSION);
+  t.is((r(LapicReg.VERSION) >>> 16) & 0xff, 5);
+});
+
+test('ID holds the APIC ID in bits 24-31', (t) => {
+  const { r } = setup({ apicId: 3 });
+  t.is(r(LapicReg.ID), 3 << 24);
+});
+
+test('reset: SVR 0xff, DFR all ones, LVTs masked except LINT0 in ExtINT', (t) => {
+  const { r } = setup();
+  t.is(r(LapicReg.SVR), 0xff);
+  t.is(r(LapicReg.DFR), 0xffffffff);
+  t.is(r(LapicReg.LVT_TIMER), Lvt.MASKED);
+  t.is(r(LapicReg.LVT_LINT0), DeliveryMode.EXTINT << 8);
+  t.is(r(LapicReg.LVT_LINT1), Lvt.MASKED);
+  t.is(r(LapicReg.LVT_ERROR), Lvt.MASKED);
+});
+
+test('a software-disabled APIC refuses interrupts', (t) => {
+  const { apic } = setup();
+  t.false(apic.acceptInterrupt(0x40));
+  t.false(apic.hasPendingInterrupt());
+  t.is(apic.dropped, 1);
+});
+
+test('an accepted interrupt shows in IRR', (t) => {
+  const { apic, r } = enabled();
+  apic.acceptInterrupt(0x41);
+  t.is(r(LapicReg.IRR + 0x20), 1 << 1, 'vector 0x41 is bit 1 of IRR word 2');
+  t.true(apic.hasPendingInterrupt());
+});
+
+test('acknowledge moves the vector from IRR to ISR', (t) => {
+  const { apic, r } = enabled();
+  apic.acceptInterrupt(0x41);
+  t.is(apic.acknowledge(), 0x41);
+  t.is(r(LapicReg.IRR + 0x20), 0);
+  t.is(r(LapicReg.ISR + 0x20), 1 << 1);
+  t.false(apic.hasPendingInterrupt());
+});
+
+test('the highest vector is delivered first', (t) => {
+  const { apic } = enabled();
+  apic.acceptInterrupt(0x31);
+  apic.acceptInterrupt(0x62);
+  apic.acceptInterrupt(0x45);
+  t.is(apic.acknowledge(), 0x62);
+});
+
+test('EOI to the APIC clears ISR', (t) => {
+  const { apic, r, w } = enabled();
+  apic.acceptInterrupt(0x30);
+  apic.acknowledge();
+  apic.acceptInterrupt(0x50);
+  apic.acknowledge();
+  w(LapicReg.EOI, 0);
+  t.is(r(LapicReg.ISR + 0x20), 0, 'the highest (0x50) went first');
+  t.is(r(LapicReg.ISR + 0x10), 1 << 16);
+  w(LapicReg.EOI, 0);
+  t.is(r(LapicReg.ISR + 0x10), 0);
+  t.is(apic.eois, 2);
+});
+
+test('TPR blocks lower-priority vectors', (t) => {
+  const { apic, r, w } = enabled();
+  w(LapicReg.TPR, 0x50);
+  apic.acceptInterrupt(0x55);
+  t.false(apic.hasPendingInterrupt(), 'same class as TPR is blocked');
+  apic.acceptInterrupt(0x61);
+  t.true(apic.hasPendingInterrupt());
+  t.is(apic.acknowledge(), 0x61);
+  w(LapicReg.EOI, 0);
+  w(LapicReg.TPR, 0);
+  t.is(apic.acknowledge(), 0x55);
+  t.is(r(LapicReg.TPR), 0);
+});
+
+test('PPR is the higher of TPR and the in-service class', (t) => {
+  const { apic, r, w } = enabled();
+  w(LapicReg.TPR, 0x23);
+  t.is(r(LapicReg.PPR), 0x23);
+  apic.acceptInterrupt(0x71);
+  apic.acknowledge();
+  t.is(r(LapicReg.PPR), 0x70);
+});
+
+test('a vector in the class of the one in service waits for EOI', (t) => {
+  const { apic, w } = enabled();
+  apic.acceptInterrupt(0x40);
+  apic.acknowledge();
+  apic.acceptInterrupt(0x4f);
+  t.false(apic.hasPendingInterrupt());
+  w(LapicReg.EOI, 0);
+  t.true(apic.hasPendingInterrupt());
+});
+
+test('acknowledge with nothing deliverable returns the spurious vector', (t) => {
+  const { apic, w } = enabled();
+  w(LapicReg.SVR, Svr.ENABLE | 0xef);
+  t.is(apic.acknowledge(), 0xef);
+  t.is(apic.spurious, 1);
+});
+
+test('vectors 0-15 are refused and set the receive-illegal-vector error', (t) => {
+  const { apic, r, w } = enabled();
+  t.false(apic.acceptInterrupt(0x0e));
+  t.is(r(LapicReg.ESR), 0, 'ESR shows errors only after a write');
+  w(LapicReg.ESR, 0);
+  t.is(r(LapicReg.ESR), Esr.RECEIVE_ILLEGAL_VECTOR);
+  w(LapicReg.ESR, 0);
+  t.is(r(LapicReg.ESR), 0);
+});
+
+test('an error raises the error LVT vector when unmasked', (t) => {
+  const { apic, w } = enabled();
+  w(LapicReg.LVT_ERROR, 0xfe);
+  apic.acceptInterrupt(3);
+  t.is(apic.acknowledge(), 0xfe);
+});
+
+test('a fixed self-IPI through ICR sets IRR', (t) => {
+  const { apic, r, w } = enabled();
+  w(LapicReg.ICR_LOW, (IcrShorthand.SELF << 18) | 0x99);
+  t.is(apic.acknowledge(), 0x99);
+  t.is(apic.selfIpis, 1);
+  t.is(r(LapicReg.ICR_LOW) & Icr.PENDING, 0, 'delivery status idle');
+});
+
+test('a fixed IPI to our own physical ID is delivered', (t) => {
+  const { apic, w } = enabled({ apicId: 2 });
+  w(LapicReg.ICR_HIGH, 2 << 24);
+  w(LapicReg.ICR_LOW, 0x44);
+  t.is(apic.acknowledge(), 0x44);
+  t.is(apic.otherIpis, 0);
+});
+
+test('IPIs to other APICs are recorded, not delivered', (t) => {
+  const { apic, w } = enabled();
+  const seen: [number, number][] = [];
+  apic.onIpi = (low, high) => seen.push([low, high]);
+  w(LapicReg.ICR_HIGH, 1 << 24);
+  w(LapicReg.ICR_LOW, (DeliveryMode.INIT << 8) | Icr.LEVEL_ASSERT);
+  w(LapicReg.ICR_LOW, (IcrShorthand.ALL_EXCLUDING_SELF << 18) | 0x50);
+  t.false(apic.hasPendingInterrupt());
+  t.is(apic.otherIpis, 2);
+  t.deepEqual(seen[0], [(DeliveryMode.INIT << 8) | Icr.LEVEL_ASSERT, 1 << 24]);
+});
+
+test('an IPI with an illegal vector sets the send-illegal-vector error', (t) => {
+  const { r, w } = enabled();
+  w(LapicReg.ICR_LOW, (IcrShorthand.SELF << 18) | 0x05);
+  w(LapicReg.ESR, 0);
+  t.is(r(LapicReg.ESR), Esr.SEND_ILLEGAL_VECTOR);
+});
+
+test('a logical IPI matching the flat-model LDR is delivered', (t) => {
+  const { apic, w } = enabled();
+  w(LapicReg.LDR, 0x04 << 24);
+  w(LapicReg.ICR_HIGH, 0x0c << 24);
+  w(LapicReg.ICR_LOW, Icr.LOGICAL | 0x66);
+  t.is(apic.acknowledge(), 0x66);
+});
+
+test('software disable masks every LVT and keeps them masked', (t) => {
+  const { r, w } = enabled();
+  w(LapicReg.LVT_TIMER, 0x30);
+  w(LapicReg.SVR, 0xff);
+  t.is(r(LapicReg.LVT_TIMER), Lvt.MASKED | 0x30);
+  w(LapicReg.LVT_TIMER, 0x31);
+  t.is(r(LapicReg.LVT_TIMER), Lvt.MASKED | 0x31);
+});
+
+test('DFR keeps its low 28 bits set', (t) => {
+  const { r, w } = setup();
+  w(LapicReg.DFR, 0);
+  t.is(r(LapicReg.DFR), 0x0fffffff);
+});
+
+test('narrow reads return bytes of the register; narrow writes are ignored', (t) => {
+  const { apic, r } = setup({ apicId: 0xab });
+  t.is(apic.read(LapicReg.ID + 3, 1), 0xab);
+  t.is(apic.read(LapicReg.ID + 4, 4), 0, 'the rest of the 16-byte slot');
+  apic.write(LapicReg.TPR, 1, 0x20);
+  t.is(r(LapicReg.TPR), 0);
+  t.is(apic.ignoredWrites, 1);
+});
+
+test('a reserved register sets the illegal-register error', (t) => {
+  const { r, w } = enabled();
+  r(0x2f0);
+  w(LapicReg.ESR, 0);
+  t.is(r(LapicReg.ESR), Esr.ILLEGAL_REGISTER);
+});
+
+test('a level-triggered vector reports its EOI', (t) => {
+  const { apic, r, w } = enabled();
+  const eois: number[] = [];
+  apic.onLevelEoi = (v) => eois.push(v);
+  apic.acceptInterrupt(0x38, true);
+  t.is(r(LapicReg.TMR + 0x10), 1 << 24);
+  apic.acknowledge();
+  w(LapicReg.EOI, 0);
+  t.deepEqual(eois, [0x38]);
+});
+
+test('onInterruptChange follows the pending state', (t) => {
+  const { apic, w } = enabled();
+  const seen: boolean[] = [];
+  apic.onInterruptChange = (level) => seen.push(level);
+  apic.acceptInterrupt(0x40);
+  w(LapicReg.TPR, 0xf0);
+  w(LapicReg.TPR, 0);
+  apic.acknowledge();
+  t.deepEqual(seen, [true, false, true, false]);
+});
+
+// ---- timer ----
+
+test('divide configuration encodes 1 to 128', (t) => {
+  const { apic, w } = setup();
+  const cases: [number, number][] = [[0x0, 2], [0x1, 4], [0x2, 8], [0x3, 16], [0x8, 32], [0x9, 64], [0xa, 128], [0xb, 1]];
+  for (const [code, divisor] of cases) {
+    w(LapicReg.TIMER_DIVIDE, code);
+    t.is(apic.timerDivisor, divisor, `code ${code}`);
+  }
+});
+
+test('APIC one-shot timer fires once at initial count × divide / bus clock', (t) => {
+  const { clock, apic, r, w } = enabled();
+  w(LapicReg.TIMER_DIVIDE, 0x1); // ÷4: 40 ns per count
+  w(LapicReg.LVT_TIMER, 0x40);
+  w(LapicReg.TIMER_INITIAL_COUNT, 1000); // 40 µs
+  clock.advance(39_999);
+  t.false(apic.hasPendingInterrupt());
+  clock.advance(1);
+  t.true(apic.hasPendingInterrupt());
+  t.is(apic.acknowledge(), 0x40);
+  clock.advance(1_000_000);
+  t.false(apic.hasPendingInterrupt(), 'one shot only');
+  t.is(r(LapicReg.TIMER_CURRENT_COUNT), 0);
+  t.is(apic.timerTicks, 1);
+});
+
+test('APIC periodic timer fires at initial-count × divide / bus clock', (t) => {
+  const { clock, apic, w } = enabled();
+  w(LapicReg.TIMER_DIVIDE, 0xb); // ÷1: 10 ns per count
+  w(LapicReg.LVT_TIMER, (TimerMode.PERIODIC << 17) | 0x41);
+  w(LapicReg.TIMER_INITIAL_COUNT, 100_000); // 1 ms
+  const fired: number[] = [];
+  apic.onInterruptChange = (level) => {
+    if (level) {
+      fired.push(clock.time);
+      apic.acknowledge();
+      w(LapicReg.EOI, 0);
+    }
+  };
+  clock.advance(3_500_000);
+  t.deepEqual(fired, [2_000_000, 3_000_000, 4_000_000]);
+  t.is(apic.timerLostTicks, 0);
+});
+
+test('the current count is derived from the clock', (t) => {
+  const { clock, r, w } = enabled();
+  w(LapicReg.TIMER_DIVIDE, 0xb);
+  w(LapicReg.LVT_TIMER, (TimerMode.PERIODIC << 17) | 0x41);
+  w(LapicReg.TIMER_INITIAL_COUNT, 1000); // 10 µs
+  t.is(r(LapicReg.TIMER_CURRENT_COUNT), 1000);
+  clock.advance(2_500);
+  t.is(r(LapicReg.TIMER_CURRENT_COUNT), 750);
+  clock.advance(10_000);
+  t.is(r(LapicReg.TIMER_CURRENT_COUNT), 750, 'periodic: reloaded each period');
+});
+
+test('a masked timer counts but does not interrupt', (t) => {
+  const { clock, apic, r, w } = enabled();
+  w(LapicReg.LVT_TIMER, Lvt.MASKED | 0x40);
+  w(LapicReg.TIMER_INITIAL_COUNT, 500);
+  clock.advance(2_000);
+  t.true(r(LapicReg.TIMER_CURRENT_COUNT) < 500);
+  clock.advance(1_000_000);
+  t.false(apic.hasPendingInterrupt());
+});
+
+test('writing initial count 0 stops the timer', (t) => {
+  const { clock, apic, r, w } = enabled();
+  w(LapicReg.LVT_TIMER, 0x40);
+  w(LapicReg.TIMER_INITIAL_COUNT, 500);
+  w(LapicReg.TIMER_INITIAL_COUNT, 0);
+  clock.advance(1_000_000);
+  t.false(apic.hasPendingInterrupt());
+  t.is(r(LapicReg.TIMER_CURRENT_COUNT), 0);
+  t.is(clock.size, 0, 'no clock event left behind');
+});
+
+test('a late periodic timer delivers one interrupt and counts the lost ticks', (t) => {
+  const { clock, apic, w } = enabled({ minPeriodNs: 0 });
+  w(LapicReg.TIMER_DIVIDE, 0xb);
+  w(LapicReg.LVT_TIMER, (TimerMode.PERIODIC << 17) | 0x41);
+  w(LapicReg.TIMER_INITIAL_COUNT, 100_000); // 1 ms
+  clock.stallUntil(clock.time + 5_500_000);
+  t.is(apic.timerTicks, 1);
+  t.is(apic.timerLostTicks, 4);
+  t.is(apic.acknowledge(), 0x41);
+  w(LapicReg.EOI, 0);
+  clock.advance(499_999);
+  t.false(apic.hasPendingInterrupt(), 'the next expiry keeps the phase: 6 ms after the start');
+  clock.advance(1);
+  t.true(apic.hasPendingInterrupt());
+});
+
+test('a period below the minimum is rate-limited and the rest counted as lost', (t) => {
+  const { clock, apic, w } = enabled({ minPeriodNs: 100_000 });
+  w(LapicReg.TIMER_DIVIDE, 0xb);
+  w(LapicReg.LVT_TIMER, (TimerMode.PERIODIC << 17) | 0x41);
+  w(LapicReg.TIMER_INITIAL_COUNT, 1000); // 10 µs
+  clock.advance(1_010_000); // edges at 10 µs, then every 100 µs: 10, 110, …, 1010 µs
+  t.is(apic.timerTicks, 11);
+  t.is(apic.timerTicks + apic.timerLostTicks, 101, 'every 10 µs period is accounted for');
+});
+
+test('TSC-deadline mode disarms the timer', (t) => {
+  const { clock, apic, r, w } = enabled();
+  w(LapicReg.LVT_TIMER, 0x40);
+  w(LapicReg.TIMER_INITIAL_COUNT, 500);
+  w(LapicReg.LVT_TIMER, (TimerMode.TSC_DEADLINE << 17) | 0x40);
+  w(LapicReg.TIMER_INITIAL_COUNT, 500);
+  clock.advance(1_000_000);
+  t.false(apic.hasPendingInterrupt());
+  t.is(r(LapicReg.TIMER_INITIAL_COUNT), 0);
+});
+
+test('changing the divider keeps the count and changes the rate', (t) => {
+  const { clock, apic, r, w } = enabled();
+  w(LapicReg.TIMER_DIVIDE, 0xb); // 10 ns per count
+  w(LapicReg.LVT_TIMER, 0x40);
+  w(LapicReg.TIMER_INITIAL_COUNT, 1000);
+  clock.advance(5_000);
+  w(LapicReg.TIMER_DIVIDE, 0x0); // ÷2: 20 ns per count
+  t.is(r(LapicReg.TIMER_CURRENT_COUNT), 500);
+  clock.advance(9_999);
+  t.false(apic.hasPendingInterrupt());
+  clock.advance(1);
+  t.true(apic.hasPendingInterrupt());
+});
+
+test('the periodic timer keeps its rate at a large host time', (t) => {
+  const clock = new FakeClock(3e15);
+  const apic = new Lapic(clock, { busHz: 3_000_000_000, minPeriodNs: 0 }); // a third of a ns per count
+  apic.write(LapicReg.SVR, 4, Svr.ENABLE | 0xff);
+  apic.write(LapicReg.TIMER_DIVIDE, 4, 0xb);
+  apic.write(LapicReg.LVT_TIMER, 4, Lvt.MASKED | (TimerMode.PERIODIC << 17) | 0x40);
+  apic.write(LapicReg.TIMER_INITIAL_COUNT, 4, 1000); // 333.3 ns
+  clock.advance(1_000_000);
+  t.is(apic.timerTicks + apic.timerLostTicks, 3000);
+});

@@ -1,0 +1,347 @@
+import test from 'ava';
+import { DualPic, Icw1, Icw4, Ocw2, Ocw3, Pic8259, PicReg } from './pic8259.js';
+
+/** A single chip initialized like a PC master (edge, vector base 0x20, 8086 mode). */
+function single(icw4: number = Icw4.UPM) {
+  const pic = new Pic8259();
+  pic.write(PicReg.COMMAND, 1, Icw1.INIT | Icw1.SNGL | Icw1.IC4);
+  pic.write(PicReg.DATA, 1, 0x20);
+  pic.write(PicReg.DATA, 1, icw4);
+  return pic;
+}
+
+/** The PC pair initialized as Linux and the BIOS do: master 0x20, slave 0x70. */
+function pair(icw4: number = Icw4.UPM) {
+  const pics = new DualPic();
+  const init = (chip: Pic8259, base: number, icw3: number) => {
+    chip.write(PicReg.COMMAND, 1, Icw1.INIT | Icw1.IC4);
+    chip.write(PicReg.DATA, 1, base);
+    chip.write(PicReg.DATA, 1, icw3);
+    chip.write(PicReg.DATA, 1, icw4);
+  };
+  init(pics.master, 0x20, 0x04);
+  init(pics.slave, 0x70, 0x02);
+  return pics;
+}
+
+const readIsr = (pic: Pic8259) => {
+  pic.write(PicReg.COMMAND, 1, Ocw3.SELECT | Ocw3.RR | Ocw3.RIS);
+  return pic.read(PicReg.COMMAND, 1);
+};
+const readIrr = (pic: Pic8259) => {
+  pic.write(PicReg.COMMAND, 1, Ocw3.SELECT | Ocw3.RR);
+  return pic.read(PicReg.COMMAND, 1);
+};
+
+test('ICW sequence sets the vector base', (t) => {
+  const pic = single();
+  t.false(pic.initializing);
+  t.is(pic.vectorBase, 0x20);
+  pic.setIrq(3, true);
+  t.is(pic.acknowledge(), 0x23);
+});
+
+test('the low three bits of ICW2 are ignored', (t) => {
+  const pic = new Pic8259();
+  pic.write(PicReg.COMMAND, 1, Icw1.INIT | Icw1.SNGL);
+  pic.write(PicReg.DATA, 1, 0x27);
+  t.false(pic.initializing, 'no ICW3 in single mode, no ICW4 without IC4');
+  t.is(pic.vectorBase, 0x20);
+});
+
+test('cascade mode expects ICW3 before ICW4', (t) => {
+  const pic = new Pic8259();
+  pic.write(PicReg.COMMAND, 1, Icw1.INIT | Icw1.IC4);
+  pic.write(PicReg.DATA, 1, 0x08);
+  pic.write(PicReg.DATA, 1, 0x04);
+  t.true(pic.initializing);
+  pic.write(PicReg.DATA, 1, Icw4.UPM);
+  t.false(pic.initializing);
+  pic.write(PicReg.DATA, 1, 0xfe);
+  t.is(pic.mask, 0xfe, 'after the sequence the data port is OCW1');
+});
+
+test('ICW1 clears the mask and in-service registers', (t) => {
+  const pic = single();
+  pic.write(PicReg.DATA, 1, 0xf0);
+  pic.setIrq(0, true);
+  pic.acknowledge();
+  pic.write(PicReg.COMMAND, 1, Icw1.INIT | Icw1.SNGL);
+  pic.write(PicReg.DATA, 1, 0x20);
+  t.is(pic.mask, 0);
+  t.is(pic.inService, 0);
+});
+
+test('an edge request is latched on the rising edge', (t) => {
+  const pic = single();
+  pic.setIrq(4, true);
+  pic.setIrq(4, false);
+  t.true(pic.hasPendingInterrupt(), 'a pulse is not lost');
+  t.is(pic.acknowledge(), 0x24);
+});
+
+test('a line held high requests once', (t) => {
+  const pic = single();
+  pic.setIrq(4, true);
+  t.is(pic.acknowledge(), 0x24);
+  pic.write(PicReg.COMMAND, 1, Ocw2.EOI);
+  pic.setIrq(4, true);
+  t.false(pic.hasPendingInterrupt(), 'no new rising edge');
+  pic.setIrq(4, false);
+  pic.setIrq(4, true);
+  t.true(pic.hasPendingInterrupt());
+});
+
+test('masked line keeps its request in IRR', (t) => {
+  const pic = single();
+  pic.write(PicReg.DATA, 1, 1 << 5);
+  pic.setIrq(5, true);
+  t.false(pic.hasPendingInterrupt());
+  t.is(readIrr(pic), 1 << 5);
+  pic.write(PicReg.DATA, 1, 0);
+  t.true(pic.hasPendingInterrupt());
+  t.is(pic.acknowledge(), 0x25);
+});
+
+test('the data port reads back the mask', (t) => {
+  const pic = single();
+  pic.write(PicReg.DATA, 1, 0xb8);
+  t.is(pic.read(PicReg.DATA, 1), 0xb8);
+});
+
+test('acknowledge moves the request from IRR to ISR', (t) => {
+  const pic = single();
+  pic.setIrq(6, true);
+  pic.acknowledge();
+  t.is(readIrr(pic), 0);
+  t.is(readIsr(pic), 1 << 6);
+  t.false(pic.hasPendingInterrupt());
+});
+
+test('the lowest-numbered request wins', (t) => {
+  const pic = single();
+  pic.setIrq(6, true);
+  pic.setIrq(3, true);
+  t.is(pic.acknowledge(), 0x23);
+});
+
+test('an in-service level blocks equal and lower priorities', (t) => {
+  const pic = single();
+  pic.setIrq(3, true);
+  pic.acknowledge();
+  pic.setIrq(5, true);
+  t.false(pic.hasPendingInterrupt());
+  pic.setIrq(1, true);
+  t.true(pic.hasPendingInterrupt(), 'a higher priority nests');
+  t.is(pic.acknowledge(), 0x21);
+});
+
+test('EOI clears the highest in-service bit', (t) => {
+  const pic = single();
+  pic.setIrq(3, true);
+  pic.acknowledge();
+  pic.setIrq(1, true);
+  pic.acknowledge();
+  t.is(pic.inService, (1 << 3) | (1 << 1));
+  pic.write(PicReg.COMMAND, 1, Ocw2.EOI);
+  t.is(pic.inService, 1 << 3);
+  t.is(pic.eois, 1);
+});
+
+test('EOI lets a blocked lower-priority request through', (t) => {
+  const pic = single();
+  pic.setIrq(3, true);
+  pic.acknowledge();
+  pic.setIrq(5, true);
+  pic.write(PicReg.COMMAND, 1, Ocw2.EOI);
+  t.true(pic.hasPendingInterrupt());
+  t.is(pic.acknowledge(), 0x25);
+});
+
+test('specific EOI clears the named level', (t) => {
+  const pic = single();
+  pic.setIrq(1, true);
+  pic.acknowledge();
+  pic.write(PicReg.COMMAND, 1, Ocw2.EOI); // nothing else; re-arm two levels
+  pic.setIrq(3, true);
+  pic.acknowledge();
+  pic.setIrq(1, false);
+  pic.setIrq(1, true);
+  pic.acknowledge();
+  pic.write(PicReg.COMMAND, 1, Ocw2.SPECIFIC_EOI | 3);
+  t.is(pic.inService, 1 << 1);
+});
+
+test('auto-EOI leaves nothing in service', (t) => {
+  const pic = single(Icw4.UPM | Icw4.AEOI);
+  pic.setIrq(2, true);
+  t.is(pic.acknowledge(), 0x22);
+  t.is(pic.inService, 0);
+  pic.setIrq(7, true);
+  t.true(pic.hasPendingInterrupt(), 'nothing blocks a lower priority');
+});
+
+test('OCW3 selects ISR or IRR for command-port reads', (t) => {
+  const pic = single();
+  pic.setIrq(2, true);
+  pic.acknowledge();
+  pic.setIrq(6, true);
+  t.is(readIsr(pic), 1 << 2);
+  t.is(pic.read(PicReg.COMMAND, 1), 1 << 2, 'the selection sticks');
+  t.is(readIrr(pic), 1 << 6);
+});
+
+test('the poll command returns the highest request and acknowledges it', (t) => {
+  const pic = single();
+  pic.setIrq(5, true);
+  pic.write(PicReg.COMMAND, 1, Ocw3.SELECT | Ocw3.POLL);
+  t.is(pic.read(PicReg.COMMAND, 1), 0x80 | 5);
+  t.is(pic.inService, 1 << 5);
+  pic.write(PicReg.COMMAND, 1, Ocw3.SELECT | Ocw3.POLL);
+  t.is(pic.read(PicReg.DATA, 1), 0, 'no request: bit 7 clear');
+  t.is(pic.read(PicReg.DATA, 1), 0, 'one read per poll command: back to IMR');
+});
+
+test('rotate on EOI makes the served level the lowest priority', (t) => {
+  const pic = single();
+  pic.setIrq(1, true);
+  pic.acknowledge();
+  pic.write(PicReg.COMMAND, 1, Ocw2.ROTATE_EOI);
+  pic.setIrq(0, true);
+  pic.setIrq(2, true);
+  t.is(pic.acknowledge(), 0x22, 'IR2 now has the highest priority');
+});
+
+test('set priority makes the named level the lowest', (t) => {
+  const pic = single();
+  pic.write(PicReg.COMMAND, 1, Ocw2.SET_PRIORITY | 4);
+  pic.setIrq(3, true);
+  pic.setIrq(6, true);
+  t.is(pic.acknowledge(), 0x26);
+});
+
+test('special mask mode lets a lower level in while a masked level is in service', (t) => {
+  const pic = single();
+  pic.setIrq(2, true);
+  pic.acknowledge();
+  pic.write(PicReg.DATA, 1, 1 << 2);
+  pic.write(PicReg.COMMAND, 1, Ocw3.SELECT | Ocw3.ESMM | Ocw3.SMM);
+  pic.setIrq(5, true);
+  t.true(pic.hasPendingInterrupt());
+  pic.write(PicReg.COMMAND, 1, Ocw3.SELECT | Ocw3.ESMM);
+  t.false(pic.hasPendingInterrupt(), 'special mask mode reset');
+});
+
+test('a level-triggered request that vanished before INTA gives spurious IRQ7', (t) => {
+  const pics = pair();
+  pics.master.elcr = 1 << 5;
+  pics.setIrq(5, true);
+  t.true(pics.hasPendingInterrupt());
+  pics.setIrq(5, false);
+  t.is(pics.acknowledge(), 0x27);
+  t.is(pics.master.inService, 0, 'a spurious IRQ7 puts nothing in service');
+  t.is(pics.master.spurious, 1);
+});
+
+test('a request masked before INTA gives spurious IRQ7', (t) => {
+  const pic = single();
+  pic.setIrq(3, true);
+  pic.write(PicReg.DATA, 1, 1 << 3);
+  t.is(pic.acknowledge(), 0x27);
+  t.is(pic.inService, 0);
+});
+
+test('a level-triggered line still high is requested again after EOI', (t) => {
+  const pics = pair();
+  pics.master.elcr = 1 << 4;
+  pics.setIrq(4, true);
+  t.is(pics.acknowledge(), 0x24);
+  t.false(pics.hasPendingInterrupt(), 'in service blocks it');
+  pics.master.write(PicReg.COMMAND, 1, Ocw2.EOI);
+  t.true(pics.hasPendingInterrupt());
+});
+
+test('ICW1.LTIM makes every input level-triggered', (t) => {
+  const pic = new Pic8259();
+  pic.write(PicReg.COMMAND, 1, Icw1.INIT | Icw1.SNGL | Icw1.LTIM);
+  pic.write(PicReg.DATA, 1, 0x08);
+  pic.setIrq(0, true);
+  pic.setIrq(0, false);
+  t.false(pic.hasPendingInterrupt());
+});
+
+test('slave interrupt cascades through IR2', (t) => {
+  const pics = pair();
+  pics.setIrq(10, true);
+  t.true(pics.hasPendingInterrupt());
+  t.is(pics.acknowledge(), 0x72);
+  t.is(pics.slave.inService, 1 << 2);
+  t.is(pics.master.inService, 1 << 2);
+});
+
+test('a slave interrupt waits for EOI on both chips before the next one', (t) => {
+  const pics = pair();
+  pics.setIrq(12, true);
+  pics.acknowledge();
+  pics.setIrq(11, true);
+  t.false(pics.hasPendingInterrupt(), 'master IR2 is in service');
+  pics.slave.write(PicReg.COMMAND, 1, Ocw2.EOI);
+  pics.master.write(PicReg.COMMAND, 1, Ocw2.EOI);
+  t.true(pics.hasPendingInterrupt());
+  t.is(pics.acknowledge(), 0x73);
+});
+
+test('special fully nested mode lets a higher slave level nest', (t) => {
+  const pics = pair(Icw4.UPM | Icw4.SFNM);
+  pics.setIrq(12, true);
+  pics.acknowledge();
+  pics.setIrq(9, true);
+  t.true(pics.hasPendingInterrupt());
+  t.is(pics.acknowledge(), 0x71);
+});
+
+test('spurious IRQ15 when the slave request vanished', (t) => {
+  const pics = pair();
+  pics.slave.elcr = 1 << 3; // IRQ11 level-triggered
+  pics.setIrq(11, true); // the master latches the edge of the slave's output on IR2
+  pics.setIrq(11, false); // the level request vanishes from the slave before INTA
+  t.true(pics.hasPendingInterrupt());
+  t.is(pics.acknowledge(), 0x77);
+  t.is(pics.slave.inService, 0);
+  t.is(pics.master.inService, 1 << 2, 'the master still acknowledged IR2');
+  t.is(pics.slave.spurious, 1);
+});
+
+test('IRQ2 requests arrive as IRQ9', (t) => {
+  const pics = pair();
+  pics.irqLine(2).raise();
+  t.is(pics.acknowledge(), 0x71);
+});
+
+test('ELCR keeps IRQ0-2 and IRQ8 and 13 edge-triggered', (t) => {
+  const pics = new DualPic();
+  pics.elcr.write(0, 1, 0xff);
+  pics.elcr.write(1, 1, 0xff);
+  t.is(pics.elcr.read(0, 1), 0xf8);
+  t.is(pics.elcr.read(1, 1), 0xde);
+});
+
+test('onInterruptChange reports INTR rising and falling', (t) => {
+  const pics = pair();
+  const seen: boolean[] = [];
+  pics.onInterruptChange = (level) => seen.push(level);
+  pics.setIrq(1, true);
+  t.deepEqual(seen, [true]);
+  pics.setIrq(14, true);
+  t.deepEqual(seen, [true], 'already up');
+  pics.acknowledge();
+  t.deepEqual(seen, [true, false], 'IRQ14 waits behind IRQ1 in service');
+  pics.master.write(PicReg.COMMAND, 1, Ocw2.EOI);
+  t.deepEqual(seen, [true, false, true]);
+});
+
+test('register accesses wider than a byte act on the low byte', (t) => {
+  const pic = single();
+  pic.write(PicReg.DATA, 2, 0x1234);
+  t.is(pic.read(PicReg.DATA, 2), 0x34);
+});
