@@ -400,6 +400,22 @@ export class KvmVcpu implements Vcpu {
     this.dv.setUint32(this.oDirty, lo | bit, true);
   }
 
+  /** One general register as a number (exact below 2^53); the synced copy, no ioctl, no allocation. */
+  readRegister(name: RegisterName): number {
+    const view = this.regsView();
+    const off = this.native.layout.regs[name]!;
+    return view.getUint32(off, true) + view.getUint32(off + 4, true) * 0x1_0000_0000;
+  }
+
+  /** Sets one general register from a number (two's complement for negatives); applied on the next run. */
+  writeRegister(name: RegisterName, value: number): void {
+    const view = this.regsView();
+    const off = this.native.layout.regs[name]!;
+    view.setUint32(off, value >>> 0, true);
+    view.setUint32(off + 4, Math.floor(value / 0x1_0000_0000) >>> 0, true);
+    this.commitRegs(view);
+  }
+
   /** One general register (the synced copy with sync-regs: no ioctl). */
   reg(name: RegisterName): bigint {
     this.live('reg');

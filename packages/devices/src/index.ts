@@ -9,3 +9,4 @@ export * from './debug-exit.js';
 export * from './bench-counter.js';
 export * from './irq-test.js';
 export * from './stall.js';
+export * from './storage/block-store.js';

@@ -17,7 +17,6 @@ export * from './interrupt/pic8259.js';
 export * from './interrupt/lapic.js';
 export * from './interrupt/platform-interrupts.js';
 export * from './timer/pit8254.js';
-export * from './io/block-store.js';
 export * from './io/ata-disk.js';
 export * from './facets/native.js';
 export * from './facets/kvm-irqchip.js';

@@ -79,6 +79,159 @@ export const Ports = {
   ATA_PRIMARY: 0x1f0,
   /** ATA primary channel control block (alternate status / device control). */
   ATA_CONTROL: 0x3f6,
+  /**
+   * Hypercall doorbell (PV ABI): `outl %eax, (%dx)` with DX = this port, EAX = hypercall number,
+   * arguments in RDI, RSI, R10, R8, R9; the result comes back in RAX. See docs/pv-abi.md.
+   */
+  HYPERCALL: 0x520,
+  /** PV block ring notification (a write of the queue index; an ioeventfd where the backend has one). */
+  PV_BLK_NOTIFY: 0x524,
+} as const;
+
+/** Hypercall numbers (PV ABI). Modelled on Xen's; the semantics are in docs/pv-abi.md. */
+export const Hypercall = {
+  /** (reqs_gpa, count): apply `count` ≤ MMU_UPDATE_MAX {u64 ptr, u64 val} page-table updates, all or none. */
+  MMU_UPDATE: 1,
+  /** (cmd, gpa, arg): table life cycle: MmuExt.* */
+  MMUEXT_OP: 2,
+  /** (deadline_ns): one-shot timer at pvclock system time; fires VIRQ_TIMER. 0 cancels. */
+  SET_TIMER_OP: 3,
+  /** (cmd, arg): EvtchnOp.* */
+  EVENT_CHANNEL_OP: 4,
+  /** (cmd, arg): SchedOp.* */
+  SCHED_OP: 5,
+  /** (): the system-call bounce: the guest kernel's entry from user mode reports here first. */
+  SYSCALL_ENTRY: 6,
+  /** (frame_gpa): validates the return-to-user frame {rip, cs, rflags, rsp, ss} before the guest's iretq. */
+  IRET: 7,
+  /** (gpa): the page-aligned RAM page the VMM shares with the guest (vcpu info, pvclock, event bitmaps). */
+  REGISTER_SHARED_INFO: 8,
+  /** (vector): the upcall vector events are delivered on (32..255). */
+  SET_CALLBACK: 9,
+  /** (desc_gpa, avail_gpa, used_gpa, queue_size): set up the PV block ring; returns its completion event port. */
+  BLK_SETUP: 10,
+  /** Most updates one MMU_UPDATE call takes. */
+  MMU_UPDATE_MAX: 512,
+} as const;
+
+/** MMUEXT_OP commands. */
+export const MmuExt = {
+  /** (gpa, level 1..4): make a free pool page a page table of that level (the VMM zeroes it). */
+  DECLARE_TABLE: 1,
+  /** (gpa): give a table page back to the pool (must be unreferenced and unpinned). */
+  RELEASE_TABLE: 2,
+  /** (gpa): validate an L4 table and everything below it, and pin it (it may become a base pointer). */
+  PIN_L4: 3,
+  /** (gpa): unpin an L4 table. */
+  UNPIN_L4: 4,
+  /** (gpa): the pinned L4 the guest is about to load into CR3 (cooperative on KVM, enforced on the emulator). */
+  NEW_BASEPTR: 5,
+} as const;
+
+/** EVENT_CHANNEL_OP commands. */
+export const EvtchnOp = {
+  /** (virq): bind a virtual interrupt (Virq.*); returns the port. */
+  BIND_VIRQ: 1,
+  /** (irq): bind a device interrupt line (ISA numbering, Irq.*); returns the port. */
+  BIND_PIRQ: 2,
+  /** (port): raise an event on the guest's own port (loopback; tests and self-notification). */
+  SEND: 3,
+  /** (port): clear the mask bit and deliver the event if it is pending. */
+  UNMASK: 4,
+  /** (port): unbind. */
+  CLOSE: 5,
+  /** (port): set the mask bit (the guest may also set it in shared memory). */
+  MASK: 6,
+} as const;
+
+/** SCHED_OP commands. */
+export const SchedOp = {
+  /** Give up the rest of the time slice. */
+  YIELD: 0,
+  /** Sleep until an event is pending (the PV idle loop; replaces sti;hlt). */
+  BLOCK: 1,
+} as const;
+
+/** Virtual interrupts (VIRQs) an event channel can be bound to. */
+export const Virq = {
+  /** The one-shot timer set by SET_TIMER_OP. */
+  TIMER: 0,
+} as const;
+
+/**
+ * The shared-info page (PV ABI), Xen-like. A `vcpu_info` at offset 0 (upcall flags, pending
+ * selector, pvclock), then the event-channel pending and mask bitmaps.
+ */
+export const SharedInfo = {
+  /** u8: set by the VMM when an event is pending; the guest clears it in its upcall handler. */
+  UPCALL_PENDING: 0x00,
+  /** u8: the guest sets it to hold off upcalls (like clearing IF). */
+  UPCALL_MASK: 0x01,
+  /** u64: bit i set = word i of the pending bitmap may have events. */
+  PENDING_SEL: 0x08,
+  /** vcpu_time_info (32 bytes), the layout Linux's pvclock and Xen share. */
+  TIME: 0x20,
+  /** Pending bitmap: NR_EVENT_CHANNELS bits. */
+  EVTCHN_PENDING: 0x800,
+  /** Mask bitmap: NR_EVENT_CHANNELS bits (a masked port keeps its pending bit). */
+  EVTCHN_MASK: 0xa00,
+  /** Event channel ports 0..NR_EVENT_CHANNELS-1 (port 0 is never bound). */
+  NR_EVENT_CHANNELS: 1024,
+} as const;
+
+/** `struct pvclock_vcpu_time_info` field offsets (within SharedInfo.TIME), 32 bytes. */
+export const PvClock = {
+  /** u32: odd while the VMM updates the record (a seqlock). */
+  VERSION: 0,
+  /** u64: TSC value at which system_time was taken. */
+  TSC_TIMESTAMP: 8,
+  /** u64: ns since the VM started, at tsc_timestamp. */
+  SYSTEM_TIME: 16,
+  /** u32: time = system_time + (((tsc - tsc_timestamp) << shift) * mul) >> 32 (shift < 0: >>). */
+  TSC_TO_SYSTEM_MUL: 24,
+  /** i8. */
+  TSC_SHIFT: 28,
+  /** u8: bit 0 = TSC stable. */
+  FLAGS: 29,
+  SIZE: 32,
+} as const;
+
+/** The page-table pool of PV direct paging: a read-only region; tables live only here. */
+export const PtPool = {
+  /** Guest-physical base (above guest RAM, inside the first 4 GiB). */
+  BASE: 0xc0000000,
+  /** Size: 1024 tables of 4 KiB. */
+  SIZE: 0x400000,
+} as const;
+
+/** Virtio split-ring and virtio-blk constants used by the PV block ring. */
+export const Virtq = {
+  /** Descriptor: {u64 addr, u32 len, u16 flags, u16 next}. */
+  DESC_SIZE: 16,
+  DESC_F_NEXT: 1,
+  DESC_F_WRITE: 2,
+  /** avail.flags bit: the guest does not want a completion event. */
+  AVAIL_F_NO_INTERRUPT: 1,
+  /** Largest queue the VMM accepts (a power of two). */
+  MAX_QUEUE_SIZE: 256,
+  /** Request header {u32 type, u32 reserved, u64 sector}. */
+  BLK_HEADER_SIZE: 16,
+  BLK_T_IN: 0,
+  BLK_T_OUT: 1,
+  BLK_T_FLUSH: 4,
+  BLK_S_OK: 0,
+  BLK_S_IOERR: 1,
+  BLK_S_UNSUPP: 2,
+} as const;
+
+/** Hypercall error results (negated errno values, as Xen and Linux return them). */
+export const HypercallErrno = {
+  EPERM: 1,
+  EFAULT: 14,
+  EBUSY: 16,
+  EINVAL: 22,
+  ENOSPC: 28,
+  ENOSYS: 38,
 } as const;
 
 /** ISA interrupt lines (PIC inputs, IOAPIC GSIs) of the standard devices. */
@@ -158,4 +311,7 @@ export const HostHint = {
 } as const;
 
 /** Every group of constants, in the order the C header lists them. */
-export const ABI_GROUPS = { BootLayout, StartInfo, Ports, Irq, PlatformMmio, Storage, GuestExitCode, Cpuid, FeatureBits, HostHint } as const;
+export const ABI_GROUPS = {
+  BootLayout, StartInfo, Ports, Irq, PlatformMmio, Storage, GuestExitCode, Cpuid, FeatureBits, HostHint,
+  Hypercall, MmuExt, EvtchnOp, SchedOp, Virq, SharedInfo, PvClock, PtPool, Virtq, HypercallErrno,
+} as const;

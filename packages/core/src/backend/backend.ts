@@ -8,7 +8,7 @@
 import type { Disposable } from '../lifecycle/disposable.js';
 import type { GuestMemory, MemoryRegion } from '../memory/guest-memory.js';
 import type { VmExit } from '../exits/vm-exit.js';
-import type { CpuidEntry, Registers, SpecialRegisters } from './registers.js';
+import type { CpuidEntry, RegisterName, Registers, SpecialRegisters } from './registers.js';
 
 /**
  * What a backend can do. A facet lists the capabilities it needs; composing a VM on a backend
@@ -142,6 +142,17 @@ export interface Vcpu extends Disposable {
   /** Makes the running or next {@link run} return a `Deadline` exit as soon as possible. */
   kick(): void;
   getRegisters(): Registers;
+  /**
+   * One general register as a number, for the exit path (hypercall arguments): no allocation and,
+   * after an exit, no system call. Exact for values below 2^53; larger values lose low bits, so
+   * ABIs pass 64-bit quantities through guest memory.
+   */
+  readRegister(name: RegisterName): number;
+  /**
+   * Sets one general register from a number (negative values are stored as 64-bit two's
+   * complement, e.g. -38 for -ENOSYS); it reaches the vCPU on the next {@link run}.
+   */
+  writeRegister(name: RegisterName, value: number): void;
   setRegisters(regs: Registers): void;
   getSpecialRegisters(): SpecialRegisters;
   setSpecialRegisters(sregs: SpecialRegisters): void;

@@ -4,17 +4,22 @@
  * @module
  */
 import { WiringError } from '../errors.js';
+import { HypercallErrno } from '../abi/guest-abi.js';
 
-/** Errno-style results returned to the guest, negated as in Xen and Linux. */
+/** Errno-style results returned to the guest, negated as in Xen and Linux (from the guest ABI). */
 export const HypercallError = {
   /** No such hypercall. */
-  ENOSYS: -38,
+  ENOSYS: -HypercallErrno.ENOSYS,
   /** Bad argument (out-of-range address, bad count, …). */
-  EINVAL: -22,
+  EINVAL: -HypercallErrno.EINVAL,
   /** Guest memory address outside guest RAM. */
-  EFAULT: -14,
+  EFAULT: -HypercallErrno.EFAULT,
   /** Not allowed for this guest. */
-  EPERM: -1,
+  EPERM: -HypercallErrno.EPERM,
+  /** The object is in use (a referenced table, a bound port). */
+  EBUSY: -HypercallErrno.EBUSY,
+  /** Out of a resource (pool pages, event channel ports). */
+  ENOSPC: -HypercallErrno.ENOSPC,
 } as const;
 
 /**

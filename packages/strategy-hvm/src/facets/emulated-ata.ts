@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Irq, Ports, Storage, type Disposable, type IoFacet, type MachineContext } from '@hyvisor/core';
 import { AtaDisk } from '../io/ata-disk.js';
-import { FileBlockStore, MemoryBlockStore, type BlockStore } from '../io/block-store.js';
+import { FileBlockStore, MemoryBlockStore, type BlockStore } from '@hyvisor/devices';
 
 /** Size of the memory-backed disk used when the config has no `storage`. */
 const DEFAULT_DISK_BYTES = 16 * 1024 * 1024;

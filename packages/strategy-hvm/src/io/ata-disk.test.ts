@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { IrqLine } from '@hyvisor/core';
 import { AtaCommand, AtaControl, AtaDisk, AtaError, AtaReg, AtaStatus } from './ata-disk.js';
-import { type BlockStore, MemoryBlockStore } from './block-store.js';
+import { type BlockStore, MemoryBlockStore } from '@hyvisor/devices';
 
 class RecordingIrq implements IrqLine {
   level = false;

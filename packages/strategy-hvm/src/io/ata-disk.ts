@@ -20,7 +20,7 @@
  * @module
  */
 import type { IrqLine, PioDevice } from '@hyvisor/core';
-import { type BlockStore, SECTOR_SIZE } from './block-store.js';
+import { type BlockStore, SECTOR_SIZE } from '@hyvisor/devices';
 
 /** Command-block register offsets from `Ports.ATA_PRIMARY` (0x1f0). */
 export const AtaReg = {
