@@ -41,6 +41,17 @@ export interface MachineContext {
   irqLine(irq: number): IrqLine;
   /** The VM's configuration (storage file, …), when the machine was built from one. */
   readonly config?: VmConfig;
+  /**
+   * Called from a hypercall or device handler: when the current exit is handled, the vCPU sleeps
+   * until an interrupt or event is pending (or the next timer event), as for a HLT with IF=1. The
+   * PV idle loop (`SCHED_OP(BLOCK)`) uses it.
+   */
+  block(): void;
+  /**
+   * Registers work the run loop does whenever the vCPU is out of the guest for a while (deadline,
+   * halt, block), never per exit: e.g. draining an ioeventfd. Returns a disposable that removes it.
+   */
+  addPollHook(poll: () => void): Disposable;
 }
 
 /** What every facet has. */

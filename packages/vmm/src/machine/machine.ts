@@ -92,6 +92,9 @@ export class Machine implements Disposable, ExitTrigger {
   private exitCode = 0;
   private wakePaused: (() => void) | undefined;
   private kernelLoaded = false;
+  /** A handler asked the vCPU to sleep until an event ({@link MachineContext.block}). */
+  private blockRequested = false;
+  private readonly pollHooks: (() => void)[] = [];
   /** When the current slice ends (ns on {@link clock}). */
   private sliceEndNs = 0;
   private readonly config: VmConfig | undefined;
@@ -249,6 +252,11 @@ export class Machine implements Disposable, ExitTrigger {
         await new Promise<void>((resolve) => setImmediate(resolve));
         continue;
       }
+      if (d === Disposition.Halt && this.blockRequested) {
+        this.blockRequested = false;
+        await this.waitForNextEvent();
+        continue;
+      }
       if (d === Disposition.Halt && this.haltCanWake()) {
         await this.waitForNextEvent();
         continue;
@@ -274,9 +282,11 @@ export class Machine implements Disposable, ExitTrigger {
       if (beforeRun !== undefined) beforeRun(vcpu);
       const d = dispatcher.dispatch(vcpu.run());
       if (this.stopRequested) return d;
+      if (this.blockRequested) return Disposition.Halt;
       if (d === Disposition.Continue) continue;
       if (d !== Disposition.Yield) return d;
       // A deadline: fire due timers; go on if the slice has time left.
+      this.poll();
       const now = clock.now();
       if (clock.nextAt() <= now) clock.runDue(now);
       if (now >= this.sliceEndNs || this.stateValue !== 'running') return d;
@@ -314,6 +324,7 @@ export class Machine implements Disposable, ExitTrigger {
 
   /** Waits for the next timer event (or an event-loop turn when none is due soon), then fires it. */
   private async waitForNextEvent(): Promise<void> {
+    this.poll();
     if (this.strategy.interrupt.interruptPending?.()) return;
     const waitMs = (this.clock.nextAt() - this.clock.now()) / 1e6;
     if (waitMs > 2 || !Number.isFinite(waitMs)) {
@@ -323,6 +334,13 @@ export class Machine implements Disposable, ExitTrigger {
       Atomics.wait(SLEEPER, 0, 0, waitMs);
     }
     this.clock.runDue();
+    this.poll();
+  }
+
+  /** Runs the poll hooks (ioeventfd draining and the like): at deadlines and sleeps, never per exit. */
+  private poll(): void {
+    const hooks = this.pollHooks;
+    for (let i = 0; i < hooks.length; i++) hooks[i]!();
   }
 
   private finish(d: Disposition): void {
@@ -367,6 +385,11 @@ export class Machine implements Disposable, ExitTrigger {
       vm: this.vm, vcpus: [this.vcpu], pio: this.pio, mmio: this.mmio, hypercalls: this.hypercalls,
       dispatcher: this.dispatcher, telemetry: this.telemetry, ramSize: this.ramSize, clock: this.clock,
       irqLine: (irq: number): IrqLine => interrupt.irqLine(irq),
+      block: () => { this.blockRequested = true; },
+      addPollHook: (poll: () => void): Disposable => {
+        this.pollHooks.push(poll);
+        return { dispose: () => { const i = this.pollHooks.indexOf(poll); if (i >= 0) this.pollHooks.splice(i, 1); } };
+      },
       ...(this.config ? { config: this.config } : {}),
     };
     for (const f of FACET_NAMES) {
