@@ -9,7 +9,6 @@ import { workloads } from './workloads.js';
 export * from './benchmark.js';
 export type { ExitCostResult } from './exit-cost.js';
 export type { WorkloadResult } from './workloads.js';
-export * from './testbed-run.js';
 
 /** Benchmarks by the name `hyvisor bench NAME` takes. */
 export const BENCHMARKS: Readonly<Record<string, Benchmark>> = { 'exit-cost': exitCost, workloads };

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import { KvmBackend } from '@hyvisor/backend-kvm';
 import { median, positiveInt, type Benchmark } from './benchmark.js';
-import { TESTBED_ELF, qemuAvailable, runTestbed, runTestbedInQemu, type GuestResult } from './testbed-run.js';
+import { TESTBED_ELF, qemuAvailable, runTestbed, runTestbedInQemu, type GuestResult } from '@hyvisor/guest-testbed';
 
 /** Workloads in the order they run. */
 export const ALL_WORKLOADS = ['cpu', 'syscall', 'memory', 'irq', 'io', 'time'] as const;

@@ -1,6 +1,7 @@
 /**
- * Running the testbed guest for benchmarks and tests: in Hyvisor (in-process) and in QEMU TCG,
- * collecting the guest's JSON result lines and the VM's exits between the guest's markers.
+ * The testbed's harness: runs the guest in Hyvisor (in-process) and in QEMU TCG (its PVH entry),
+ * collecting its JSON result lines and the VM's exits between the guest's markers. Used by the
+ * tests here and by `hyvisor bench workloads`.
  * @module
  */
 import 'reflect-metadata';
@@ -15,9 +16,8 @@ import type { BufferSerialOutput } from '@hyvisor/devices';
 import { registerHvmStrategies } from '@hyvisor/strategy-hvm';
 import { createMachineFromConfig, registerMinimalStrategy } from '@hyvisor/vmm';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-/** The testbed guest ELF (built by `pnpm build`). */
-export const TESTBED_ELF = path.join(repoRoot, 'packages/guest-testbed/build/testbed.elf');
+/** The testbed guest ELF (built by `pnpm build`, i.e. `make` in this package). */
+export const TESTBED_ELF = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../build/testbed.elf');
 
 /** One workload result line as the guest prints it. */
 export interface GuestResult {
