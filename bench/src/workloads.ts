@@ -41,7 +41,7 @@ export const workloads: Benchmark = {
   },
   async run(options, log) {
     if (!fs.existsSync(TESTBED_ELF)) throw new Error(`${TESTBED_ELF} is missing: run \`pnpm build\` first`);
-    const strategies = String(options.strategy ?? 'hvm').split(',').filter(Boolean);
+    const strategies = String(options.strategy ?? 'hvm,hvm-userspace').split(',').filter(Boolean);
     const names = String(options.workload ?? ALL_WORKLOADS.join(',')).split(',').filter(Boolean);
     for (const n of names) if (!(ALL_WORKLOADS as readonly string[]).includes(n)) throw new RangeError(`--workload: unknown workload '${n}'; known: ${ALL_WORKLOADS.join(', ')}`);
     const rounds = positiveInt('rounds', options.rounds, 3);
