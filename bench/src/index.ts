@@ -5,10 +5,12 @@
 import type { Benchmark } from './benchmark.js';
 import { exitCost } from './exit-cost.js';
 import { workloads } from './workloads.js';
+import { telemetry } from './telemetry.js';
 
 export * from './benchmark.js';
 export type { ExitCostResult } from './exit-cost.js';
 export type { WorkloadResult } from './workloads.js';
+export type { TelemetryBenchResult } from './telemetry.js';
 
 /** Benchmarks by the name `hyvisor bench NAME` takes. */
-export const BENCHMARKS: Readonly<Record<string, Benchmark>> = { 'exit-cost': exitCost, workloads };
+export const BENCHMARKS: Readonly<Record<string, Benchmark>> = { 'exit-cost': exitCost, workloads, telemetry };

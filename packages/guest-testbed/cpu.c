@@ -3,6 +3,7 @@
 
 #include "fmt.h"
 #include "io.h"
+#include "pv.h"
 #include "uart.h"
 
 #define MSR_EFER 0xc0000080u
@@ -63,10 +64,10 @@ static uint8_t nmi_stack[4096] __attribute__((aligned(16)));
 uint64_t syscall_kernel_rsp HOT_DATA, syscall_user_rsp HOT_DATA;
 
 extern const uint64_t exc_stubs[32], irq_stubs[16];
-extern char sysgate_int3[], sysgate_syscall[];
+extern char sysgate_int3[], sysgate_syscall[], sysgate_pv_int3[], sysgate_pv_syscall[];
 void gdt_load(const struct desc_ptr *p);
 
-static void (*irq_handlers[16])(unsigned irq) HOT_DATA;
+static void (*irq_handlers[IRQ_LINES])(unsigned irq) HOT_DATA;
 
 void debug_exit(uint32_t code)
 {
@@ -129,7 +130,22 @@ void cpu_init(void)
 
 void set_irq_handler(unsigned irq, void (*fn)(unsigned irq))
 {
-	irq_handlers[irq & 15] = fn;
+	if (irq >= IRQ_LINES)
+		panic("set_irq_handler: no such line");
+	irq_handlers[irq] = fn;
+}
+
+void set_interrupt_gate(unsigned vector, uint64_t handler)
+{
+	set_gate(vector & 255, handler, 0, 0);
+}
+
+/* Event channels: the line's handler; the acknowledgement was the pending bit. */
+HOT_TEXT void irq_call_handler(unsigned line)
+{
+	void (*fn)(unsigned) = line < IRQ_LINES ? irq_handlers[line] : NULL;
+	if (fn)
+		fn(line);
 }
 
 /* ------------------------------------------------------------------ system-call gates */
@@ -171,6 +187,59 @@ HOT_RODATA const struct cpu_ops cpu_native_int3 = {
 	.load_kernel_stack = load_kernel_stack,
 	.enter_user = enter_user,
 };
+
+/* PV: the system call bounces through the hypervisor as on x86-64 Xen PV: the entry stub makes
+ * one SYSCALL_ENTRY hypercall before dispatching, and the way back to ring 3 is IRET(frame_gpa)
+ * with the very {rip, cs, rflags, rsp, ss} frame the stub then iretqs with (isr.S). Entering a
+ * process the first time goes through IRET too (pv_enter_user). The user→kernel trap itself is the
+ * same as natively: int3 through the DPL-3 gate on kvm_pvm, syscall elsewhere (whose stub builds an
+ * iretq frame instead of sysretq). */
+static void init_gate_pv_syscall(void)
+{
+	wrmsr(MSR_STAR, ((uint64_t)KERNEL_DS << 48) | ((uint64_t)KERNEL_CS << 32));
+	wrmsr(MSR_LSTAR, (uint64_t)sysgate_pv_syscall);
+	wrmsr(MSR_FMASK, RFLAGS_IF | RFLAGS_DF | RFLAGS_TF | RFLAGS_AC);
+	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
+}
+
+static void init_gate_pv_int3(void)
+{
+	set_gate(VEC_BP, (uint64_t)sysgate_pv_int3, 3, 0);
+}
+
+HOT_RODATA const struct cpu_ops cpu_pv_syscall = {
+	.name = "pv(bounce,syscall)",
+	.gate = GATE_SYSCALL,
+	.init_gate = init_gate_pv_syscall,
+	.load_kernel_stack = load_kernel_stack,
+	.enter_user = pv_enter_user,
+};
+
+HOT_RODATA const struct cpu_ops cpu_pv_int3 = {
+	.name = "pv(bounce)",
+	.gate = GATE_INT3,
+	.init_gate = init_gate_pv_int3,
+	.load_kernel_stack = load_kernel_stack,
+	.enter_user = pv_enter_user,
+};
+
+/* The stubs' error path: a SYSCALL_ENTRY or IRET hypercall failed (frame: the iretq frame). */
+void pv_gate_failed(uint64_t nr, long rc, const uint64_t *frame)
+{
+	uart_puts("testbed: system-call bounce: frame rip=");
+	put_hex(frame[0]);
+	uart_puts(" cs=");
+	put_hex(frame[1]);
+	uart_puts(" rflags=");
+	put_hex(frame[2]);
+	uart_puts(" rsp=");
+	put_hex(frame[3]);
+	uart_puts(" ss=");
+	put_hex(frame[4]);
+	uart_putc('\n');
+	pv_fail((uint32_t)nr, NULL, rc, nr == HYV_HYPERCALL_IRET ? 1 : 0, (uint64_t)frame, 0, 0,
+		HYV_GUEST_EXIT_CODE_PANIC);
+}
 
 /* ------------------------------------------------------------------ traps and interrupts */
 

@@ -1,11 +1,13 @@
 /* facets.c: reads Hyvisor's CPUID leaves and fills the facet tables (this kernel's pv_ops).
- * Without the Hyvisor signature (QEMU, bare metal) every facet is native. Today every facet is
- * native under Hyvisor too: the PV implementations (hypercall syscall bounce, direct paging,
- * event channels, pvclock, rings) arrive later as new tables chosen here by feature bit. */
+ * Without the Hyvisor signature (QEMU, bare metal) every facet is native. Under Hyvisor each
+ * facet whose FeatureBits bit is set (leaf 0x40000001 eax) takes its PV table: PV_SYSCALL the
+ * system-call bounce, PV_MMU direct paging, PV_EVTCHN event channels, PV_CLOCK pvclock and the
+ * one-shot timer, PV_IO the PV block ring (pv sets all five, hybrid EVTCHN|CLOCK|IO). */
 #include "kernel.h"
 
 #include "fmt.h"
 #include "io.h"
+#include "pv.h"
 #include "uart.h"
 
 struct host host;
@@ -54,11 +56,27 @@ const char *host_name(void)
 void facets_select(void)
 {
 	/* kvm_pvm: `syscall` from ring 3 stays at CPL 3 there; use the int3 gate. */
-	cpu_ops = host.hyvisor && host.hint == HYV_HOST_HINT_KVM_PVM ? &cpu_native_int3 : &cpu_native_syscall;
-	mmu_ops = &mmu_native;
-	irq_ops = &irq_pic;
-	time_ops = &time_pit;
-	io_ops = &io_ata;
+	bool int3 = host.hyvisor && host.hint == HYV_HOST_HINT_KVM_PVM;
+	uint32_t f = host.hyvisor ? host.features : 0;
+
+	if (f && host.abi != HYV_CPUID_ABI_VERSION) {
+		uart_puts("testbed: the host offers PV features ");
+		put_hex(f);
+		uart_puts(" with ABI version ");
+		put_u64(host.abi);
+		uart_puts(", this kernel speaks ");
+		put_u64(HYV_CPUID_ABI_VERSION);
+		uart_puts(": every facet stays native\n");
+		f = 0;
+	}
+	cpu_ops = f & HYV_FEATURE_BITS_PV_SYSCALL ? (int3 ? &cpu_pv_int3 : &cpu_pv_syscall)
+						   : (int3 ? &cpu_native_int3 : &cpu_native_syscall);
+	mmu_ops = f & HYV_FEATURE_BITS_PV_MMU ? &mmu_pv : &mmu_native;
+	irq_ops = f & HYV_FEATURE_BITS_PV_EVTCHN ? &irq_evtchn : &irq_pic;
+	time_ops = f & HYV_FEATURE_BITS_PV_CLOCK ? &time_pvclock : &time_pit;
+	io_ops = f & HYV_FEATURE_BITS_PV_IO ? &io_pvblk : &io_ata;
+	pv_active = (f & (HYV_FEATURE_BITS_PV_SYSCALL | HYV_FEATURE_BITS_PV_MMU | HYV_FEATURE_BITS_PV_EVTCHN |
+			  HYV_FEATURE_BITS_PV_CLOCK | HYV_FEATURE_BITS_PV_IO)) != 0;
 }
 
 uint64_t tsc_to_ns(uint64_t ticks)

@@ -18,6 +18,11 @@
 #define HOT_TEXT __attribute__((section(".text.hot")))
 #define HOT_DATA __attribute__((section(".data.hot")))
 #define HOT_RODATA __attribute__((section(".data.hot.ro")))
+/* The PV facets' per-operation paths: right after the native ones (testbed.ld), so the native
+ * paths keep their single pages. */
+#define PV_HOT_TEXT __attribute__((section(".text.hot.pv")))
+#define PV_HOT_DATA __attribute__((section(".data.hot.pv")))
+#define PV_HOT_RODATA __attribute__((section(".data.hot.pv.ro")))
 
 #define PAGE_SIZE 4096ull
 #define PAGE_MASK (~(PAGE_SIZE - 1))
@@ -34,9 +39,15 @@ struct host {
 extern struct host host;
 
 /* ---------------------------------------------------------------- facet tables
- * One table per facet, filled once at boot (facets_select) like Linux's pv_ops. Today every
- * table has its native implementation; a PV one is a new set of functions and a new branch in
- * facets_select, nothing else changes. */
+ * One table per facet, filled once at boot (facets_select) like Linux's pv_ops: the native
+ * implementation, or the PV one when the facet's FeatureBits bit is set (pv.c, evtchn.c,
+ * pvclock.c, mmu_pv.c, blk_pv.c). The tables combine freely per facet. */
+
+/* Interrupt lines, as the irq facet and set_irq_handler number them: 0-15 are the ISA lines
+ * (PIC inputs; with event channels, PIRQs), the others exist only with event channels. */
+#define IRQ_LINE_TIMER 16   /* VIRQ_TIMER: the PV one-shot timer (time facet pvclock) */
+#define IRQ_LINE_BLK 17     /* the PV block ring's completion port (io facet pv-blk) */
+#define IRQ_LINES 18
 
 /* How system calls enter the kernel, and how the kernel enters ring 3. */
 enum syscall_gate { GATE_SYSCALL = 0, GATE_INT3 = 1 };
@@ -52,16 +63,23 @@ struct cpu_ops {
 	uint64_t (*enter_user)(struct kctx *ctx, uint64_t rip, uint64_t rsp, uint64_t a0, uint64_t a1, uint64_t a2);
 };
 
-/* Page tables. Every store into a page-table entry goes through set_pte, every table a frame
- * becomes or stops being is announced, every TLB flush and address-space switch goes through
- * here: what a PV MMU (validated, batched updates; read-only page tables) needs to intercept. */
+/* Page tables. Every store into a page-table entry goes through set_pte, every page table is
+ * allocated and freed here, every TLB flush and address-space switch goes through here: what a
+ * PV MMU (tables in a read-only pool, validated and batched updates) needs to intercept. Tables
+ * are read directly (the PV pool is mapped read-only); they are only written through set_pte.
+ * Between lazy_begin and lazy_end set_pte may be deferred (Linux's lazy MMU mode): a table entry
+ * written there reads back its old value until flush (which returns true if it applied any). */
 struct mmu_ops {
 	const char *name;
+	bool direct_paging;                            /* map only RAM (+ the pool read-only) */
 	void (*set_pte)(uint64_t *ptep, uint64_t val); /* any level */
 	void (*flush_page)(uint64_t va);               /* one TLB entry (invlpg) */
 	void (*switch_as)(uint64_t pml4_phys);         /* load an address space (CR3) */
-	void (*alloc_pt)(uint64_t phys, int level);    /* phys becomes a page table of this level */
-	void (*release_pt)(uint64_t phys, int level);  /* and stops being one */
+	uint64_t (*alloc_table)(int level);            /* a zeroed page table of this level (phys) */
+	void (*free_table)(uint64_t phys, int level);  /* unreferenced (entries pointing to it cleared) */
+	void (*lazy_begin)(void);
+	bool (*flush)(void);
+	void (*lazy_end)(void);
 };
 
 /* Interrupt delivery: the controller (PIC today; event channels for PV). Lines are ISA IRQs. */
@@ -77,19 +95,23 @@ struct irq_ops {
 /* Time: a clock (ns since boot) and a tick source. */
 struct time_ops {
 	const char *name;
-	uint64_t tsc_khz;                       /* the clock's rate (rdtsc) */
-	const char *tsc_source;                 /* "cpuid", "pit" or "assumed" */
+	const char *tick_name;                  /* what ticks, for the time workload's announcement */
+	bool ticks_are_time;                    /* the guest's time is ticks x period (PIT), else now_ns */
+	uint64_t tsc_khz;                       /* the TSC's rate (rdtsc, tsc_to_ns) */
+	const char *tsc_source;                 /* "cpuid", "pit", "pvclock" or "assumed" */
 	void (*init)(void);                     /* calibrate, find tsc_khz */
 	uint64_t (*now_ns)(void);
-	bool (*start_periodic)(unsigned hz);    /* ticks on IRQ Irq.PIT */
-	void (*stop)(void);
+	/* Calls tick(line) hz times a second (installs the handler, unmasks the line); false if the
+	 * tick source cannot be programmed. */
+	bool (*start_periodic)(unsigned hz, void (*tick)(unsigned line));
+	void (*stop)(void);                     /* masks the line, removes the handler */
 };
 
 /* Block I/O on the first disk. Buffers are kernel-accessible virtual addresses (user pages of
  * the running process included). */
 struct io_ops {
 	const char *name;
-	bool (*init)(uint64_t *sectors);   /* probe; false (with a reason printed) if no disk */
+	bool (*init)(uint64_t *sectors);   /* probe; false (with a reason) if no disk; 0 = size unknown */
 	bool (*write)(uint32_t lba, uint32_t count, const void *buf);
 	bool (*read)(uint32_t lba, uint32_t count, void *buf);
 	const char *(*last_error)(void);   /* why the last call failed, NULL if none did */
@@ -112,6 +134,13 @@ extern const struct irq_ops irq_pic;
 extern struct time_ops time_pit;
 extern const struct io_ops io_ata;
 
+/* PV implementations (cpu.c + isr.S, mmu_pv.c, evtchn.c, pvclock.c, blk_pv.c). */
+extern const struct cpu_ops cpu_pv_int3, cpu_pv_syscall;
+extern const struct mmu_ops mmu_pv;
+extern const struct irq_ops irq_evtchn;
+extern struct time_ops time_pvclock;
+extern const struct io_ops io_pvblk;
+
 /* ---------------------------------------------------------------- CPU (cpu.c) */
 
 struct trap_frame {
@@ -126,12 +155,15 @@ struct kctx {
 _Static_assert(__builtin_offsetof(struct kctx, rsp) == KCTX_RSP, "kctx layout");
 
 void cpu_init(void);  /* GDT, TSS, IDT with the exception and IRQ stubs */
-void set_irq_handler(unsigned irq, void (*fn)(unsigned irq));
+void set_irq_handler(unsigned irq, void (*fn)(unsigned irq)); /* line < IRQ_LINES */
+void irq_call_handler(unsigned line);                         /* runs the line's handler, no EOI */
+void set_interrupt_gate(unsigned vector, uint64_t handler);  /* DPL 0 interrupt gate */
 __attribute__((noreturn)) void panic(const char *msg);
 __attribute__((noreturn)) void debug_exit(uint32_t code);
 
 /* Assembly (isr.S). */
 uint64_t enter_user(struct kctx *ctx, uint64_t rip, uint64_t rsp, uint64_t a0, uint64_t a1, uint64_t a2);
+uint64_t pv_enter_user(struct kctx *ctx, uint64_t rip, uint64_t rsp, uint64_t a0, uint64_t a1, uint64_t a2);
 __attribute__((noreturn)) void leave_user(struct kctx *ctx, uint64_t status);
 
 /* ---------------------------------------------------------------- system calls */
@@ -157,6 +189,7 @@ extern uint64_t user_image_va, user_image_end_va; /* .user, linked there */
 
 struct mm_stats {
 	uint64_t frames_free;  /* frames the allocator can still hand out */
+	uint64_t pool_used;    /* PV: page-table pool pages declared as tables */
 	uint64_t faults;       /* demand faults served */
 	uint64_t pte_writes;   /* set_pte calls */
 	uint64_t flushes;      /* flush_page calls */
@@ -176,6 +209,12 @@ uint64_t as_map(void);                 /* SYS_MAP */
 int as_unmap(uint64_t va);             /* SYS_UNMAP */
 bool user_range_ok(uint64_t va, uint64_t len);
 bool mm_handle_fault(uint64_t cr2, uint64_t error);
+/* Guest-physical address of a kernel (identity-mapped) or current-process address; false if
+ * it is not mapped. For the PV rings' descriptors. */
+bool mm_virt_to_phys(uint64_t va, uint64_t *pa);
+/* Frames for the native page tables (mmu_native). */
+uint64_t frame_alloc_zeroed(void);
+void frame_free(uint64_t f);
 
 
 /* ---------------------------------------------------------------- workloads (workloads.c) */

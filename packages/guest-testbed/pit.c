@@ -60,24 +60,30 @@ static uint64_t pit_now_ns(void)
 	return tsc_to_ns(rdtsc());
 }
 
-static bool pit_start_periodic(unsigned hz)
+static bool pit_start_periodic(unsigned hz, void (*tick)(unsigned line))
 {
 	uint32_t div = (PIT_HZ + hz / 2) / hz;
+	set_irq_handler(HYV_IRQ_PIT, tick);
 	if (div == 0 || div > 0xffff)
 		return false;
 	outb(PIT_MODE, 0x34); /* channel 0, lobyte/hibyte, mode 2 (rate generator) */
 	outb(PIT_CH0, (uint8_t)div);
 	outb(PIT_CH0, (uint8_t)(div >> 8));
+	irq_ops->unmask(HYV_IRQ_PIT);
 	return true;
 }
 
 static void pit_stop(void)
 {
+	irq_ops->mask(HYV_IRQ_PIT);
 	outb(PIT_MODE, 0x30); /* channel 0, mode 0, no count loaded: stops after one terminal count */
+	set_irq_handler(HYV_IRQ_PIT, NULL);
 }
 
 struct time_ops time_pit HOT_DATA = {
 	.name = "pit",
+	.tick_name = "the PIT",
+	.ticks_are_time = true,
 	.tsc_khz = ASSUMED_KHZ,
 	.tsc_source = "assumed",
 	.init = pit_time_init,

@@ -2,7 +2,8 @@
  * `hyvisor run CONFIG`: boots a guest and exits with its exit code.
  * @module
  */
-import { WORKLOADS, guestCmdline, loadConfigFile, parseDuration, type VmConfig } from '@hyvisor/core';
+import { WORKLOADS, guestCmdline, loadConfigFile, parseDuration, parseListen, type VmConfig } from '@hyvisor/core';
+import { TelemetryServer } from '@hyvisor/telemetry';
 import { createMachineFromConfig } from '@hyvisor/vmm';
 import { defaultContainer } from '../container.js';
 import { parse, UsageError } from '../usage.js';
@@ -17,12 +18,30 @@ export async function runCommand(args: string[]): Promise<number> {
     'time-limit': { type: 'string' },
     workload: { type: 'string' },
     iterations: { type: 'string' },
+    telemetry: { type: 'string' },
   });
   if (positionals.length !== 1) throw new UsageError('run: expected exactly one CONFIG file, e.g. `hyvisor run examples/hello.yaml`');
   const config = withOverrides(loadConfigFile(positionals[0]!), values);
 
+  let telemetry = config.telemetry;
+  if (values.telemetry !== undefined) {
+    const listen = parseListen(String(values.telemetry));
+    if (!listen) throw new UsageError(`run: --telemetry: expected [HOST:]PORT like "9464" or "0.0.0.0:9464", got "${values.telemetry}"`);
+    telemetry = { ...config.telemetry, ...listen, intervalMs: config.telemetry?.intervalMs ?? 100 };
+  }
+
   const composed = createMachineFromConfig(defaultContainer(), config, { stdout: process.stdout, stdin: process.stdin });
   const { machine } = composed;
+  let server: TelemetryServer | undefined;
+  try {
+    server = telemetry
+      ? await TelemetryServer.start(machine, { host: telemetry.host, port: telemetry.port, intervalMs: telemetry.intervalMs, ...(telemetry.token ? { token: telemetry.token } : {}) })
+      : undefined;
+  } catch (err) {
+    composed.dispose();
+    throw err;
+  }
+  if (server) process.stderr.write(`hyvisor: telemetry at ${server.url}/ (metrics: ${server.url}/metrics)\n`);
   const stdin = process.stdin;
   const raw = config.serial.input === 'stdin' && stdin.isTTY;
   const onSigint = () => machine.stop('interrupted (Ctrl-C)');
@@ -41,6 +60,7 @@ export async function runCommand(args: string[]): Promise<number> {
     if (result.reason !== 'exit-code' && result.reason !== 'halt') process.stderr.write(`hyvisor: ${result.message}\n`);
     return result.exitCode;
   } finally {
+    await server?.close();
     process.off('SIGINT', onSigint);
     if (raw) stdin.setRawMode(false);
     stdin.pause();

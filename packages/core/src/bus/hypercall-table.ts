@@ -5,6 +5,7 @@
  */
 import { WiringError } from '../errors.js';
 import { HypercallErrno } from '../abi/guest-abi.js';
+import type { TelemetryProbes } from '../telemetry/probes.js';
 
 /** Errno-style results returned to the guest, negated as in Xen and Linux (from the guest ABI). */
 export const HypercallError = {
@@ -40,6 +41,8 @@ export const MAX_HYPERCALL = 255;
 
 /** Routes hypercalls by number. */
 export class HypercallTable {
+  /** Telemetry probes counting calls per number (set by the machine). */
+  probes: TelemetryProbes | undefined;
   private readonly handlers: (HypercallHandler | undefined)[] = new Array(MAX_HYPERCALL + 1).fill(undefined);
   private readonly names: (string | undefined)[] = new Array(MAX_HYPERCALL + 1).fill(undefined);
 
@@ -65,6 +68,7 @@ export class HypercallTable {
    * `onHandlerError`.
    */
   call(nr: number, args: HypercallArgs, onHandlerError?: (nr: number, err: unknown) => void): number {
+    this.probes?.hypercall(nr);
     const h = Number.isInteger(nr) && nr >= 0 && nr <= MAX_HYPERCALL ? this.handlers[nr] : undefined;
     if (h === undefined) return HypercallError.ENOSYS;
     try {

@@ -54,7 +54,7 @@ test('an unknown nested field is named with its path', (t) => {
 
 test('an unknown field with no near match lists the known ones', (t) => {
   const err = configError(t, () => validateConfig({ ...minimal, colour: 'blue' }));
-  t.is(err.message, 'colour: unknown field (known: name, backend, strategy, memory, vcpus, guest, serial, storage, timeLimit, slice)');
+  t.is(err.message, 'colour: unknown field (known: name, backend, strategy, memory, vcpus, guest, serial, storage, timeLimit, slice, telemetry)');
 });
 
 test('a missing guest says what it needs', (t) => {

@@ -19,6 +19,21 @@ export interface StorageConfig {
   readonly size: number;
 }
 
+/** The telemetry server (WebSocket, dashboard, /metrics): see docs/telemetry-protocol.md. */
+export interface TelemetryConfig {
+  /** Address to bind; 127.0.0.1 unless the config or `--telemetry HOST:PORT` names another. */
+  readonly host: string;
+  /** TCP port (0: any free port). */
+  readonly port: number;
+  /**
+   * Shared secret: required for control (pause, resume, stop, interval) and for any client when
+   * bound to a non-loopback address. Absent: taken from HYVISOR_TELEMETRY_TOKEN at start.
+   */
+  readonly token?: string;
+  /** Default sample interval in milliseconds. */
+  readonly intervalMs: number;
+}
+
 /** A validated VM configuration. Paths are absolute. */
 export interface VmConfig {
   /** Name for messages and telemetry. */
@@ -51,6 +66,8 @@ export interface VmConfig {
   readonly timeLimitMs: number;
   /** How long a vCPU runs before the event loop gets its turn, in milliseconds. */
   readonly sliceMs: number;
+  /** The telemetry server, when enabled. */
+  readonly telemetry?: TelemetryConfig;
 }
 
 /** Limits the validator enforces. */

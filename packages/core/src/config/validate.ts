@@ -5,10 +5,11 @@
  */
 import * as path from 'node:path';
 import { ConfigError } from '../errors.js';
-import { CONFIG_LIMITS, type SerialConfig, type StorageConfig, type VmConfig } from './schema.js';
+import { CONFIG_LIMITS, type SerialConfig, type StorageConfig, type TelemetryConfig, type VmConfig } from './schema.js';
 import { formatSize, parseDuration, parseSize } from './sizes.js';
 
-const TOP_FIELDS = ['name', 'backend', 'strategy', 'memory', 'vcpus', 'guest', 'serial', 'storage', 'timeLimit', 'slice'] as const;
+const TOP_FIELDS = ['name', 'backend', 'strategy', 'memory', 'vcpus', 'guest', 'serial', 'storage', 'timeLimit', 'slice', 'telemetry'] as const;
+const TELEMETRY_FIELDS = ['listen', 'token', 'interval'] as const;
 const GUEST_FIELDS = ['kernel', 'cmdline', 'workload', 'iterations'] as const;
 const STORAGE_FIELDS = ['path', 'size'] as const;
 /** Workloads of the testbed guest. */
@@ -97,6 +98,8 @@ export function validateConfig(raw: unknown, source: ConfigSource = {}): VmConfi
     sliceMs = t!;
   }
 
+  const telemetry = validateTelemetry(top.telemetry, fail);
+
   return {
     name, backend, strategy, memory, vcpus,
     guest: {
@@ -107,7 +110,49 @@ export function validateConfig(raw: unknown, source: ConfigSource = {}): VmConfi
     },
     ...(storage ? { storage } : {}),
     serial, timeLimitMs, sliceMs,
+    ...(telemetry ? { telemetry } : {}),
   };
+}
+
+/** Default port of the telemetry server. */
+export const DEFAULT_TELEMETRY_PORT = 9464;
+
+/**
+ * Parses `[HOST:]PORT` (`9464`, `0.0.0.0:9464`, `[::1]:9464`) as `--telemetry` and the config's
+ * `telemetry.listen` take it. Returns undefined if it is not one.
+ */
+export function parseListen(text: string): { host: string; port: number } | undefined {
+  const m = /^(?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):)?(\d{1,5})$/.exec(text.trim());
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  if (port > 65535) return undefined;
+  const host = m[1] === undefined ? '127.0.0.1' : m[1].replace(/^\[|\]$/g, '');
+  return { host, port };
+}
+
+function validateTelemetry(raw: unknown, fail: Fail): TelemetryConfig | undefined {
+  if (raw === undefined || raw === false) return undefined;
+  if (raw === true) return { host: '127.0.0.1', port: DEFAULT_TELEMETRY_PORT, intervalMs: 100 };
+  if (!isObject(raw)) fail('telemetry', `expected a mapping with listen, token and interval (or true), got ${describe(raw)}`);
+  const t = raw as Record<string, unknown>;
+  checkUnknown(t, TELEMETRY_FIELDS, 'telemetry.', fail);
+  let host = '127.0.0.1';
+  let port = DEFAULT_TELEMETRY_PORT;
+  if (t.listen !== undefined) {
+    const l = typeof t.listen === 'number' ? parseListen(String(t.listen)) : typeof t.listen === 'string' ? parseListen(t.listen) : undefined;
+    if (!l) fail('telemetry.listen', `expected [HOST:]PORT like "9464" or "0.0.0.0:9464", got ${describe(t.listen)}`);
+    host = l!.host;
+    port = l!.port;
+  }
+  const token = optionalString(t, 'token', 'telemetry.token', fail);
+  if (token !== undefined && token.length < 8) fail('telemetry.token', 'expected at least 8 characters (or leave it out and set HYVISOR_TELEMETRY_TOKEN)');
+  let intervalMs = 100;
+  if (t.interval !== undefined) {
+    const d = parseDuration(t.interval);
+    if (d === undefined || d < 10 || d > 60_000) fail('telemetry.interval', `expected a duration between 10ms and 60s like "100ms", got ${describe(t.interval)}`);
+    intervalMs = d!;
+  }
+  return { host, port, intervalMs, ...(token !== undefined ? { token } : {}) };
 }
 
 /** The command line with `workload=`/`iterations=` words replaced or appended. */

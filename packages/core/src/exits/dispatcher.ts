@@ -8,6 +8,7 @@ import { ExitKind, exitValue, setExitValue, type VmExit } from './vm-exit.js';
 import type { PioBus } from '../bus/pio-bus.js';
 import type { MmioBus } from '../bus/mmio-bus.js';
 import { CoreCounter, type Counters } from '../telemetry/counters.js';
+import type { TelemetryProbes } from '../telemetry/probes.js';
 
 /** What the run loop does after an exit. */
 export const Disposition = {
@@ -38,8 +39,8 @@ export class ExitDispatcher {
     private readonly pio: PioBus,
     private readonly mmio: MmioBus,
     private readonly counters: Counters,
-  ) {
-  }
+    private readonly probes?: TelemetryProbes,
+  ) {}
 
   /** Routes one exit and says what the loop should do next. */
   dispatch(exit: VmExit): Disposition {
@@ -70,6 +71,7 @@ export class ExitDispatcher {
 
   private portIo(exit: VmExit, counts: Float64Array): void {
     const { port, size, count } = exit;
+    this.probes?.pio(port, size, count, exit.write);
     if (exit.write) {
       for (let i = 0; i < count; i++) {
         if (!this.pio.write(port, size, exitValue(exit, i))) counts[CoreCounter.PioUnhandled]!++;
@@ -85,6 +87,7 @@ export class ExitDispatcher {
   }
 
   private mmioAccess(exit: VmExit, counts: Float64Array): void {
+    this.probes?.mmio(exit.size, exit.write);
     if (exit.write) {
       if (!this.mmio.write(exit.gpa, exit.size, exitValue(exit))) counts[CoreCounter.MmioUnhandled]!++;
     } else {

@@ -5,11 +5,24 @@
  */
 import { EXIT_KIND_COUNT, EXIT_KIND_NAMES } from '../exits/vm-exit.js';
 
-/** A counter's description, for listings and the Prometheus exposition later. */
+/** `counter`: only grows (rates are its deltas); `gauge`: a level that can go up and down. */
+export type CounterType = 'counter' | 'gauge';
+
+/** A counter's description, for listings and the Prometheus exposition. */
 export interface CounterInfo {
   readonly name: string;
   readonly help: string;
   readonly slot: number;
+  /** `counter` unless defined with {@link Counters.defineGauge} or a gauge source. */
+  readonly type: CounterType;
+  /** Unit of the value (`bytes`, `us`, …), if it has one. */
+  readonly unit?: string;
+}
+
+/** Options of {@link Counters.define}. */
+export interface CounterOptions {
+  readonly type?: CounterType;
+  readonly unit?: string;
 }
 
 /** Slots of the counters every VM has. Exit kinds occupy slots 0..EXIT_KIND_COUNT-1. */
@@ -33,6 +46,7 @@ export class Counters {
   private buf = new Float64Array(64);
   private readonly infos: CounterInfo[] = [];
   private readonly byName = new Map<string, number>();
+  private readonly sources: { readonly slot: number; readonly read: () => number }[] = [];
 
   constructor() {
     for (let k = 0; k < EXIT_KIND_COUNT; k++) this.define(`exits.${EXIT_KIND_NAMES[k]}`, `vCPU exits of kind ${EXIT_KIND_NAMES[k]}`);
@@ -58,7 +72,7 @@ export class Counters {
   }
 
   /** Defines (or finds) counter `name` and returns its slot. */
-  define(name: string, help: string): number {
+  define(name: string, help: string, options: CounterOptions = {}): number {
     const existing = this.byName.get(name);
     if (existing !== undefined) return existing;
     const slot = this.infos.length;
@@ -67,9 +81,41 @@ export class Counters {
       bigger.set(this.buf);
       this.buf = bigger;
     }
-    this.infos.push({ name, help, slot });
+    this.infos.push({ name, help, slot, type: options.type ?? 'counter', ...(options.unit !== undefined ? { unit: options.unit } : {}) });
     this.byName.set(name, slot);
     return slot;
+  }
+
+  /** Defines (or finds) gauge `name`: a level set with {@link set}, not a running total. */
+  defineGauge(name: string, help: string, unit?: string): number {
+    return this.define(name, help, { type: 'gauge', ...(unit !== undefined ? { unit } : {}) });
+  }
+
+  /**
+   * Defines a counter or gauge whose value is read from `read` when a snapshot is taken, never on
+   * the hot path: for figures a device already keeps (a PIT's delivered and lost ticks).
+   */
+  defineSource(name: string, help: string, read: () => number, options: CounterOptions = {}): number {
+    const slot = this.define(name, help, options);
+    this.sources.push({ slot, read });
+    return slot;
+  }
+
+  /** Sets gauge `slot` to `value`. */
+  set(slot: number, value: number): void {
+    this.buf[slot] = value;
+  }
+
+  /** Reads every source into its slot (done by {@link snapshot}; call it before reading {@link values} directly). */
+  refresh(): void {
+    for (const s of this.sources) {
+      try {
+        const v = s.read();
+        if (Number.isFinite(v)) this.buf[s.slot] = v;
+      } catch {
+        // A source that fails keeps its last value: telemetry must not take the VM down.
+      }
+    }
   }
 
   /** Slot of `name`, or undefined. */
@@ -90,6 +136,7 @@ export class Counters {
 
   /** A copy of every counter by name. Not for the hot path. */
   snapshot(): Record<string, number> {
+    if (this.sources.length > 0) this.refresh();
     const out: Record<string, number> = {};
     for (const c of this.infos) out[c.name] = this.buf[c.slot]!;
     return out;

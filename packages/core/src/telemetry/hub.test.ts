@@ -58,3 +58,61 @@ test('events reach subscribers until the hub completes', (t) => {
   t.deepEqual(seen, [{ type: 'state', time: 1, state: 'running' }]);
   t.true(completed);
 });
+
+test('probes time an interrupt from raise to the first run return with nothing pending', (t) => {
+  const hub = new TelemetryHub();
+  let now = 1000;
+  hub.probes.now = () => now;
+  hub.probes.interruptRaised();
+  now += 0.03; // 30 µs
+  hub.probes.interruptInjected();
+  hub.probes.afterRun(1); // still queued: not delivered
+  now += 0.02;
+  hub.probes.afterRun(0);
+  t.is(hub.counters.get('interrupts.injected'), 1);
+  t.is(hub.counters.get('interrupts.latency.count'), 1);
+  t.true(Math.abs(hub.counters.get('interrupts.latency.sum_us') - 50) < 1e-6);
+  t.is(hub.counters.get('interrupts.latency.bucket.50'), 1);
+});
+
+test('port exits and I/O bytes are counted per port and direction', (t) => {
+  const hub = new TelemetryHub();
+  hub.probes.pio(0x3f8, 1, 1, true);
+  hub.probes.pio(0x3f8, 1, 4, true);
+  hub.probes.pio(0x1f0, 4, 128, false);
+  t.is(hub.probes.portExits[0x3f8], 2);
+  t.is(hub.counters.get('io.pio.write.bytes'), 5);
+  t.is(hub.counters.get('io.pio.read.bytes'), 512);
+  t.is(hub.counters.get('io.pio.read.ops'), 128);
+});
+
+test('typed streams give per-topic samples with device names and rates', async (t) => {
+  const hub = new TelemetryHub();
+  hub.portName = (p) => (p >= 0x3f8 && p < 0x400 ? 'com1' : undefined);
+  hub.counters.defineSource('timer.drift_us', 'x', () => -42, { type: 'gauge' });
+  const streams = hub.streams(5);
+  const frames: import('./streams.js').TelemetryFrame[] = [];
+  await new Promise<void>((resolve) => {
+    const sub = streams.frames.subscribe((f) => {
+      frames.push(f);
+      if (frames.length === 1) { hub.probes.pio(0x3f8, 1, 1, true); hub.counters.values[0]!++; }
+      if (frames.length === 2) { sub.unsubscribe(); resolve(); }
+    });
+  });
+  const f = frames[1]!;
+  t.is(f.exits.byKind.io!.total, 1);
+  t.true(f.exits.byKind.io!.rate > 0);
+  t.deepEqual(f.ports.ports.map((p) => [p.port, p.device, p.total]), [[0x3f8, 'com1', 1]]);
+  t.is(f.ports.byDevice.com1!.total, 1);
+  t.is(f.timer.driftUs, -42);
+  t.is(f.io.pio.writeBytes.total, 1);
+});
+
+test('state and error events are counted', (t) => {
+  const hub = new TelemetryHub();
+  hub.emit({ type: 'state', time: 1, state: 'running' });
+  hub.emit({ type: 'error', time: 2, message: 'boom' });
+  t.is(hub.state, 'running');
+  t.is(hub.counters.get('vcpu.state_changes'), 1);
+  t.is(hub.counters.get('errors.total'), 1);
+});

@@ -5,6 +5,12 @@
  */
 import { Observable, Subject, interval, map, startWith } from 'rxjs';
 import { Counters } from './counters.js';
+import { TelemetryProbes } from './probes.js';
+import { TelemetryStreams } from './streams.js';
+
+// The probes and the typed streams are part of the hub's API (core's index exports this module).
+export * from './probes.js';
+export * from './streams.js';
 
 /** One sample of every counter. */
 export interface CounterSample {
@@ -27,13 +33,32 @@ export type TelemetryEvent =
 /** Per-VM telemetry: counters plus events. */
 export class TelemetryHub {
   readonly counters = new Counters();
+  /** Hot-path probes (per-port exits, I/O volume, interrupt latency, run time): see probes.ts. */
+  readonly probes = new TelemetryProbes(this.counters);
+  /**
+   * Names the device that owns an I/O port (the machine sets it from its PIO bus), so port
+   * figures can be shown per device. Not for the hot path.
+   */
+  portName: (port: number) => string | undefined = () => undefined;
   private readonly eventSubject = new Subject<TelemetryEvent>();
+  private stateValue = 'created';
+
+  /** The last state a `state` event reported (`created` before any). */
+  get state(): string {
+    return this.stateValue;
+  }
 
   /** Discrete events, hot: subscribe before they happen. */
   readonly events: Observable<TelemetryEvent> = this.eventSubject.asObservable();
 
   /** Publishes a discrete event. Not for the hot path. */
   emit(event: TelemetryEvent): void {
+    if (event.type === 'state') {
+      this.stateValue = event.state;
+      this.counters.values[this.probes.slots.vcpuStateChanges]!++;
+    } else if (event.type === 'error') {
+      this.counters.values[this.probes.slots.errors]!++;
+    }
     this.eventSubject.next(event);
   }
 
@@ -63,6 +88,12 @@ export class TelemetryHub {
         .subscribe(subscriber);
       return () => sub.unsubscribe();
     });
+  }
+
+  /** Typed per-topic streams sampled every `intervalMs` (see {@link TelemetryStreams}). */
+  streams(intervalMs: number): TelemetryStreams {
+    if (!(intervalMs >= 1)) throw new RangeError(`telemetry interval must be at least 1 ms, got ${intervalMs}`);
+    return new TelemetryStreams(this, intervalMs);
   }
 
   /** Ends the event stream. */

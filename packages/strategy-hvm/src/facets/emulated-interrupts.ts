@@ -6,7 +6,7 @@
  */
 import {
   DisposableStore, PlatformMmio, Ports,
-  type Disposable, type InterruptFacet, type IrqLine, type MachineContext, type Vcpu,
+  type Disposable, type InterruptFacet, type IrqLine, type MachineContext, type TelemetryProbes, type Vcpu,
 } from '@hyvisor/core';
 import { DualPic, Pic8259 } from '../interrupt/pic8259.js';
 import { Lapic } from '../interrupt/lapic.js';
@@ -25,6 +25,7 @@ export class EmulatedInterrupts implements InterruptFacet {
   /** Mirrors the router's INTR output, so the hot path tests a field instead of asking the chips. */
   private asserted = false;
   private windowRequested = false;
+  private probes: TelemetryProbes | undefined;
 
   attach(ctx: MachineContext): Disposable {
     const store = new DisposableStore();
@@ -34,7 +35,11 @@ export class EmulatedInterrupts implements InterruptFacet {
     ctx.pio.register('pic-slave', Ports.PIC_SLAVE, Pic8259.PORT_COUNT, this.pic.slave);
     ctx.pio.register('pic-elcr', DualPic.ELCR_PORT, DualPic.ELCR_PORT_COUNT, this.pic.elcr);
     ctx.mmio.register('lapic', PlatformMmio.LAPIC, PlatformMmio.LAPIC_SIZE, lapic);
-    router.onInterruptChange = (up) => { this.asserted = up; };
+    this.probes = ctx.telemetry.probes;
+    router.onInterruptChange = (up) => {
+      this.asserted = up;
+      if (up) this.probes!.interruptRaised();
+    };
     this.asserted = router.hasPendingInterrupt();
     this.router = router;
     return store;
@@ -53,7 +58,7 @@ export class EmulatedInterrupts implements InterruptFacet {
   beforeRun(vcpu: Vcpu): void {
     if (this.asserted) {
       if (vcpu.interruptWindowOpen) {
-        vcpu.queueInterrupt(this.router!.acknowledge());
+        if (vcpu.queueInterrupt(this.router!.acknowledge())) this.probes!.interruptInjected();
         this.setWindow(vcpu, false);
       } else {
         this.setWindow(vcpu, true);

@@ -28,6 +28,11 @@ export class EmulatedPit implements TimerFacet {
     ctx.pio.register('pit', Ports.PIT, Pit8254.PORT_COUNT, pit);
     ctx.pio.register('port-b', PORT_B, 1, pit.portB);
     this.pit = pit;
+    // Sampled figures, read when the hub takes a sample: nothing is added to the tick path.
+    const counters = ctx.telemetry.counters;
+    counters.defineSource('timer.events', 'PIT channel 0 interrupts raised', () => pit.ticks);
+    counters.defineSource('timer.pit_lost_ticks', 'PIT channel 0 periods coalesced because the VMM was late', () => pit.lostTicks);
+    counters.defineSource('timer.drift_us', 'guest time minus host time from lost PIT ticks', () => -pit.lostTicks * pit.channel0PeriodNs() / 1000, { type: 'gauge', unit: 'us' });
     return pit;
   }
 }

@@ -267,6 +267,11 @@ export class Pit8254 implements PioDevice, Disposable {
     this.minPeriodNs = options.minPeriodNs ?? 200_000;
   }
 
+  /** Channel 0's period in ns (the tick length the guest programmed). */
+  channel0PeriodNs(): number {
+    return this.channels[0].periodNs();
+  }
+
   /** Cancels the pending clock event; the PIT stops interrupting. */
   dispose(): void {
     this.cancelEvent();

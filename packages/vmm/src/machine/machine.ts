@@ -113,7 +113,10 @@ export class Machine implements Disposable, ExitTrigger {
     this.telemetry = options.telemetry ?? new TelemetryHub();
     this.config = options.config;
     assertComposable(this.strategy, this.backend.info);
-    this.dispatcher = new ExitDispatcher(this.pio, this.mmio, this.telemetry.counters);
+    this.dispatcher = new ExitDispatcher(this.pio, this.mmio, this.telemetry.counters, this.telemetry.probes);
+    this.hypercalls.probes = this.telemetry.probes;
+    this.telemetry.portName = (p) => this.pio.find(p)?.name;
+    this.telemetry.probes.hooked = true;
     try {
       this.vm = this.owned.add(this.backend.createVm({ name: this.name }));
       this.vm.addRegion('ram', 0, this.ramSize);
@@ -242,7 +245,9 @@ export class Machine implements Disposable, ExitTrigger {
         this.wakePaused = undefined;
         continue;
       }
+      this.telemetry.probes.runStarted();
       const d = this.runSlice();
+      this.telemetry.probes.runEnded();
       if (this.stopRequested) return;
       if (d === Disposition.Yield) {
         if (this.haltedForGood()) {
@@ -276,11 +281,14 @@ export class Machine implements Disposable, ExitTrigger {
     const dispatcher = this.dispatcher;
     const clock = this.clock;
     const beforeRun = this.strategy.interrupt.beforeRun?.bind(this.strategy.interrupt);
+    const probes = this.telemetry.probes;
     this.sliceEndNs = clock.now() + this.sliceMs * 1e6;
     this.armDeadline();
     for (;;) {
       if (beforeRun !== undefined) beforeRun(vcpu);
-      const d = dispatcher.dispatch(vcpu.run());
+      const exit = vcpu.run();
+      if (probes.inFlight) probes.afterRun(vcpu.pendingInterrupts);
+      const d = dispatcher.dispatch(exit);
       if (this.stopRequested) return d;
       if (this.blockRequested) return Disposition.Halt;
       if (d === Disposition.Continue) continue;

@@ -1,0 +1,488 @@
+/**
+ * `EmuVcpu`: the {@link Vcpu} contract on the emulated CPU. `run()` executes guest instructions
+ * on the caller's thread until an exit (port I/O, MMIO, HLT, shutdown, interrupt window), the
+ * deadline or a kick, and fills the reusable {@link VmExit} in place. Exits mean what they mean
+ * on KVM: a port or MMIO read is answered by writing into `exit.data` at `exit.dataOffset`, and
+ * the guest sees the answer when run() is called again.
+ * @module
+ */
+import {
+  BackendError, DisposableStore, ExitKind, REGISTER_NAMES, createExit,
+  type CpuidEntry, type RegisterName, type Registers, type Segment, type SpecialRegisters, type Vcpu, type VmExit,
+  type GuestMemory,
+} from '@hyvisor/core';
+import {
+  A_EXCEPTION, A_INTERNAL, A_RESTART_EXIT, ABORT, CS, Cpu, RAX, RBX, RCX, RDX, SS, SegCache, bigToAddress, numberToBig,
+  pairToBig,
+} from './cpu/cpu.js';
+import { CPUID_SIGNIFICANT_INDEX, emulatorCpuid } from './cpu/cpuid.js';
+import { Fetcher } from './cpu/fetch.js';
+import { IF, getFlags, materialize } from './cpu/flags.js';
+import { EV_EXCEPTION, EV_EXTERNAL, EV_SOFTWARE, deliverEvent } from './cpu/interrupts.js';
+import { readMsr, writeMsr } from './cpu/msr.js';
+import { Insn, decode } from './decoder/decoder.js';
+import { execute, type Platform } from './execute/execute.js';
+import { Mmu } from './mmu/mmu.js';
+import { PhysicalMemory } from './mmu/physical.js';
+
+/** Pending-interrupt ring size (as the KVM backend). */
+const IRQ_QUEUE_SIZE = 16;
+/** Instructions between two looks at the clock (deadline) and the kick flag. */
+export const CHECK_INTERVAL = 4096;
+/** Exit buffer layout: MMIO data at 0 (8 bytes), port I/O data from 16 (one page of elements). */
+const MMIO_OFFSET = 0, IO_OFFSET = 16, IO_CAPACITY = 4096;
+
+const REG_INDEX: Readonly<Record<RegisterName, number>> = {
+  rax: 0, rcx: 1, rdx: 2, rbx: 3, rsp: 4, rbp: 5, rsi: 6, rdi: 7,
+  r8: 8, r9: 9, r10: 10, r11: 11, r12: 12, r13: 13, r14: 14, r15: 15, rip: -1, rflags: -2,
+};
+const SEGMENTS = ['es', 'cs', 'ss', 'ds', 'fs', 'gs', 'tr', 'ldt'] as const;
+
+/** Replayed access kinds. */
+const R_NONE = 0, R_IO = 1, R_MMIO = 2;
+
+/** An emulated x86-64 vCPU. Create it with {@link EmuVm.createVcpu}. */
+export class EmuVcpu implements Vcpu, Platform {
+  readonly exit: VmExit;
+  /** The CPU state (tests and tools may inspect it). */
+  readonly cpu = new Cpu();
+  readonly mmu: Mmu;
+  /** Port data handed to the executor: a view of the exit buffer at the I/O offset. */
+  readonly data: DataView;
+  readonly capacity = IO_CAPACITY;
+
+  private readonly store = new DisposableStore();
+  private readonly fetcher: Fetcher;
+  private readonly insn = new Insn();
+  private readonly buffer: DataView;
+  private cpuidEntries: CpuidEntry[] = emulatorCpuid();
+
+  private readonly irqQueue = new Uint8Array(IRQ_QUEUE_SIZE);
+  private irqHead = 0;
+  private irqCount = 0;
+  private windowRequest = false;
+
+  /** Performance.now() at which the deadline passes, or Infinity. */
+  private deadlineAt = Infinity;
+  private kicked = false;
+  /** An exit was scheduled by the instruction that just retired (OUT, MMIO write, HLT). */
+  private exitPending = false;
+  /** The last exit was a read; the re-executed instruction takes its answer from the buffer. */
+  private replayKind = R_NONE;
+  private replayKey = 0;
+  private replaySize = 0;
+  private replayCount = 0;
+  private replayArmed = false;
+  private shutdown = false;
+
+  /** @internal Created by {@link EmuVm.createVcpu}. */
+  constructor(readonly id: number, memory: GuestMemory, onDispose: () => void) {
+    this.store.defer(onDispose);
+    const buf = new ArrayBuffer(IO_OFFSET + IO_CAPACITY);
+    this.buffer = new DataView(buf);
+    this.data = new DataView(buf, IO_OFFSET, IO_CAPACITY);
+    this.exit = createExit(this.buffer);
+    this.mmu = new Mmu(this.cpu, new PhysicalMemory(memory));
+    this.cpu.mmu = this.mmu;
+    this.mmu.mmio = this;
+    this.fetcher = new Fetcher(this.cpu);
+    this.reset();
+  }
+
+  /** Instructions retired since creation: the emulator's exact, deterministic count. */
+  get instructionsRetired(): number {
+    return this.cpu.retired;
+  }
+
+  /** Instructions that raised #UD because the emulator does not implement them. */
+  get unimplementedInstructions(): number {
+    return this.cpu.unimplemented;
+  }
+
+  /** @internal Re-reads guest memory regions (after `Vm.addRegion`). */
+  memoryChanged(): void {
+    this.mmu.phys.refresh();
+    this.mmu.flush();
+  }
+
+  private live(operation: string): void {
+    if (this.store.isDisposed) throw new BackendError(`${operation}: vCPU ${this.id} is disposed`);
+  }
+
+  /** The x86 reset state (real-mode-like segments; the VMM switches to long mode). */
+  private reset(): void {
+    const c = this.cpu;
+    for (const s of c.seg) {
+      s.selector = 0; s.base = 0; s.limit = 0xffff; s.type = 3; s.s = true; s.dpl = 0; s.present = true;
+      s.db = false; s.l = false; s.g = false; s.avl = false; s.unusable = false;
+    }
+    c.seg[CS]!.type = 0xb;
+    c.seg[6]!.type = 0xb; c.seg[6]!.s = false;
+    c.seg[7]!.type = 2; c.seg[7]!.s = false;
+    c.flags = 2;
+    c.cr0 = 0x60000010;
+    c.rip = 0xfff0;
+  }
+
+  // ------------------------------------------------------------------ hot path
+
+  run(): VmExit {
+    if (this.store.isDisposed) throw new BackendError(`run: vCPU ${this.id} is disposed`);
+    const exit = this.exit;
+    const cpu = this.cpu;
+    if (this.kicked) { this.kicked = false; exit.kind = ExitKind.Deadline; return exit; }
+    if (this.deadlineAt !== Infinity && performance.now() >= this.deadlineAt) {
+      this.deadlineAt = Infinity;
+      exit.kind = ExitKind.Deadline;
+      return exit;
+    }
+    if (this.shutdown) { exit.kind = ExitKind.Shutdown; return exit; }
+    this.exitPending = false;
+    // A read exit's instruction completes first, before any interrupt, as on KVM.
+    let first = this.replayKind !== R_NONE;
+    this.replayArmed = first;
+    for (;;) {
+      for (let n = 0; n < CHECK_INTERVAL; n++) {
+        if (!first) {
+          if (this.irqCount > 0 && (cpu.flags & IF) !== 0 && cpu.shadow === 0) {
+            if (!this.deliver(this.irqQueue[this.irqHead]!, -1, EV_EXTERNAL, cpu.rip)) return this.shutdownExit();
+            this.irqHead = (this.irqHead + 1) % IRQ_QUEUE_SIZE;
+            this.irqCount--;
+          } else if (this.windowRequest && (cpu.flags & IF) !== 0 && cpu.shadow === 0) {
+            exit.kind = ExitKind.IrqWindow;
+            return exit;
+          }
+        }
+        first = false;
+        if (!this.step()) return exit;
+        if (this.replayArmed) { this.replayArmed = false; this.replayKind = R_NONE; }
+        if (this.exitPending) return exit;
+      }
+      if (this.kicked) { this.kicked = false; exit.kind = ExitKind.Deadline; return exit; }
+      if (this.deadlineAt !== Infinity && performance.now() >= this.deadlineAt) {
+        this.deadlineAt = Infinity;
+        exit.kind = ExitKind.Deadline;
+        return exit;
+      }
+    }
+  }
+
+  /**
+   * Executes exactly one instruction (no interrupt delivery, no deadline check), for debuggers
+   * and tests. Returns the exit it caused (port I/O, MMIO, HLT, internal error, shutdown) or null.
+   */
+  singleStep(): VmExit | null {
+    this.live('singleStep');
+    this.exitPending = false;
+    this.replayArmed = this.replayKind !== R_NONE;
+    const ok = this.step();
+    if (this.replayArmed) { this.replayArmed = false; this.replayKind = R_NONE; }
+    return !ok || this.exitPending ? this.exit : null;
+  }
+
+  /**
+   * Executes one instruction (or delivers the exception it raised). Returns false when `exit`
+   * has been filled and run() must return it now.
+   */
+  private step(): boolean {
+    const cpu = this.cpu;
+    const d = this.insn;
+    try {
+      this.fetcher.start = cpu.rip;
+      decode(this.fetcher, d);
+      cpu.nextRip = cpu.rip + d.len;
+      execute(cpu, d, this);
+      cpu.rip = cpu.nextRip;
+      cpu.retired++;
+      if (cpu.shadow !== 0) cpu.shadow--;
+      return true;
+    } catch (err) {
+      if (err !== ABORT) return this.crash(err);
+      switch (cpu.abortKind) {
+        case A_EXCEPTION: {
+          let ret = cpu.rip, kind = EV_EXCEPTION;
+          if (cpu.excSoft) { ret = cpu.nextRip; kind = EV_SOFTWARE; cpu.retired++; }
+          cpu.shadow = 0;
+          if (!this.deliver(cpu.excVector, cpu.excError, kind, ret)) { this.shutdownExit(); return false; }
+          return true;
+        }
+        case A_RESTART_EXIT:
+          return false;
+        case A_INTERNAL:
+        default: {
+          const exit = this.exit;
+          exit.kind = ExitKind.InternalError;
+          exit.rip = numberToBig(cpu.rip);
+          exit.reason = cpu.internalReason;
+          return false;
+        }
+      }
+    }
+  }
+
+  private deliver(vector: number, error: number, kind: number, ret: number): boolean {
+    try {
+      return deliverEvent(this.cpu, vector, error, kind, ret);
+    } catch (err) {
+      if (err === ABORT) {
+        // An internal error while delivering (e.g. a gate to 32-bit code).
+        return false;
+      }
+      throw err;
+    }
+  }
+
+  private shutdownExit(): VmExit {
+    this.shutdown = true;
+    this.exit.kind = ExitKind.Shutdown;
+    this.exit.reason = 'triple fault';
+    return this.exit;
+  }
+
+  /** A bug in the emulator: reported as an internal error exit, never thrown into the VMM. */
+  private crash(err: unknown): boolean {
+    const exit = this.exit;
+    exit.kind = ExitKind.InternalError;
+    exit.rip = numberToBig(this.cpu.rip);
+    exit.reason = `emulator error at rip 0x${exit.rip.toString(16)}: ${err instanceof Error ? err.message : String(err)}`;
+    return false;
+  }
+
+  // ------------------------------------------------------------------ Platform (exits)
+
+  ioIn(port: number, size: number, count: number): void {
+    if (this.replayArmed && this.replayKind === R_IO && this.replayKey === port && this.replaySize === size && this.replayCount === count) {
+      this.replayArmed = false;
+      this.replayKind = R_NONE;
+      return;
+    }
+    this.scheduleExit();
+    const exit = this.exit;
+    exit.kind = ExitKind.Io; exit.port = port; exit.size = size; exit.write = false; exit.count = count;
+    exit.dataOffset = IO_OFFSET;
+    this.replayKind = R_IO; this.replayKey = port; this.replaySize = size; this.replayCount = count;
+    this.cpu.abortKind = A_RESTART_EXIT;
+    throw ABORT;
+  }
+
+  ioOut(port: number, size: number, count: number): void {
+    this.scheduleExit();
+    const exit = this.exit;
+    exit.kind = ExitKind.Io; exit.port = port; exit.size = size; exit.write = true; exit.count = count;
+    exit.dataOffset = IO_OFFSET;
+    this.exitPending = true;
+  }
+
+  mmioRead(gpa: number, size: number): number {
+    const b = this.buffer;
+    if (this.replayArmed && this.replayKind === R_MMIO && this.replayKey === gpa && this.replaySize === size) {
+      this.replayArmed = false;
+      this.replayKind = R_NONE;
+      this.cpu.rh = size === 8 ? b.getUint32(MMIO_OFFSET + 4, true) : 0;
+      return size === 1 ? b.getUint8(MMIO_OFFSET) : size === 2 ? b.getUint16(MMIO_OFFSET, true) : b.getUint32(MMIO_OFFSET, true);
+    }
+    this.scheduleExit();
+    const exit = this.exit;
+    exit.kind = ExitKind.Mmio; exit.gpa = gpa; exit.size = size; exit.write = false; exit.count = 1;
+    exit.dataOffset = MMIO_OFFSET;
+    b.setUint32(MMIO_OFFSET, 0, true); b.setUint32(MMIO_OFFSET + 4, 0, true);
+    this.replayKind = R_MMIO; this.replayKey = gpa; this.replaySize = size;
+    this.cpu.abortKind = A_RESTART_EXIT;
+    throw ABORT;
+  }
+
+  mmioWrite(gpa: number, size: number, lo: number, hi: number): void {
+    this.scheduleExit();
+    const exit = this.exit;
+    exit.kind = ExitKind.Mmio; exit.gpa = gpa; exit.size = size; exit.write = true; exit.count = 1;
+    exit.dataOffset = MMIO_OFFSET;
+    const b = this.buffer;
+    switch (size) {
+      case 1: b.setUint8(MMIO_OFFSET, lo); break;
+      case 2: b.setUint16(MMIO_OFFSET, lo, true); break;
+      case 4: b.setUint32(MMIO_OFFSET, lo, true); break;
+      default: b.setUint32(MMIO_OFFSET, lo, true); b.setUint32(MMIO_OFFSET + 4, hi, true);
+    }
+    this.exitPending = true;
+  }
+
+  /** One exit per instruction: a second MMIO/port access in the same instruction cannot be reported. */
+  private scheduleExit(): void {
+    if (this.exitPending) this.cpu.internal('an instruction made two MMIO or port accesses that need exits; the emulator reports one exit per instruction');
+  }
+
+  halt(): void {
+    this.exit.kind = ExitKind.Hlt;
+    this.exitPending = true;
+  }
+
+  cpuid(cpu: Cpu): void {
+    const leaf = cpu.lo[RAX]!, sub = cpu.lo[RCX]!;
+    let found: CpuidEntry | undefined;
+    for (const e of this.cpuidEntries) {
+      if (e.function === leaf && ((e.flags & CPUID_SIGNIFICANT_INDEX) === 0 || e.index === sub)) { found = e; break; }
+    }
+    cpu.lo[RAX] = found?.eax ?? 0; cpu.lo[RBX] = found?.ebx ?? 0;
+    cpu.lo[RCX] = found?.ecx ?? 0; cpu.lo[RDX] = found?.edx ?? 0;
+    cpu.hi[RAX] = 0; cpu.hi[RBX] = 0; cpu.hi[RCX] = 0; cpu.hi[RDX] = 0;
+  }
+
+  // ------------------------------------------------------------------ deadline and kick
+
+  setDeadline(ms: number): void {
+    this.live('setDeadline');
+    if (!(ms >= 0)) throw new BackendError(`setDeadline: expected milliseconds >= 0, got ${ms}`);
+    this.deadlineAt = ms === 0 ? Infinity : performance.now() + ms;
+  }
+
+  kick(): void {
+    this.live('kick');
+    this.kicked = true;
+  }
+
+  // ------------------------------------------------------------------ interrupts
+
+  queueInterrupt(vector: number): boolean {
+    this.live('queueInterrupt');
+    if (!Number.isInteger(vector) || vector < 0 || vector > 255) {
+      throw new BackendError(`queueInterrupt: vector must be an integer 0-255, got ${vector}`);
+    }
+    if (this.irqCount === IRQ_QUEUE_SIZE) return false;
+    this.irqQueue[(this.irqHead + this.irqCount) % IRQ_QUEUE_SIZE] = vector;
+    this.irqCount++;
+    return true;
+  }
+
+  get pendingInterrupts(): number {
+    return this.irqCount;
+  }
+
+  get interruptWindowOpen(): boolean {
+    return this.irqCount === 0 && (this.cpu.flags & IF) !== 0 && this.cpu.shadow === 0;
+  }
+
+  setInterruptWindowRequest(on: boolean): void {
+    this.windowRequest = on;
+  }
+
+  /** HLT always exits on this backend (no in-kernel irqchip). */
+  isHalted(): boolean {
+    return false;
+  }
+
+  // ------------------------------------------------------------------ registers
+
+  readRegister(name: RegisterName): number {
+    const i = REG_INDEX[name];
+    const c = this.cpu;
+    if (i === -1) return c.rip < 0 ? c.rip + 2 ** 64 : c.rip;
+    if (i === -2) return getFlags(c);
+    return c.lo[i]! + c.hi[i]! * 0x1_0000_0000;
+  }
+
+  writeRegister(name: RegisterName, value: number): void {
+    this.live('writeRegister');
+    const i = REG_INDEX[name];
+    const c = this.cpu;
+    if (i === -1) { c.rip = bigToAddress(BigInt(value)); this.replayKind = R_NONE; return; }
+    if (i === -2) { materialize(c); c.flags = ((value >>> 0) | 2) >>> 0; return; }
+    c.setNumber(i, value);
+  }
+
+  getRegisters(): Registers {
+    this.live('getRegisters');
+    const c = this.cpu;
+    const out = {} as Registers;
+    for (const name of REGISTER_NAMES) {
+      const i = REG_INDEX[name];
+      out[name] = i === -1 ? numberToBig(c.rip) : i === -2 ? BigInt(getFlags(c)) : pairToBig(c.lo[i]!, c.hi[i]!);
+    }
+    return out;
+  }
+
+  setRegisters(regs: Registers): void {
+    this.live('setRegisters');
+    const c = this.cpu;
+    for (const name of REGISTER_NAMES) {
+      const i = REG_INDEX[name];
+      const v = BigInt.asUintN(64, regs[name]);
+      if (i === -1) c.rip = bigToAddress(v);
+      else if (i === -2) { c.lop = 0; c.flags = Number(v & 0xffffffffn) | 2; }
+      else { c.lo[i] = Number(v & 0xffffffffn); c.hi[i] = Number(v >> 32n); }
+    }
+    this.replayKind = R_NONE;
+  }
+
+  getSpecialRegisters(): SpecialRegisters {
+    this.live('getSpecialRegisters');
+    const c = this.cpu;
+    const seg = (s: SegCache): Segment => ({
+      base: numberToBig(s.base), limit: s.limit >>> 0, selector: s.selector, type: s.type, present: s.present, dpl: s.dpl,
+      db: s.db, s: s.s, l: s.l, g: s.g, avl: s.avl, unusable: s.unusable,
+    });
+    const [es, cs, ss, ds, fs, gs, tr, ldt] = c.seg.map(seg) as [Segment, Segment, Segment, Segment, Segment, Segment, Segment, Segment];
+    return {
+      cs, ds, es, fs, gs, ss, tr, ldt,
+      gdt: { base: numberToBig(c.gdtBase), limit: c.gdtLimit },
+      idt: { base: numberToBig(c.idtBase), limit: c.idtLimit },
+      cr0: BigInt(c.cr0 >>> 0), cr2: numberToBig(c.cr2), cr3: BigInt(c.cr3), cr4: BigInt(c.cr4 >>> 0), cr8: BigInt(c.cr8),
+      efer: BigInt(c.efer >>> 0), apicBase: BigInt(c.apicBase),
+    };
+  }
+
+  setSpecialRegisters(sregs: SpecialRegisters): void {
+    this.live('setSpecialRegisters');
+    const c = this.cpu;
+    SEGMENTS.forEach((name, i) => {
+      const s = c.seg[i]!, v = sregs[name];
+      s.selector = v.selector; s.base = bigToAddress(v.base); s.limit = v.limit >>> 0; s.type = v.type;
+      s.present = v.present; s.dpl = v.dpl; s.db = v.db; s.s = v.s; s.l = v.l; s.g = v.g; s.avl = v.avl; s.unusable = v.unusable;
+    });
+    c.gdtBase = bigToAddress(sregs.gdt.base); c.gdtLimit = sregs.gdt.limit;
+    c.idtBase = bigToAddress(sregs.idt.base); c.idtLimit = sregs.idt.limit;
+    c.cr0 = Number(sregs.cr0 & 0xffffffffn);
+    c.cr2 = bigToAddress(sregs.cr2);
+    c.cr3 = Number(sregs.cr3 & 0x000ffffffffff000n);
+    c.cr4 = Number(sregs.cr4 & 0xffffffffn);
+    c.cr8 = Number(sregs.cr8 & 0xfn);
+    c.efer = Number(sregs.efer & 0xffffffffn);
+    c.apicBase = Number(sregs.apicBase);
+    c.cpl = c.seg[CS]!.dpl;
+    if (c.seg[SS]!.present && !c.seg[SS]!.unusable && c.seg[SS]!.dpl !== c.cpl) c.cpl = c.seg[CS]!.selector & 3;
+    this.mmu.flush();
+    if ((c.cr0 & 0x80000000) !== 0 && (c.efer & 0x400) !== 0 && !c.seg[CS]!.l) {
+      // Compatibility mode is not emulated; run() will report it at the first instruction.
+    }
+  }
+
+  // ------------------------------------------------------------------ CPUID and MSRs
+
+  supportedCpuid(): CpuidEntry[] {
+    this.live('supportedCpuid');
+    return emulatorCpuid();
+  }
+
+  setCpuid(entries: readonly CpuidEntry[]): void {
+    this.live('setCpuid');
+    this.cpuidEntries = entries.map((e) => ({ ...e }));
+  }
+
+  getMsr(index: number): bigint {
+    this.live('getMsr');
+    const lo = readMsr(this.cpu, index);
+    if (lo === undefined) throw new BackendError(`getMsr: MSR 0x${index.toString(16)} is not implemented by the emulator`);
+    return pairToBig(lo, this.cpu.rh);
+  }
+
+  setMsr(index: number, value: bigint): void {
+    this.live('setMsr');
+    const v = BigInt.asUintN(64, value);
+    if (!writeMsr(this.cpu, index, Number(v & 0xffffffffn), Number(v >> 32n))) {
+      throw new BackendError(`setMsr: MSR 0x${index.toString(16)} rejected the value 0x${v.toString(16)} (unknown MSR, reserved bits or a non-canonical address)`);
+    }
+  }
+
+  dispose(): void {
+    this.store.dispose();
+  }
+}

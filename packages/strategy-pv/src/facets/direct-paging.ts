@@ -1,0 +1,87 @@
+/**
+ * The PV memory facet: direct paging. Page tables live only in the page-table pool, a region the
+ * guest can read but not write; the guest changes them with `MMU_UPDATE` batches and
+ * `MMUEXT_OP`s that the VMM validates.
+ * @module
+ */
+import {
+  CompositionError, FeatureBits, Hypercall, PtPool,
+  type Counters, type Disposable, type GuestMemory, type MachineContext, type MemoryFacet, type MmioDevice, type Vm,
+} from '@hyvisor/core';
+import { DirectPaging } from '../mmu/direct-paging.js';
+import { pvDomain } from '../pv-domain.js';
+
+/** Name of the pool's memory region. */
+export const PT_POOL_REGION = 'pt-pool';
+
+/**
+ * The pool on the MMIO bus: the guest's writes to the read-only pool exit here and are dropped and
+ * counted (no writable-page-table emulation). Reads do not exit on KVM; a backend that routes
+ * them here gets the pool's contents.
+ */
+export class PoolWriteGuard implements MmioDevice {
+  private readonly slot: number;
+
+  constructor(private readonly memory: GuestMemory, private readonly counters: Counters) {
+    this.slot = counters.define('pv.mmu.pool_writes_rejected', 'guest writes into the read-only page-table pool, dropped');
+  }
+
+  read(offset: number, size: number): number {
+    const gpa = PtPool.BASE + offset;
+    switch (size) {
+      case 1: return this.memory.u8(gpa);
+      case 2: return this.memory.u16(gpa);
+      case 4: return this.memory.u32(gpa);
+      default: {
+        const lo = this.memory.u32(gpa);
+        const hi = this.memory.u32(gpa + 4);
+        return lo < 0 || hi < 0 ? -1 : lo + hi * 0x1_0000_0000;
+      }
+    }
+  }
+
+  write(_offset: number, _size: number, _value: number): void {
+    this.counters.values[this.slot]!++;
+  }
+}
+
+/**
+ * Memory facet `direct-paging`: adds the read-only region `pt-pool` at `PtPool.BASE` before the
+ * vCPU exists, guards it on the MMIO bus, and registers `MMU_UPDATE` and `MMUEXT_OP`.
+ */
+export class DirectPagingMemory implements MemoryFacet {
+  readonly facet = 'memory';
+  readonly name = 'direct-paging';
+  readonly description = 'direct paging: page tables in a read-only pool, changed only by validated, batched MMU_UPDATE hypercalls';
+  readonly requires = ['guest-memory', 'readonly-memory'] as const;
+  readonly featureBits = FeatureBits.PV_MMU;
+  /** The paging state, once attached (a backend that enforces CR3 asks {@link isPinnedL4}). */
+  mmu: DirectPaging | undefined;
+
+  /** Adds the pool. Guest RAM must end below it. */
+  prepareVm(vm: Vm): void {
+    for (const r of vm.memory.regions) {
+      if (r.gpa < PtPool.BASE + PtPool.SIZE && PtPool.BASE < r.gpa + r.size) {
+        throw new CompositionError(
+          `memory facet 'direct-paging': its page-table pool at 0x${PtPool.BASE.toString(16)} overlaps memory region ${r.name} ` +
+          `[0x${r.gpa.toString(16)}, 0x${(r.gpa + r.size).toString(16)}); give the guest at most ${PtPool.BASE / 2 ** 20} MiB of RAM`,
+        );
+      }
+    }
+    vm.addRegion(PT_POOL_REGION, PtPool.BASE, PtPool.SIZE, { readonly: true });
+  }
+
+  attach(ctx: MachineContext): Disposable | void {
+    pvDomain(ctx);
+    const mmu = new DirectPaging(ctx.vm.memory, ctx.ramSize, ctx.telemetry.counters);
+    ctx.mmio.register(PT_POOL_REGION, PtPool.BASE, PtPool.SIZE, new PoolWriteGuard(ctx.vm.memory, ctx.telemetry.counters));
+    ctx.hypercalls.register(Hypercall.MMU_UPDATE, 'MMU_UPDATE', (a) => mmu.mmuUpdate(a.a0, a.a1));
+    ctx.hypercalls.register(Hypercall.MMUEXT_OP, 'MMUEXT_OP', (a) => mmu.mmuextOp(a.a0, a.a1, a.a2));
+    this.mmu = mmu;
+  }
+
+  /** True if `gpa` is a pinned L4 (false before attach): what CR3 may hold under direct paging. */
+  isPinnedL4(gpa: number): boolean {
+    return this.mmu?.isPinnedL4(gpa) ?? false;
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * The PV I/O facet: the block ring. Requests travel in a virtio split virtqueue in guest RAM; the
+ * guest notifies once per batch on `Ports.PV_BLK_NOTIFY` (an ioeventfd where the backend has
+ * one: no exit) and gets one completion event per batch. Backed by the same host file as the
+ * HVM disk.
+ * @module
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {
+  DisposableStore, FeatureBits, Hypercall, Ports, Storage,
+  type Disposable, type FacetSet, type IoEventFd, type IoFacet, type MachineContext, type PioDevice,
+} from '@hyvisor/core';
+import { FileBlockStore, MemoryBlockStore, type BlockStore } from '@hyvisor/devices';
+import { BlkRing, checkRingSetup } from '../io/blk-ring.js';
+import { pvDomain, requireEventChannels } from '../pv-domain.js';
+
+/** Size of the memory-backed disk used when the config has no `storage` (as the HVM disk). */
+const DEFAULT_DISK_BYTES = 16 * 1024 * 1024;
+/** The only queue: the value the guest writes to the notify port. */
+export const BLK_QUEUE_INDEX = 0;
+/** Width of the notify write the ioeventfd matches: 16 bits (`outw`), as virtio's queue notify. */
+export const BLK_NOTIFY_SIZE = 2;
+
+/** Options of {@link PvBlkIo}. */
+export interface PvBlkOptions {
+  /** Use an ioeventfd for notifications when the backend offers one (default true). */
+  readonly ioeventfd?: boolean;
+  /** The disk (default: the configured storage file, or 16 MiB of memory). For tests and embedding. */
+  readonly store?: BlockStore;
+}
+
+/** The notify port when every write exits: processes the ring at once. */
+class NotifyPort implements PioDevice {
+  constructor(private readonly ring: BlkRing) {}
+
+  read(): number {
+    return 0xffff;
+  }
+
+  write(_offset: number, _size: number, value: number): void {
+    if (value !== BLK_QUEUE_INDEX || !this.ring.active) {
+      this.ring.ignoredNotify();
+      return;
+    }
+    this.ring.process();
+  }
+}
+
+/**
+ * I/O facet `pv-blk`: registers `BLK_SETUP` (returns the completion event port), the notify port
+ * (an ioeventfd drained at the run loop's poll points and at `SCHED_OP(BLOCK)` when the backend
+ * has `ioeventfd`; else a port device that processes the ring at once), and the ring processor.
+ */
+export class PvBlkIo implements IoFacet {
+  readonly facet = 'io';
+  readonly name = 'pv-blk';
+  readonly description = 'virtio-blk requests on a shared split ring: one notification (ioeventfd where available) and one completion event per batch';
+  readonly requires = [] as const;
+  readonly featureBits = FeatureBits.PV_IO;
+  /** The ring, once attached. */
+  ring: BlkRing | undefined;
+  /** The completion event port (0 until BLK_SETUP). */
+  port = 0;
+  /** True if notifications arrive through an ioeventfd. */
+  usesIoEventFd = false;
+
+  constructor(private readonly options: PvBlkOptions = {}) {}
+
+  /** Composition rule: completions are event-channel events. */
+  check(strategy: FacetSet): string | undefined {
+    const irq = strategy.interrupt.name;
+    return irq === 'event-channel'
+      ? undefined
+      : `the PV block ring signals completions on an event channel, so it needs the interrupt facet 'event-channel', not '${irq}'`;
+  }
+
+  attach(ctx: MachineContext): Disposable {
+    const domain = pvDomain(ctx);
+    const events = requireEventChannels(ctx, `io facet '${this.name}'`);
+    const owned = new DisposableStore();
+    const store = this.options.store ?? openStore(ctx, owned);
+    const ring = new BlkRing(ctx.vm.memory, ctx.ramSize, store, () => events.sendDevice(this.port), ctx.telemetry.counters);
+    this.ring = ring;
+    ctx.hypercalls.register(Hypercall.BLK_SETUP, 'BLK_SETUP', (a) => {
+      const bad = checkRingSetup(ctx.ramSize, a.a0, a.a1, a.a2, a.a3);
+      if (bad !== 0) return bad;
+      if (this.port === 0) {
+        const port = events.bindDevice(() => { this.port = 0; });
+        if (port < 0) return port;
+        this.port = port;
+      }
+      ring.setup(a.a0, a.a1, a.a2, a.a3);
+      return this.port;
+    });
+    // Every notify that exits (any width, or no ioeventfd) is handled at once.
+    ctx.pio.register('pv-blk-notify', Ports.PV_BLK_NOTIFY, 1, new NotifyPort(ring));
+    let efd: IoEventFd | undefined;
+    if ((this.options.ioeventfd ?? true) && ctx.vm.info.capabilities.has('ioeventfd')) {
+      efd = owned.add(ctx.vm.addIoEventFd({ space: 'pio', address: Ports.PV_BLK_NOTIFY, size: BLK_NOTIFY_SIZE, match: BLK_QUEUE_INDEX }));
+      const fd = efd;
+      owned.add(ctx.addPollHook(() => {
+        if (fd.take() > 0) ring.process();
+      }));
+    }
+    this.usesIoEventFd = efd !== undefined;
+    // Before the vCPU sleeps, finish what the guest queued.
+    const fd = efd;
+    owned.add(domain.sched.addBeforeBlock(() => {
+      if (fd !== undefined) fd.take();
+      return ring.process();
+    }));
+    return owned;
+  }
+}
+
+/** The configured storage file (created if missing), or a 16 MiB memory disk. */
+function openStore(ctx: MachineContext, owned: DisposableStore): BlockStore {
+  const storage = ctx.config?.storage;
+  if (!storage) return new MemoryBlockStore(DEFAULT_DISK_BYTES / Storage.SECTOR_SIZE);
+  fs.mkdirSync(path.dirname(storage.path), { recursive: true });
+  const file = FileBlockStore.open(storage.path, { createSizeBytes: storage.size });
+  owned.add(file);
+  return file;
+}

@@ -1,0 +1,44 @@
+/**
+ * The PV CPU facet: system calls bounce through the hypervisor, as on x86-64 Xen PV. The guest
+ * kernel's system-call entry makes one `SYSCALL_ENTRY` hypercall, and its return to user mode
+ * goes through `IRET(frame_gpa)`, which validates the frame before the guest's `iretq`. All
+ * hypercalls reach the VMM through the port doorbell, which this facet installs.
+ * @module
+ */
+import { FeatureBits, Hypercall, type CpuFacet, type MachineContext } from '@hyvisor/core';
+import { IretReject, checkIretFrame, iretResult } from '../cpu/iret-frame.js';
+import { pvDomain } from '../pv-domain.js';
+
+/** CPU facet `pv-syscall`: registers `SYSCALL_ENTRY` (counted) and `IRET` (frame validation). */
+export class PvSyscallCpu implements CpuFacet {
+  readonly facet = 'cpu';
+  readonly name = 'pv-syscall';
+  readonly description = 'system calls bounce through the hypervisor: SYSCALL_ENTRY on entry, a validated IRET on the way back; hypercalls via the port doorbell';
+  readonly requires = ['cpuid', 'run-deadline'] as const;
+  readonly featureBits = FeatureBits.PV_SYSCALL;
+
+  attach(ctx: MachineContext): void {
+    pvDomain(ctx);
+    const counters = ctx.telemetry.counters;
+    const entrySlot = counters.define('pv.syscall.entries', 'system calls bounced through SYSCALL_ENTRY');
+    const rejectSlots = [
+      0,
+      counters.define('pv.iret.rejected.fault', 'IRET frames outside guest RAM'),
+      counters.define('pv.iret.rejected.rip', 'IRET frames with a RIP outside the canonical user half'),
+      counters.define('pv.iret.rejected.cs', 'IRET frames whose CS is not a selector with RPL 3'),
+      counters.define('pv.iret.rejected.ss', 'IRET frames whose SS is not a selector with RPL 3'),
+      counters.define('pv.iret.rejected.if', 'IRET frames with interrupts disabled (IF clear)'),
+    ];
+    const memory = ctx.vm.memory;
+    const ramSize = ctx.ramSize;
+    ctx.hypercalls.register(Hypercall.SYSCALL_ENTRY, 'SYSCALL_ENTRY', () => {
+      counters.values[entrySlot]!++;
+      return 0;
+    });
+    ctx.hypercalls.register(Hypercall.IRET, 'IRET', (a) => {
+      const r = checkIretFrame(memory, ramSize, a.a0);
+      if (r !== IretReject.NONE) counters.values[rejectSlots[r]!]!++;
+      return iretResult(r);
+    });
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * For the KVM tests and the benchmark: builds a real guest machine from config (hello or testbed)
+ * with the stand-in probes attached. Skips cleanly where /dev/kvm is missing.
+ * @module
+ */
+import 'reflect-metadata';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createHyvisorContainer, validateConfig } from '@hyvisor/core';
+import { registerKvmBackend } from '@hyvisor/backend-kvm';
+import { registerHvmStrategies } from '@hyvisor/strategy-hvm';
+import { createMachineFromConfig, registerMinimalStrategy, type ComposedMachine } from '@hyvisor/vmm';
+import { attachStandInProbes } from './instrument.js';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const helloElf = path.join(repoRoot, 'packages/guest-hello/build/hello.elf');
+export const testbedElf = path.join(repoRoot, 'packages/guest-testbed/build/testbed.elf');
+
+/** Why KVM tests cannot run here, or undefined if they can. */
+export function kvmMissing(): string | undefined {
+  try {
+    fs.accessSync('/dev/kvm', fs.constants.R_OK | fs.constants.W_OK);
+  } catch {
+    return '/dev/kvm is missing or not accessible';
+  }
+  for (const f of [helloElf, testbedElf]) if (!fs.existsSync(f)) return `${f} is missing: run \`pnpm build\``;
+  return undefined;
+}
+
+/** A hello guest making `exits` port exits (minimal strategy). */
+export function helloMachine(exits: number, name = 'hello'): ComposedMachine {
+  return build({ name, strategy: 'minimal', guest: { kernel: helloElf, cmdline: `exits=${exits}` } });
+}
+
+/** The testbed under hvm-userspace (interrupts, PIT timer, ATA disk) running `workload`. */
+export function testbedMachine(workload: string, iterations: number, disk: string): ComposedMachine {
+  return build({
+    name: 'testbed', strategy: 'hvm-userspace', guest: { kernel: testbedElf, workload, iterations },
+    storage: { path: disk, size: '16MiB' },
+  });
+}
+
+function build(cfg: Record<string, unknown>): ComposedMachine {
+  const container = createHyvisorContainer();
+  registerKvmBackend(container);
+  registerMinimalStrategy(container);
+  registerHvmStrategies(container);
+  const config = validateConfig({ backend: 'kvm', memory: '64MiB', serial: { output: 'none' }, timeLimit: '60s', ...cfg });
+  const composed = createMachineFromConfig(container, config);
+  composed.machine.own(attachStandInProbes(composed.machine));
+  return composed;
+}
