@@ -120,11 +120,17 @@ test('an unknown flag is a one-line error', (t) => {
 });
 
 test('an unknown strategy lists the known ones', (t) => {
-  oneLineError(t, hyvisor('run', 'examples/hello.yaml', '--strategy', 'pv'), /strategy: unknown strategy 'pv'; known: hvm, hvm-userspace, minimal/);
+  oneLineError(t, hyvisor('run', 'examples/hello.yaml', '--strategy', 'pvh'), /strategy: unknown strategy 'pvh'; known: hvm, hvm-userspace, hybrid, minimal, pv/);
 });
 
 test('an unknown backend lists the known ones', (t) => {
-  oneLineError(t, hyvisor('run', 'examples/hello.yaml', '--backend', 'emu'), /backend: unknown backend 'emu'; known: kvm/);
+  oneLineError(t, hyvisor('run', 'examples/hello.yaml', '--backend', 'xen'), /backend: unknown backend 'xen'; known: emu, kvm/);
+});
+
+test('the hello guest runs on the emulator backend without /dev/kvm', (t) => {
+  const r = hyvisor('run', 'examples/hello.yaml', '--backend', 'emu');
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, 'Hello from the Hyvisor guest! RAM: 64 MiB, cmdline: ""\n');
 });
 
 test('a kernel that is not an ELF file is a one-line error naming it', (t) => {

@@ -12,8 +12,11 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EXIT_KIND_NAMES, createHyvisorContainer, validateConfig } from '@hyvisor/core';
 import { registerKvmBackend } from '@hyvisor/backend-kvm';
+import { registerEmuBackend } from '@hyvisor/backend-emu';
 import type { BufferSerialOutput } from '@hyvisor/devices';
 import { registerHvmStrategies } from '@hyvisor/strategy-hvm';
+import { registerPvStrategy } from '@hyvisor/strategy-pv';
+import { registerHybridStrategy } from '@hyvisor/strategy-hybrid';
 import { createMachineFromConfig, registerMinimalStrategy } from '@hyvisor/vmm';
 
 /** The testbed guest ELF (built by `pnpm build`, i.e. `make` in this package). */
@@ -58,6 +61,8 @@ export function parseResults(text: string): GuestResult[] {
 /** Options of a Hyvisor testbed run. */
 export interface TestbedOptions {
   readonly strategy: string;
+  /** Backend name: `kvm` (default) or `emu`. */
+  readonly backend?: string;
   readonly workload: string;
   readonly iterations?: number;
   readonly memory?: string;
@@ -65,15 +70,18 @@ export interface TestbedOptions {
   readonly diskPath?: string;
 }
 
-/** Boots the testbed in Hyvisor on KVM with `strategy` and runs `workload`. */
+/** Boots the testbed in Hyvisor (on KVM unless `backend` says otherwise) with `strategy` and runs `workload`. */
 export async function runTestbed(o: TestbedOptions): Promise<TestbedRun> {
   const container = createHyvisorContainer();
   registerKvmBackend(container);
+  registerEmuBackend(container);
   registerMinimalStrategy(container);
   registerHvmStrategies(container);
+  registerPvStrategy(container);
+  registerHybridStrategy(container);
   const disk = o.diskPath ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hyvisor-testbed-')), 'disk.img');
   const config = validateConfig({
-    name: `testbed-${o.workload}`, backend: 'kvm', strategy: o.strategy, memory: o.memory ?? '64MiB',
+    name: `testbed-${o.workload}`, backend: o.backend ?? 'kvm', strategy: o.strategy, memory: o.memory ?? '64MiB',
     guest: { kernel: TESTBED_ELF, workload: o.workload, ...(o.iterations ? { iterations: o.iterations } : {}) },
     serial: { output: 'buffer' }, storage: { path: disk, size: '16MiB' }, timeLimit: o.timeLimit ?? '300s',
   });

@@ -105,6 +105,13 @@ kvmTest('time under hvm: the in-kernel PIT re-injects the ticks a stall delays',
   t.true(Math.abs(r.lostTicks as number) < 30, `lost ${r.lostTicks} ticks`);
 });
 
+for (const workload of ['syscall', 'memory', 'irq', 'io']) {
+  test(`${workload} runs on the emulator backend under hvm-userspace`, async (t) => {
+    const r = only(t, await runTestbed({ backend: 'emu', strategy: 'hvm-userspace', workload, iterations: 50 }), workload);
+    t.is(r.iterations, 50);
+  });
+}
+
 test('QEMU TCG boots the same binary through its PVH entry and runs a workload', (t) => {
   if (!qemuAvailable()) {
     t.log('skipped: qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)');

@@ -6,9 +6,9 @@
  * Opcodes the emulator does not implement raise #UD in the guest and are counted.
  * @module
  */
-import { CS, DS, ES, FS, GS, RAX, RCX, RDX, RSP, RBP, SS, type Cpu } from '../cpu/cpu.js';
+import { CS, FS, GS, RAX, RCX, RDX, RBP, SS, type Cpu } from '../cpu/cpu.js';
 import {
-  CF, DF, IF, OF, ZF, condition, getCF, getFlags, materialize, setFlagBit, L_LOGIC, setLazy, sizeMask, SF, PF, AF,
+  AF, CF, DF, IF, PF, SF, ZF, condition, getFlags, materialize, setFlagBit,
 } from '../cpu/flags.js';
 import { loadCodeSegment, loadDataSegment } from '../cpu/descriptors.js';
 import { iretq, setFlagsFrom, syscall, sysret } from '../cpu/interrupts.js';
@@ -315,8 +315,7 @@ export function execute(cpu: Cpu, d: Insn, pf: Platform): void {
       return;
     }
     case 0xd8: case 0xd9: case 0xda: case 0xdb: case 0xdc: case 0xdd: case 0xde: case 0xdf:
-      cpu.unimplemented++;
-      cpu.raise(7); // #NM: no x87 (CPUID says no FPU)
+      unimplemented(cpu); // no x87 (CPUID says no FPU)
       return;
     case 0xe0: case 0xe1: case 0xe2: { // LOOPNE, LOOPE, LOOP
       let zero: boolean;
@@ -701,4 +700,3 @@ function bitScan(cpu: Cpu, d: Insn, reverse: boolean): void {
   setReg(cpu, d, d.reg, s, idx, 0);
 }
 
-void OF; void L_LOGIC; void setLazy; void sizeMask; void getCF; void ES; void DS; void RSP;

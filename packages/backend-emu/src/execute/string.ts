@@ -10,7 +10,7 @@ import { RAX, RCX, RDI, RSI, type Cpu } from '../cpu/cpu.js';
 import { DF, getZF } from '../cpu/flags.js';
 import { ACC_READ, ACC_WRITE } from '../mmu/mmu.js';
 import type { Insn } from '../decoder/decoder.js';
-import { ADD, CMP, alu } from './alu.js';
+import { CMP, alu } from './alu.js';
 
 /** Elements one step of a REP string instruction handles at most. */
 export const REP_CHUNK = 65536;
@@ -157,4 +157,3 @@ function fastPath(cpu: Cpu, d: Insn, kind: number, size: number, count: number):
   return left;
 }
 
-void ADD;

@@ -4,12 +4,12 @@
  * @module
  */
 import {
-  CR0_PG, CR0_PE, CR4_PAE, EFER_LMA, EFER_LME, GS, LDTR, RAX, RCX, RDX, type Cpu,
+  CR0_PG, CR0_PE, CR4_PAE, GS, LDTR, RAX, RCX, RDX, type Cpu,
 } from '../cpu/cpu.js';
 import { loadTaskRegister, nullSegment } from '../cpu/descriptors.js';
 import { readMsr, tscNow, writeMsr } from '../cpu/msr.js';
 import type { Insn } from '../decoder/decoder.js';
-import { ea, getReg, setReg } from './operands.js';
+import { ea, setReg } from './operands.js';
 
 /** #GP(0) unless at CPL 0. */
 export function privileged(cpu: Cpu): void {
@@ -161,4 +161,3 @@ export function rdtsc(cpu: Cpu): void {
   cpu.lo[RDX] = Math.floor(t / 0x1_0000_0000) >>> 0; cpu.hi[RDX] = 0;
 }
 
-void EFER_LMA; void EFER_LME; void getReg;

@@ -1,0 +1,196 @@
+import test from 'ava';
+import { BACKENDS, ExitKind, createHyvisorContainer, exitValue, setExitValue, type VmExit } from '@hyvisor/core';
+import { EmuBackend, registerEmuBackend } from './index.js';
+import { CODE, DATA, harness, handler, hex, reg, run, runToHlt, setRegs } from './test-support.js';
+
+test('the backend reports name and flavour emu, its TSC rate and only the capabilities it has', (t) => {
+  const b = new EmuBackend();
+  t.is(b.info.name, 'emu');
+  t.is(b.info.flavour, 'emu');
+  t.is(b.info.details['tscKhz'], 1_000_000);
+  t.true(b.info.capabilities.has('readonly-memory'));
+  t.true(b.info.capabilities.has('interrupt-injection'));
+  t.false(b.info.capabilities.has('in-kernel-irqchip'));
+  t.false(b.info.capabilities.has('ioeventfd'));
+  const vm = b.createVm();
+  t.throws(() => vm.createIrqchip({ pit: false }), { message: /lacks the in-kernel-irqchip capability/ });
+  t.throws(() => vm.setIrqLine(4, true), { message: /lacks the in-kernel-irqchip capability/ });
+  t.throws(() => vm.addIoEventFd({ space: 'pio', address: 0x510, size: 1 }), { message: /lacks the ioeventfd capability/ });
+  b.dispose();
+});
+
+test('registerEmuBackend adds emu to the backend registry', (t) => {
+  const c = createHyvisorContainer();
+  registerEmuBackend(c);
+  const b = c.resolve(BACKENDS).create('emu');
+  t.is(b.info.name, 'emu');
+  b.dispose();
+});
+
+test('OUT exits with port, size and data; the instruction has completed', (t) => {
+  const h = harness(hex('e780 f4')); // out 0x80, eax; hlt
+  setRegs(h, { rax: 0xcafef00dn });
+  const e = run(h);
+  t.is(e.kind, ExitKind.Io);
+  t.deepEqual([e.port, e.size, e.write, e.count, exitValue(e)], [0x80, 4, true, 1, 0xcafef00d]);
+  t.is(h.vcpu.readRegister('rip'), CODE + 2);
+  t.is(run(h).kind, ExitKind.Hlt);
+});
+
+test('IN exits; the answer written into exit.data reaches AL on the next run', (t) => {
+  const h = harness(hex('e460 f4')); // in al, 0x60; hlt
+  setRegs(h, { rax: 0x1100n });
+  const e = run(h);
+  t.deepEqual([e.kind, e.port, e.size, e.write], [ExitKind.Io, 0x60, 1, false]);
+  setExitValue(e, 0x5a);
+  runToHlt(h);
+  t.is(reg(h, 'rax'), 0x115an);
+  t.is(h.vcpu.instructionsRetired, 2, 'the IN retired once');
+});
+
+test('rep outsb hands the whole string to the VMM in one exit with count', (t) => {
+  const h = harness(hex('f36e f4'));
+  h.mem.write(DATA, new TextEncoder().encode('hello'));
+  setRegs(h, { rsi: BigInt(DATA), rcx: 5n, rdx: 0x3f8n });
+  const e = run(h);
+  t.deepEqual([e.kind, e.port, e.size, e.count], [ExitKind.Io, 0x3f8, 1, 5]);
+  t.is(new TextDecoder().decode(new Uint8Array(e.data.buffer, e.data.byteOffset + e.dataOffset, 5)), 'hello');
+  t.is(reg(h, 'rcx'), 0n);
+  t.is(run(h).kind, ExitKind.Hlt);
+});
+
+test('rep insw takes count words from one exit into memory', (t) => {
+  const h = harness(hex('66f36d f4'));
+  setRegs(h, { rdi: BigInt(DATA), rcx: 3n, rdx: 0x1f0n });
+  const e = run(h);
+  t.deepEqual([e.kind, e.port, e.size, e.count, e.write], [ExitKind.Io, 0x1f0, 2, 3, false]);
+  for (let i = 0; i < 3; i++) setExitValue(e, 0x1111 * (i + 1), i);
+  runToHlt(h);
+  t.deepEqual([0, 1, 2].map((i) => h.mem.u16(DATA + 2 * i)), [0x1111, 0x2222, 0x3333]);
+  t.is(reg(h, 'rdi'), BigInt(DATA + 6));
+});
+
+test('a read outside RAM is an MMIO exit; the answer lands in the register', (t) => {
+  const h = harness(hex('8b04250000ff7f f4')); // mov eax, [0x7fff0000]
+  const e = run(h);
+  t.deepEqual([e.kind, e.gpa, e.size, e.write], [ExitKind.Mmio, 0x7fff0000, 4, false]);
+  setExitValue(e, 0x12345678);
+  runToHlt(h);
+  t.is(reg(h, 'rax'), 0x12345678n);
+});
+
+test('a write outside RAM is an MMIO exit carrying the data', (t) => {
+  const h = harness(hex('488903 f4'));
+  setRegs(h, { rbx: 0xfee00000n, rax: 0x1122334455667788n });
+  const e = run(h);
+  t.deepEqual([e.kind, e.gpa, e.size, e.write], [ExitKind.Mmio, 0xfee00000, 8, true]);
+  t.is(e.data.getBigUint64(e.dataOffset, true), 0x1122334455667788n);
+  t.is(run(h).kind, ExitKind.Hlt);
+});
+
+test('read-only regions: reads see the data, writes exit as MMIO and leave it unchanged', (t) => {
+  const h = harness(hex('488b03 488903 f4'));
+  const rom = h.vm.addRegion('rom', 0x900000, 0x1000, { readonly: true });
+  new DataView(rom.buffer).setUint32(0, 0xabcd, true);
+  setRegs(h, { rbx: 0x900000n });
+  const e = run(h);
+  t.deepEqual([e.kind, e.gpa, e.write], [ExitKind.Mmio, 0x900000, true]);
+  t.is(reg(h, 'rax'), 0xabcdn);
+  t.is(new DataView(rom.buffer).getUint32(0, true), 0xabcd);
+});
+
+test('a guest that never exits returns a Deadline exit once the deadline passes', (t) => {
+  const h = harness(hex('ebfe')); // jmp $
+  h.vcpu.setDeadline(30);
+  const start = performance.now();
+  t.is(run(h).kind, ExitKind.Deadline);
+  const took = performance.now() - start;
+  t.true(took >= 29 && took < 2000, `took ${took} ms`);
+  t.true(h.vcpu.instructionsRetired > 1000);
+});
+
+test('kick makes the next run return a Deadline exit at once', (t) => {
+  const h = harness(hex('ebfe'));
+  h.vcpu.kick();
+  t.is(run(h).kind, ExitKind.Deadline);
+  t.is(h.vcpu.instructionsRetired, 0);
+});
+
+test('a queued interrupt waits for IF and the STI shadow, then goes through the IDT', (t) => {
+  const h = harness(hex('90 fb f4 f4')); // nop; sti; hlt; hlt
+  t.true(h.vcpu.queueInterrupt(0x20));
+  t.false(h.vcpu.interruptWindowOpen);
+  let e = run(h);
+  t.is(e.kind, ExitKind.Hlt, 'the HLT in the STI shadow runs before the interrupt');
+  t.is(h.vcpu.readRegister('rip'), CODE + 3);
+  t.is(h.vcpu.pendingInterrupts, 1);
+  e = run(h);
+  t.is(e.kind, ExitKind.Hlt);
+  t.is(h.vcpu.readRegister('rip'), handler(0x20) + 1);
+  t.is(h.vcpu.pendingInterrupts, 0);
+  t.is(h.mem.u64(Number(reg(h, 'rsp')))!, BigInt(CODE + 3), 'returns after the first HLT');
+});
+
+test('an interrupt-window request exits as soon as IF=1 and the shadow is over', (t) => {
+  const h = harness(hex('90 fb 90 f4'));
+  h.vcpu.setInterruptWindowRequest(true);
+  const e = run(h);
+  t.is(e.kind, ExitKind.IrqWindow);
+  t.is(h.vcpu.readRegister('rip'), CODE + 3);
+  t.true(h.vcpu.interruptWindowOpen);
+  h.vcpu.setInterruptWindowRequest(false);
+  t.is(run(h).kind, ExitKind.Hlt);
+});
+
+test('CPUID shows the generic CPU and the leaves the VMM set', (t) => {
+  const h = harness(hex('0fa2 f4'));
+  const leaves = h.vcpu.supportedCpuid();
+  t.truthy(leaves.find((l) => l.function === 0x80000001 && (l.edx & (1 << 29)) !== 0), 'long mode');
+  t.falsy(leaves.find((l) => l.function === 1 && (l.edx & (1 << 25)) !== 0), 'no SSE');
+  h.vcpu.setCpuid([...leaves, { function: 0x40000000, index: 0, flags: 0, eax: 0x40000002, ebx: 0x69767948, ecx: 1, edx: 2 }]);
+  setRegs(h, { rax: 0x40000000n });
+  runToHlt(h);
+  t.is(reg(h, 'rbx'), 0x69767948n);
+  const h0 = harness(hex('0fa2 f4'));
+  runToHlt(h0);
+  const vendor = Buffer.alloc(12);
+  vendor.writeUInt32LE(Number(reg(h0, 'rbx')), 0); vendor.writeUInt32LE(Number(reg(h0, 'rdx')), 4); vendor.writeUInt32LE(Number(reg(h0, 'rcx')), 8);
+  t.is(vendor.toString(), 'GenuineIntel');
+});
+
+test('rdtsc counts retired instructions at the fixed ratio', (t) => {
+  const h = harness(hex('90 90 90 0f31 f4'));
+  runToHlt(h);
+  t.is(reg(h, 'rax'), 3n);
+  t.is(reg(h, 'rdx'), 0n);
+});
+
+test('unknown MSRs are #GP in the guest and a BackendError for the VMM', (t) => {
+  const h = harness(hex('0f32 f4'));
+  setRegs(h, { rcx: 0x12345n });
+  runToHlt(h);
+  t.is(h.vcpu.readRegister('rip'), handler(13) + 1);
+  t.throws(() => h.vcpu.getMsr(0x12345), { message: /not implemented/ });
+});
+
+/** A small guest: sums with a loop, writes progress to a port and reads one back. */
+function deterministicRun(): { retired: number; exits: string[] } {
+  // mov ecx, 2000; loop: add rax, rcx; out 0x80, al (every iteration); dec ecx; jnz loop; in al, 0x61; hlt
+  const h = harness(hex('b9d0070000', '4801c8', 'e680', 'ffc9', '75f7', 'e461', 'f4'));
+  const exits: string[] = [];
+  for (;;) {
+    const e: VmExit = h.vcpu.run();
+    exits.push(`${e.kind}:${e.port}:${e.write ? exitValue(e) : ''}`);
+    if (e.kind === ExitKind.Io && !e.write) setExitValue(e, 7);
+    if (e.kind === ExitKind.Hlt) break;
+  }
+  return { retired: h.vcpu.instructionsRetired, exits };
+}
+
+test('two runs of the same guest retire the same instructions and exit the same way', (t) => {
+  const a = deterministicRun(), b = deterministicRun();
+  t.is(a.retired, b.retired);
+  t.is(a.retired, 1 + 2000 * 4 + 2);
+  t.deepEqual(a.exits, b.exits);
+  t.is(a.exits.length, 2002);
+});
