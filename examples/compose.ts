@@ -6,7 +6,7 @@
 import 'reflect-metadata';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BACKENDS, STRATEGIES, Ports, createHyvisorContainer, validateConfig } from '@hyvisor/core';
+import { BACKENDS, FACETS, STRATEGIES, Ports, createHyvisorContainer, planStrategy, validateConfig } from '@hyvisor/core';
 import { registerKvmBackend } from '@hyvisor/backend-kvm';
 import { DebugExit, NullIrqLine, StdoutSerialOutput, Uart16550 } from '@hyvisor/devices';
 import { Machine, registerMinimalStrategy } from '@hyvisor/vmm';
@@ -32,7 +32,8 @@ const config = validateConfig(
 
 // 3. Backend, strategy and machine.
 const backend = container.resolve(BACKENDS).create(config.backend);
-const strategy = container.resolve(STRATEGIES).create(config.strategy, 'strategy', backend.info);
+// `strategy` is a name here; planStrategy also takes { base, <facet>: name } and modules.
+const strategy = planStrategy(config.strategy, container.resolve(STRATEGIES), container.resolve(FACETS)).create(backend.info);
 const machine = new Machine({ name: config.name, backend, strategy, memory: config.memory });
 
 // 4. Devices, wired onto the port bus by hand.

@@ -6,11 +6,11 @@
  */
 import * as fs from 'node:fs';
 import { KvmBackend } from '@hyvisor/backend-kvm';
-import { median, positiveInt, type Benchmark } from './benchmark.js';
-import { TESTBED_ELF, qemuAvailable, runTestbed, runTestbedInQemu, type GuestResult } from '@hyvisor/guest-testbed';
+import { positiveInt, type Benchmark } from './benchmark.js';
+import { TESTBED_ELF, qemuAvailable, runTestbedInQemu } from '@hyvisor/guest-testbed';
+import { ALL_WORKLOADS, parseWorkloads, round3, runRounds, summarizeRounds } from './rounds.js';
 
-/** Workloads in the order they run. */
-export const ALL_WORKLOADS = ['cpu', 'syscall', 'memory', 'irq', 'io', 'time'] as const;
+export { ALL_WORKLOADS };
 /** Workloads QEMU can run meaningfully (it has no IRQ_TEST or STALL device). */
 const QEMU_WORKLOADS = new Set(['cpu', 'syscall', 'memory', 'io']);
 
@@ -42,8 +42,7 @@ export const workloads: Benchmark = {
   async run(options, log) {
     if (!fs.existsSync(TESTBED_ELF)) throw new Error(`${TESTBED_ELF} is missing: run \`pnpm build\` first`);
     const strategies = String(options.strategy ?? 'hvm,hvm-userspace').split(',').filter(Boolean);
-    const names = String(options.workload ?? ALL_WORKLOADS.join(',')).split(',').filter(Boolean);
-    for (const n of names) if (!(ALL_WORKLOADS as readonly string[]).includes(n)) throw new RangeError(`--workload: unknown workload '${n}'; known: ${ALL_WORKLOADS.join(', ')}`);
+    const names = parseWorkloads(options.workload);
     const rounds = positiveInt('rounds', options.rounds, 3);
     const iterations = options.iterations === undefined ? undefined : positiveInt('iterations', options.iterations, 1);
     const useQemu = !options['no-qemu'] && qemuAvailable();
@@ -53,18 +52,12 @@ export const workloads: Benchmark = {
 
     const out: WorkloadResult[] = [];
     for (const workload of names) {
-      const perStrategy = new Map<string, { result: GuestResult; exits: Record<string, number> }[]>();
-      for (let r = 0; r < rounds; r++) {
-        // Alternate the order of strategies each round so host drift hits all of them alike.
-        const order = r % 2 === 0 ? strategies : [...strategies].reverse();
-        for (const strategy of order) {
-          const run = await runTestbed({ strategy, workload, ...(iterations ? { iterations } : {}) });
-          const result = run.results.find((x) => x.workload === workload);
-          if (!result) throw new Error(`${workload} under ${strategy}: no result line (exit ${run.exitCode}, ${run.reason} ${run.message}); console:\n${run.console}`);
-          log(`${workload} ${strategy} round ${r + 1}/${rounds}: ${result.nsPerOp.toFixed(0)} ns/op, check ${result.check}`);
-          perStrategy.set(strategy, [...(perStrategy.get(strategy) ?? []), { result, exits: run.markedExits }]);
-        }
-      }
+      const { samples } = await runRounds({
+        workloads: [workload], strategies, rounds, iterations: () => iterations,
+        onRun: ({ strategy, round, sample }) => {
+          if (sample.ok) log(`${workload} ${strategy} round ${round + 1}/${rounds}: ${sample.result.nsPerOp.toFixed(0)} ns/op, check ${sample.result.check}`);
+        },
+      });
       let qemuNsPerOp: number | undefined;
       if (useQemu && QEMU_WORKLOADS.has(workload)) {
         const q = runTestbedInQemu(workload, iterations);
@@ -73,17 +66,11 @@ export const workloads: Benchmark = {
         log(`${workload} qemu-tcg: ${qr ? `${qr.nsPerOp.toFixed(0)} ns/op` : `no result (exit ${q.exitCode})`}`);
       }
       for (const strategy of strategies) {
-        const runs = perStrategy.get(strategy)!;
-        const sorted = [...runs].sort((a, b) => a.result.nsPerOp - b.result.nsPerOp);
-        const mid = sorted[sorted.length >> 1]!;
-        const exitsPerOp: Record<string, number> = {};
-        for (const [k, v] of Object.entries(mid.exits)) if (v !== 0) exitsPerOp[k] = round3(v / mid.result.iterations);
-        const { workload: _w, iterations: it, ns: _ns, nsPerOp: _n, check, ...guest } = mid.result;
-        const nsPerOp = median(runs.map((x) => x.result.nsPerOp));
+        const s = summarizeRounds(samples.get(workload)!.get(strategy)!);
         out.push({
-          workload, strategy, host: flavour, rounds, iterations: it, nsPerOp: round3(nsPerOp), exitsPerOp, guest,
-          check: runs.every((x) => x.result.check === 'ok') ? 'ok' : runs.map((x) => x.result.check).join(','),
-          ...(qemuNsPerOp !== undefined ? { qemuNsPerOp: round3(qemuNsPerOp), qemuRatio: round3(nsPerOp / qemuNsPerOp) } : {}),
+          workload, strategy, host: flavour, rounds, iterations: s.iterations, nsPerOp: s.nsPerOp, exitsPerOp: s.exitsPerOp, guest: s.guest,
+          check: s.check,
+          ...(qemuNsPerOp !== undefined ? { qemuNsPerOp: round3(qemuNsPerOp), qemuRatio: round3(s.nsPerOp / qemuNsPerOp) } : {}),
         });
       }
     }
@@ -102,6 +89,3 @@ export const workloads: Benchmark = {
   },
 };
 
-function round3(x: number): number {
-  return Math.round(x * 1000) / 1000;
-}

@@ -5,7 +5,7 @@
  * @module
  */
 import { BackendError, type Backend, type BackendInfo, type Capability, type VmOptions } from '@hyvisor/core';
-import { TSC_KHZ, TSC_PER_INSTRUCTION } from './cpu/msr.js';
+import { NS_PER_INSTRUCTION, TSC_KHZ, TSC_PER_INSTRUCTION } from './cpu/msr.js';
 import { CHECK_INTERVAL } from './emu-vcpu.js';
 import { EmuVm, MAX_VCPUS } from './emu-vm.js';
 
@@ -22,6 +22,8 @@ export class EmuBackend implements Backend {
     details: Object.freeze({
       tscKhz: TSC_KHZ,
       tscPerInstruction: TSC_PER_INSTRUCTION,
+      nsPerInstruction: NS_PER_INSTRUCTION,
+      virtualTime: true,
       deadlineCheckInstructions: CHECK_INTERVAL,
       maxVcpus: MAX_VCPUS,
       deterministic: true,

@@ -109,6 +109,41 @@ test('a guest that never exits returns a Deadline exit once the deadline passes'
   t.true(h.vcpu.instructionsRetired > 1000);
 });
 
+test('the deadline is virtual time: it passes exactly when its instructions have retired', (t) => {
+  const h = harness(hex('ebfe')); // jmp $
+  h.vcpu.hostGuardMinMs = Infinity; // no host-time guard: a descheduled test worker must not end the run early
+  t.is(h.vm.timeSource(), 0);
+  h.vcpu.setDeadline(0.001234); // 1234 ns = 1234 instructions
+  t.is(run(h).kind, ExitKind.Deadline);
+  t.is(h.vcpu.instructionsRetired, 1234);
+  t.is(h.vm.timeSource(), 1234);
+  h.vcpu.setDeadline(0.000_000_5); // less than an instruction: one
+  t.is(run(h).kind, ExitKind.Deadline);
+  t.is(h.vcpu.instructionsRetired, 1235);
+});
+
+test('advanceTime moves guest time and the TSC forward (never back) and brings a virtual deadline closer', (t) => {
+  const h = harness(hex('0f31 f4 ebfe')); // rdtsc; hlt; jmp $
+  h.vcpu.hostGuardMinMs = Infinity;
+  runToHlt(h);
+  const tsc0 = Number(reg(h, 'rax'));
+  t.is(tsc0, 0, 'rdtsc read before it retired');
+  h.vm.advanceTime(1_000_000);
+  t.is(h.vm.timeSource(), 1_000_000);
+  h.vm.advanceTime(5); // never back
+  t.is(h.vm.timeSource(), 1_000_000);
+  setRegs(h, { rip: BigInt(CODE) });
+  runToHlt(h);
+  t.is(Number(reg(h, 'rax')), 1_000_000, 'TSC = instructions retired before the rdtsc + time skipped');
+  h.vcpu.setDeadline(0.01); // 10 µs
+  h.vm.advanceTime(h.vm.timeSource() + 9_990);
+  t.is(run(h).kind, ExitKind.Deadline);
+  t.is(h.vcpu.instructionsRetired, 14, '4 retired + the 10 that remained after the jump');
+  t.is(h.vcpu.stats()['skippedNs'], 1_000_000 - 2 + 9_990);
+  t.is(h.vcpu.stats()['exits.deadline'], 1);
+  t.is(h.vcpu.stats()['exits.hlt'], 2);
+});
+
 test('kick makes the next run return a Deadline exit at once', (t) => {
   const h = harness(hex('ebfe'));
   h.vcpu.kick();

@@ -7,7 +7,7 @@
  * @module
  */
 import {
-  BackendError, DisposableStore, ExitKind, REGISTER_NAMES, createExit,
+  BackendError, DisposableStore, EXIT_KIND_NAMES, ExitKind, REGISTER_NAMES, createExit,
   type CpuidEntry, type RegisterName, type Registers, type Segment, type SpecialRegisters, type Vcpu, type VmExit,
   type GuestMemory,
 } from '@hyvisor/core';
@@ -16,10 +16,11 @@ import {
   pairToBig,
 } from './cpu/cpu.js';
 import { CPUID_SIGNIFICANT_INDEX, emulatorCpuid } from './cpu/cpuid.js';
+import { DecodeCache } from './cpu/decode-cache.js';
 import { Fetcher } from './cpu/fetch.js';
 import { IF, getFlags, materialize } from './cpu/flags.js';
 import { EV_EXCEPTION, EV_EXTERNAL, EV_SOFTWARE, deliverEvent } from './cpu/interrupts.js';
-import { readMsr, writeMsr } from './cpu/msr.js';
+import { NS_PER_INSTRUCTION, readMsr, writeMsr } from './cpu/msr.js';
 import { Insn, decode } from './decoder/decoder.js';
 import { execute, type Platform } from './execute/execute.js';
 import { Mmu } from './mmu/mmu.js';
@@ -27,8 +28,10 @@ import { PhysicalMemory } from './mmu/physical.js';
 
 /** Pending-interrupt ring size (as the KVM backend). */
 const IRQ_QUEUE_SIZE = 16;
-/** Instructions between two looks at the clock (deadline) and the kick flag. */
+/** Instructions between two looks at the host clock (deadline guard) and the kick flag. */
 export const CHECK_INTERVAL = 4096;
+/** The host-time guard of a deadline is never shorter than this by default (ms): see {@link EmuVcpu.setDeadline}. */
+export const HOST_GUARD_MIN_MS = 5;
 /** Exit buffer layout: MMIO data at 0 (8 bytes), port I/O data from 16 (one page of elements). */
 const MMIO_OFFSET = 0, IO_OFFSET = 16, IO_CAPACITY = 4096;
 
@@ -53,7 +56,10 @@ export class EmuVcpu implements Vcpu, Platform {
 
   private readonly store = new DisposableStore();
   private readonly fetcher: Fetcher;
+  /** Scratch for instructions that cross a page boundary (not cached). */
   private readonly insn = new Insn();
+  /** Decoded instructions per physical code page (see cpu/decode-cache.ts). */
+  readonly decodeCache = new DecodeCache();
   private readonly buffer: DataView;
   private cpuidEntries: CpuidEntry[] = emulatorCpuid();
 
@@ -62,8 +68,14 @@ export class EmuVcpu implements Vcpu, Platform {
   private irqCount = 0;
   private windowRequest = false;
 
-  /** Performance.now() at which the deadline passes, or Infinity. */
+  /** Shortest host-time guard of a deadline in ms (Infinity: virtual deadlines only, for exact tests). */
+  hostGuardMinMs = HOST_GUARD_MIN_MS;
+  /** Host-time guard: performance.now() at which the deadline passes, or Infinity. */
   private deadlineAt = Infinity;
+  /** Virtual deadline: the deadline passes when `cpu.retired` reaches it (Infinity: none). */
+  private deadlineRetired = Infinity;
+  /** Exits returned by run(), by kind (ExitKind index). */
+  private readonly exitCounts = new Float64Array(EXIT_KIND_NAMES.length);
   private kicked = false;
   /** An exit was scheduled by the instruction that just retired (OUT, MMIO write, HLT). */
   private exitPending = false;
@@ -99,6 +111,29 @@ export class EmuVcpu implements Vcpu, Platform {
     return this.cpu.unimplemented;
   }
 
+  /** This vCPU's guest time in ns: instructions retired × {@link NS_PER_INSTRUCTION} plus time skipped while halted. */
+  virtualNs(): number {
+    return this.cpu.retired * NS_PER_INSTRUCTION + this.cpu.skippedNs;
+  }
+
+  /** Moves this vCPU's guest time forward to `ns` (whole ns; never back). The virtual TSC moves with it. */
+  advanceTo(ns: number): void {
+    const d = Math.ceil(ns - this.virtualNs());
+    if (d > 0) {
+      this.cpu.skippedNs += d;
+      if (this.deadlineRetired !== Infinity) this.deadlineRetired = Math.max(this.cpu.retired, this.deadlineRetired - d / NS_PER_INSTRUCTION);
+    }
+  }
+
+  /** Instructions retired, time skipped while halted, unimplemented instructions and exits by kind. */
+  stats(): Record<string, number> {
+    const out: Record<string, number> = {
+      instructions: this.cpu.retired, skippedNs: this.cpu.skippedNs, unimplemented: this.cpu.unimplemented,
+    };
+    EXIT_KIND_NAMES.forEach((name, i) => { out[`exits.${name}`] = this.exitCounts[i]!; });
+    return out;
+  }
+
   /** @internal Re-reads guest memory regions (after `Vm.addRegion`). */
   memoryChanged(): void {
     this.mmu.phys.refresh();
@@ -127,15 +162,24 @@ export class EmuVcpu implements Vcpu, Platform {
   // ------------------------------------------------------------------ hot path
 
   run(): VmExit {
+    const exit = this.runGuest();
+    this.exitCounts[exit.kind]++;
+    return exit;
+  }
+
+  private deadlineExit(): VmExit {
+    this.deadlineAt = Infinity;
+    this.deadlineRetired = Infinity;
+    this.exit.kind = ExitKind.Deadline;
+    return this.exit;
+  }
+
+  private runGuest(): VmExit {
     if (this.store.isDisposed) throw new BackendError(`run: vCPU ${this.id} is disposed`);
     const exit = this.exit;
     const cpu = this.cpu;
     if (this.kicked) { this.kicked = false; exit.kind = ExitKind.Deadline; return exit; }
-    if (this.deadlineAt !== Infinity && performance.now() >= this.deadlineAt) {
-      this.deadlineAt = Infinity;
-      exit.kind = ExitKind.Deadline;
-      return exit;
-    }
+    if (this.deadlineAt !== Infinity && performance.now() >= this.deadlineAt) return this.deadlineExit();
     if (this.shutdown) { exit.kind = ExitKind.Shutdown; return exit; }
     this.exitPending = false;
     // A read exit's instruction completes first, before any interrupt, as on KVM.
@@ -144,6 +188,8 @@ export class EmuVcpu implements Vcpu, Platform {
     for (;;) {
       for (let n = 0; n < CHECK_INTERVAL; n++) {
         if (!first) {
+          // The virtual deadline is exact: the VMM gets control at this very instruction count.
+          if (cpu.retired >= this.deadlineRetired) return this.deadlineExit();
           if (this.irqCount > 0 && (cpu.flags & IF) !== 0 && cpu.shadow === 0) {
             if (!this.deliver(this.irqQueue[this.irqHead]!, -1, EV_EXTERNAL, cpu.rip)) return this.shutdownExit();
             this.irqHead = (this.irqHead + 1) % IRQ_QUEUE_SIZE;
@@ -159,11 +205,7 @@ export class EmuVcpu implements Vcpu, Platform {
         if (this.exitPending) return exit;
       }
       if (this.kicked) { this.kicked = false; exit.kind = ExitKind.Deadline; return exit; }
-      if (this.deadlineAt !== Infinity && performance.now() >= this.deadlineAt) {
-        this.deadlineAt = Infinity;
-        exit.kind = ExitKind.Deadline;
-        return exit;
-      }
+      if (this.deadlineAt !== Infinity && performance.now() >= this.deadlineAt) return this.deadlineExit();
     }
   }
 
@@ -186,10 +228,12 @@ export class EmuVcpu implements Vcpu, Platform {
    */
   private step(): boolean {
     const cpu = this.cpu;
-    const d = this.insn;
     try {
-      this.fetcher.start = cpu.rip;
-      decode(this.fetcher, d);
+      const f = this.fetcher;
+      const off = f.locate(cpu.rip);
+      const at = f.base + off;
+      let d = this.decodeCache.lookup(f.physBase, off, f.bytes, at);
+      if (d === undefined) d = this.decodeAt(off, at);
       cpu.nextRip = cpu.rip + d.len;
       execute(cpu, d, this);
       cpu.rip = cpu.nextRip;
@@ -218,6 +262,23 @@ export class EmuVcpu implements Vcpu, Platform {
         }
       }
     }
+  }
+
+  /** Decodes the instruction at RIP (at `off` in the fetcher's page, `bytes[at]`) and caches it unless it crosses the page. */
+  private decodeAt(off: number, at: number): Insn {
+    const f = this.fetcher, cache = this.decodeCache;
+    const phys = f.physBase, bytes = f.bytes;
+    cache.misses++;
+    f.start = this.cpu.rip;
+    const d = new Insn();
+    decode(f, d);
+    if (off + d.len <= 4096) {
+      cache.store(phys, off, bytes, at, d);
+      return d;
+    }
+    // Crossing the page: decode again into the scratch object (the fetcher may now hold the next page).
+    decode(f, this.insn);
+    return this.insn;
   }
 
   private deliver(vector: number, error: number, kind: number, ret: number): boolean {
@@ -329,10 +390,26 @@ export class EmuVcpu implements Vcpu, Platform {
 
   // ------------------------------------------------------------------ deadline and kick
 
+  /**
+   * Arms the deadline `ms` from now (0 disarms). `ms` is guest time on the virtual clock: run()
+   * returns a `Deadline` exit exactly when `ms × 10^6 / NS_PER_INSTRUCTION` more instructions have
+   * retired (rounded up; time skipped by {@link advanceTo} counts too), so timer events land at
+   * the same instruction on every run. A host-time guard of `max(ms, hostGuardMinMs)` ms also
+   * ends the run (checked every {@link CHECK_INTERVAL} instructions), whichever comes first, so the
+   * VMM keeps its host-time slices; where that guard falls is host-dependent, but a Deadline exit
+   * changes no guest state. Either one disarms both.
+   */
   setDeadline(ms: number): void {
     this.live('setDeadline');
     if (!(ms >= 0)) throw new BackendError(`setDeadline: expected milliseconds >= 0, got ${ms}`);
-    this.deadlineAt = ms === 0 ? Infinity : performance.now() + ms;
+    if (ms === 0) {
+      this.deadlineAt = Infinity;
+      this.deadlineRetired = Infinity;
+      return;
+    }
+    this.deadlineAt = performance.now() + Math.max(ms, this.hostGuardMinMs);
+    // ms × 1e6 carries float error from the VMM's ns → ms conversion: tolerate 1/1000 ns before rounding up.
+    this.deadlineRetired = this.cpu.retired + Math.max(1, Math.ceil((ms * 1e6) / NS_PER_INSTRUCTION - 1e-3));
   }
 
   kick(): void {

@@ -64,6 +64,21 @@ export class EmuVm implements Vm {
     throw new BackendError('createIrqchip: the emulator backend lacks the in-kernel-irqchip capability; emulate the PIC/APIC in the VMM and inject vectors with Vcpu.queueInterrupt');
   }
 
+  /**
+   * The VM's guest time in ns, virtual: vCPU 0's instructions retired × `NS_PER_INSTRUCTION` plus
+   * the time skipped while halted ({@link advanceTime}); 0 before vCPU 0 exists. Nothing here
+   * reads the host clock, so timers the VMM runs on it fire at the same instruction every run.
+   * (Other vCPUs keep their own counts; they are not synchronised yet.)
+   */
+  timeSource(): number {
+    return this.vcpus.get(0)?.virtualNs() ?? 0;
+  }
+
+  /** Moves guest time forward to `ns` on every vCPU (the VMM does it for a guest halted until a timer event). */
+  advanceTime(ns: number): void {
+    for (const v of this.vcpus.values()) v.advanceTo(ns);
+  }
+
   setIrqLine(gsi: number, _level: boolean): void {
     this.live('setIrqLine');
     throw new BackendError(`setIrqLine(${gsi}): the emulator backend lacks the in-kernel-irqchip capability; inject vectors with Vcpu.queueInterrupt`);

@@ -14,8 +14,8 @@ import { EmuBackend } from './emu-backend.js';
 
 export { EmuBackend } from './emu-backend.js';
 export { EmuVm } from './emu-vm.js';
-export { EmuVcpu, CHECK_INTERVAL } from './emu-vcpu.js';
-export { TSC_KHZ, TSC_PER_INSTRUCTION } from './cpu/msr.js';
+export { EmuVcpu, CHECK_INTERVAL, HOST_GUARD_MIN_MS } from './emu-vcpu.js';
+export { NS_PER_INSTRUCTION, TSC_KHZ, TSC_PER_INSTRUCTION } from './cpu/msr.js';
 export { emulatorCpuid } from './cpu/cpuid.js';
 
 /** A DI container as core creates it. */

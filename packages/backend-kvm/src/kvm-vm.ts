@@ -65,6 +65,8 @@ export class KvmVm implements Vm {
   private readonly vmFd: number;
   private readonly vcpus = new Map<number, KvmVcpu>();
   private nextSlot = 0;
+  /** KVM slot and flags of each region, for {@link refreshRegion}. */
+  private readonly slots = new Map<MemoryRegion, { slot: number; flags: number }>();
   /** KVM counts vCPUs ever created (KVM_CREATE_IRQCHIP is refused after the first), so do we. */
   private vcpusCreated = 0;
   private irqchipMode: 'none' | 'kernel' = 'none';
@@ -159,7 +161,27 @@ export class KvmVm implements Vm {
     this.store.defer(() => native.setMemoryRegion(vmFd, slot, 0, gpa, null));
     const region: MemoryRegion = { name, gpa, size, buffer, readonly };
     this.memory.addRegion(region);
+    this.slots.set(region, { slot, flags });
     return region;
+  }
+
+  /**
+   * Drops every translation KVM derived from `region`'s contents: deletes its memory slot
+   * (KVM_SET_USER_MEMORY_REGION with size 0, which zaps the VM's shadow pages / TDP mappings of
+   * the slot) and adds it again with the same host memory, address and flags. Guest-visible
+   * contents do not change. The VMM writes guest page tables in the PV page-table pool through its
+   * own mapping, which KVM's shadow MMU (kvm_pvm) does not track; direct paging calls this before
+   * such a pool page is reused. Costs two ioctls plus the guest's shadow page faults afterwards.
+   * Call only while the vCPU is outside KVM_RUN. Throws {@link BackendError} for a region that is
+   * not this VM's, and if KVM refuses (the slot is then gone: the VM cannot go on).
+   */
+  refreshRegion(region: MemoryRegion): void {
+    this.live(`refreshRegion ${region.name}`);
+    const s = this.slots.get(region);
+    if (s === undefined) throw new BackendError(`refreshRegion: ${region.name} is not a memory region of VM ${this.name}`);
+    const { native } = this.host;
+    check(`KVM_SET_USER_MEMORY_REGION (${region.name}, slot ${s.slot}, delete)`, native.setMemoryRegion(this.vmFd, s.slot, 0, region.gpa, null));
+    check(`KVM_SET_USER_MEMORY_REGION (${region.name}, slot ${s.slot}, add again)`, native.setMemoryRegion(this.vmFd, s.slot, s.flags, region.gpa, region.buffer));
   }
 
   /**

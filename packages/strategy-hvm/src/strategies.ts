@@ -10,7 +10,7 @@
  * @module
  */
 import type { DependencyContainer } from 'tsyringe';
-import { STRATEGIES, type BackendInfo, type Strategy } from '@hyvisor/core';
+import { FACETS, STRATEGIES, type BackendInfo, type Strategy } from '@hyvisor/core';
 import { hardwarePaging, nativeCpu } from './facets/native.js';
 import { KvmIrqchipInterrupts, KvmPitTimer } from './facets/kvm-irqchip.js';
 import { EmulatedInterrupts } from './facets/emulated-interrupts.js';
@@ -44,8 +44,31 @@ export function hvmStrategy(backend?: BackendInfo): Strategy {
   };
 }
 
-/** Registers `hvm` and `hvm-userspace`. */
+/**
+ * Registers the HVM facets by implementation name in the container's facet registry (a config
+ * can then say `strategy: { base: hybrid, timer: emulated-pit }`): `native`, `hardware-paging`,
+ * `emulated-pic-apic`, `kvm-irqchip` (with the in-kernel PIT, as `hvm` creates it),
+ * `emulated-pit`, `kvm-pit`, `emulated-ata`. Names already registered are left alone.
+ */
+export function registerHvmFacets(container: DependencyContainer): void {
+  const facets = container.resolve(FACETS);
+  facets.provide('cpu', nativeCpu.name, nativeCpu.description, () => nativeCpu);
+  facets.provide('memory', hardwarePaging.name, hardwarePaging.description, () => hardwarePaging);
+  const irq = new EmulatedInterrupts();
+  facets.provide('interrupt', irq.name, irq.description, () => new EmulatedInterrupts());
+  const kvm = new KvmIrqchipInterrupts(true);
+  facets.provide('interrupt', kvm.name, kvm.description, () => new KvmIrqchipInterrupts(true));
+  const pit = new EmulatedPit();
+  facets.provide('timer', pit.name, pit.description, () => new EmulatedPit());
+  const kpit = new KvmPitTimer();
+  facets.provide('timer', kpit.name, kpit.description, () => new KvmPitTimer());
+  const ata = new EmulatedAta();
+  facets.provide('io', ata.name, ata.description, () => new EmulatedAta());
+}
+
+/** Registers `hvm` and `hvm-userspace`, and the HVM facets ({@link registerHvmFacets}). */
 export function registerHvmStrategies(container: DependencyContainer): void {
+  registerHvmFacets(container);
   const registry = container.resolve(STRATEGIES);
   registry.register('hvm', 'trap-and-emulate; interrupt controllers and PIT in the host kernel where the backend has them', hvmStrategy);
   registry.register('hvm-userspace', 'trap-and-emulate with every device (PIC/APIC, PIT, UART, ATA) emulated in the VMM', hvmUserspaceStrategy);

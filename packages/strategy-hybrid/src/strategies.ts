@@ -10,7 +10,7 @@
  * @module
  */
 import type { DependencyContainer } from 'tsyringe';
-import { STRATEGIES, type BackendInfo, type Strategy } from '@hyvisor/core';
+import { FACETS, STRATEGIES, type BackendInfo, type Strategy } from '@hyvisor/core';
 import { hardwarePaging, nativeCpu } from '@hyvisor/strategy-hvm';
 import { EventChannelInterrupts, PvBlkIo, PvClockTimer } from '@hyvisor/strategy-pv';
 
@@ -30,8 +30,23 @@ export function hybridStrategy(_backend?: BackendInfo): Strategy {
   };
 }
 
-/** Registers `hybrid` in the container's strategy registry. */
+/**
+ * Registers the facets `hybrid` is made of (`native`, `hardware-paging`, `event-channel`,
+ * `pvclock`, `pv-blk`) in the facet registry, unless the HVM or PV package registered them already.
+ */
+export function registerHybridFacets(container: DependencyContainer): void {
+  const facets = container.resolve(FACETS);
+  const s = hybridStrategy();
+  facets.provide('cpu', s.cpu.name, s.cpu.description, () => nativeCpu);
+  facets.provide('memory', s.memory.name, s.memory.description, () => hardwarePaging);
+  facets.provide('interrupt', s.interrupt.name, s.interrupt.description, () => new EventChannelInterrupts());
+  facets.provide('timer', s.timer.name, s.timer.description, () => new PvClockTimer());
+  facets.provide('io', s.io.name, s.io.description, () => new PvBlkIo());
+}
+
+/** Registers `hybrid` in the container's strategy registry, and its facets ({@link registerHybridFacets}). */
 export function registerHybridStrategy(container: DependencyContainer): void {
+  registerHybridFacets(container);
   container.resolve(STRATEGIES).register(
     'hybrid',
     'PV-aware guest in an HVM container: hardware CPU and paging with event channels, pvclock and the PV block ring',

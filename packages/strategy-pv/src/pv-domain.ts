@@ -30,7 +30,7 @@ export function pvDomain(ctx: MachineContext): PvDomain {
   let d = domains.get(ctx.vm);
   if (d === undefined) {
     const doorbell = ensureDoorbell(ctx);
-    const sched = new SchedOps(() => ctx.block(), ctx.telemetry.counters);
+    const sched = new SchedOps((wakeWhen) => ctx.block(wakeWhen), ctx.telemetry.counters);
     ctx.hypercalls.register(Hypercall.SCHED_OP, 'SCHED_OP', sched.handle);
     d = new PvDomain(doorbell, sched);
     domains.set(ctx.vm, d);

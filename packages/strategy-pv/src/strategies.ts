@@ -3,7 +3,7 @@
  * @module
  */
 import type { DependencyContainer } from 'tsyringe';
-import { STRATEGIES, type BackendInfo, type Strategy } from '@hyvisor/core';
+import { FACETS, STRATEGIES, type BackendInfo, type Strategy } from '@hyvisor/core';
 import { PvSyscallCpu } from './facets/pv-syscall.js';
 import { DirectPagingMemory } from './facets/direct-paging.js';
 import { EventChannelInterrupts } from './facets/event-channel.js';
@@ -27,8 +27,23 @@ export function pvStrategy(_backend?: BackendInfo): Strategy {
   };
 }
 
-/** Registers `pv` in the container's strategy registry. */
+/**
+ * Registers the PV facets by implementation name in the container's facet registry: `pv-syscall`,
+ * `direct-paging`, `event-channel`, `pvclock`, `pv-blk`. Names already registered are left alone.
+ */
+export function registerPvFacets(container: DependencyContainer): void {
+  const facets = container.resolve(FACETS);
+  const made = pvStrategy();
+  facets.provide('cpu', made.cpu.name, made.cpu.description, () => new PvSyscallCpu());
+  facets.provide('memory', made.memory.name, made.memory.description, () => new DirectPagingMemory());
+  facets.provide('interrupt', made.interrupt.name, made.interrupt.description, () => new EventChannelInterrupts());
+  facets.provide('timer', made.timer.name, made.timer.description, () => new PvClockTimer());
+  facets.provide('io', made.io.name, made.io.description, () => new PvBlkIo());
+}
+
+/** Registers `pv` in the container's strategy registry, and the PV facets ({@link registerPvFacets}). */
 export function registerPvStrategy(container: DependencyContainer): void {
+  registerPvFacets(container);
   container.resolve(STRATEGIES).register(
     'pv',
     'paravirtualization: system calls and page-table updates through hypercalls, event channels, pvclock, PV block ring',

@@ -1,12 +1,15 @@
 /**
- * Composition from config: picks the backend and strategy by name from the container's
- * registries, builds the {@link Machine}, wires the standard devices and loads the guest. Code
- * that composes a VMM by hand does the same steps (see examples/compose.ts).
+ * Composition from config: picks the backend by name and the strategy (a name, a base strategy
+ * with facets replaced, or a module; see {@link planStrategy}) from the container's registries,
+ * builds the {@link Machine}, wires the standard devices and loads the guest. Code that composes
+ * a VMM by hand does the same steps (see examples/compose.ts).
  * @module
  */
 import type { Readable, Writable } from 'node:stream';
 import type { DependencyContainer } from 'tsyringe';
-import { BACKENDS, STRATEGIES, Irq, Ports, type VmConfig, type Disposable } from '@hyvisor/core';
+import {
+  BACKENDS, FACETS, FacetRegistry, STRATEGIES, Irq, Ports, planStrategy, type VmConfig, type Disposable, type StrategyPlan,
+} from '@hyvisor/core';
 import {
   BenchCounter, BufferSerialOutput, DebugExit, IrqTestDevice, NullSerialOutput, SerialInputQueue, StallDevice,
   StdoutSerialOutput, Uart16550, type SerialOutput,
@@ -66,14 +69,23 @@ export function addStandardDevices(machine: Machine, serial: VmConfig['serial'],
   return { uart, input, serialOutput, debugExit, bench, irqTest, stall };
 }
 
+/**
+ * Checks the config's strategy against the container's strategy and facet registries (names,
+ * facet kinds, modules) without opening a backend. A container without a facet registry (not
+ * made by `createHyvisorContainer`) offers no facets by name.
+ */
+export function planStrategyFromConfig(container: DependencyContainer, config: VmConfig): StrategyPlan {
+  const facets = container.isRegistered(FACETS, true) ? container.resolve(FACETS) : new FacetRegistry();
+  return planStrategy(config.strategy, container.resolve(STRATEGIES), facets);
+}
+
 /** Builds a machine from a validated config: backend, strategy, standard devices, guest kernel. */
 export function createMachineFromConfig(container: DependencyContainer, config: VmConfig, streams: ConsoleStreams = {}): ComposedMachine {
-  const strategies = container.resolve(STRATEGIES);
-  strategies.assertHas(config.strategy, 'strategy'); // before opening the backend: the cheaper mistake first
+  const plan = planStrategyFromConfig(container, config); // before opening the backend: the cheaper mistake first
   const backend = container.resolve(BACKENDS).create(config.backend, 'backend');
   let machine: Machine;
   try {
-    const strategy = strategies.create(config.strategy, 'strategy', backend.info);
+    const strategy = plan.create(backend.info);
     machine = new Machine({
       name: config.name, backend, strategy, memory: config.memory,
       sliceMs: config.sliceMs, timeLimitMs: config.timeLimitMs, config,

@@ -88,6 +88,8 @@ export class Cpu {
   shadow = 0;
   /** Instructions completed (the virtual TSC counts these). */
   retired = 0;
+  /** Guest time in ns skipped while halted (the VMM's `advanceTime`): virtual time = retired × ns per instruction + this. */
+  skippedNs = 0;
   /** Instructions that raised #UD because the emulator does not implement them. */
   unimplemented = 0;
 

@@ -11,10 +11,14 @@ import { ACC_EXEC } from '../mmu/mmu.js';
 export class Fetcher implements CodeReader {
   /** Linear address of the instruction being decoded. */
   start = 0;
-  private pageLin = 0.5;
-  private bytes: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
+  /** Linear address of the cached code page (0.5: none). */
+  pageLin = 0.5;
+  /** The bytes of the RAM region holding the cached page. */
+  bytes: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
   /** Index in `bytes` of the cached page's first byte. */
-  private base = 0;
+  base = 0;
+  /** Guest-physical address of the cached page. */
+  physBase = 0;
   private generation = -1;
   private cpl = -1;
 
@@ -26,17 +30,21 @@ export class Fetcher implements CodeReader {
     if (off >= 0 && off < 4096 && this.generation === this.cpu.mmu.generation && this.cpl === this.cpu.cpl) {
       return this.bytes[this.base + off]!;
     }
-    return this.slow(lin);
+    return this.bytes[this.locateSlow(lin)]!;
   }
 
-  /** Physical address of the current code page (for the decode cache), valid after `byte(0)`. */
-  get pagePhys(): number {
-    return this.physBase;
+  /**
+   * Makes the page of `lin` the cached code page (translating it for execution: may raise #PF or
+   * #GP) and returns the offset of `lin` in it.
+   */
+  locate(lin: number): number {
+    const off = lin - this.pageLin;
+    if (off >= 0 && off < 4096 && this.generation === this.cpu.mmu.generation && this.cpl === this.cpu.cpl) return off;
+    return this.locateSlow(lin) - this.base;
   }
 
-  private physBase = 0;
-
-  private slow(lin: number): number {
+  /** Translates the page of `lin`; returns the index of `lin` in `bytes`. */
+  private locateSlow(lin: number): number {
     const cpu = this.cpu;
     if (lin >= 0x8000_0000_0000 || lin < -0x8000_0000_0000) cpu.raise(13, 0);
     const mmu = cpu.mmu;
@@ -54,6 +62,6 @@ export class Fetcher implements CodeReader {
     this.pageLin = lin - (lin & 0xfff);
     this.generation = mmu.generation;
     this.cpl = cpu.cpl;
-    return this.bytes[this.base + (lin & 0xfff)]!;
+    return this.base + (lin & 0xfff);
   }
 }

@@ -74,7 +74,8 @@ function deliverOnce(cpu: Cpu, vector: number, error: number, kind: number, retu
   const oldCpl = cpu.cpl;
   const oldSs = cpu.seg[SS]!.selector;
   const oldRsp = cpu.rsp;
-  const flags = getFlags(cpu);
+  // Fault-class exceptions push RF=1 (so an instruction breakpoint does not fire again on return).
+  const flags = kind === EV_EXCEPTION && FAULT_VECTORS[vector] === 1 ? getFlags(cpu) | RF : getFlags(cpu);
   const oldCs = cpu.seg[CS]!.selector;
   let rsp = oldRsp;
   const tss = cpu.seg[TR]!.base;
@@ -104,6 +105,10 @@ function deliverOnce(cpu: Cpu, vector: number, error: number, kind: number, retu
   cpu.nextRip = target;
   cpu.shadow = 0;
 }
+
+/** Vectors whose exceptions are faults (#DE, #BR, #UD, #NM, #TS, #NP, #SS, #GP, #PF, #MF, #AC, #XM, #VE, #CP). */
+const FAULT_VECTORS = new Uint8Array(256);
+for (const v of [0, 5, 6, 7, 10, 11, 12, 13, 14, 16, 17, 19, 20, 21]) FAULT_VECTORS[v] = 1;
 
 function readTss64(cpu: Cpu, at: number): number {
   const lo = cpu.mmu.sysRead64(at), hi = cpu.rh;

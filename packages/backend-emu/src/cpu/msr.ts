@@ -11,10 +11,14 @@ export const MSR_TSC = 0x10, MSR_APIC_BASE = 0x1b, MSR_EFER = 0xc0000080, MSR_ST
   MSR_LSTAR = 0xc0000082, MSR_CSTAR = 0xc0000083, MSR_FMASK = 0xc0000084, MSR_FS_BASE = 0xc0000100,
   MSR_GS_BASE = 0xc0000101, MSR_KERNEL_GS_BASE = 0xc0000102;
 
-/** Virtual TSC ticks per retired instruction. With {@link TSC_KHZ} one instruction is 1 ns of guest time. */
-export const TSC_PER_INSTRUCTION = 1;
+/** Guest time per retired instruction, in ns: the virtual clock (`Vm.timeSource`) runs at one instruction per ns. */
+export const NS_PER_INSTRUCTION = 1;
 /** The virtual TSC rate reported to the VMM and, through CPUID 0x40000002, to the guest. */
 export const TSC_KHZ = 1_000_000;
+/** Virtual TSC ticks per retired instruction. With {@link TSC_KHZ} one instruction is 1 ns of guest time. */
+export const TSC_PER_INSTRUCTION = (NS_PER_INSTRUCTION * TSC_KHZ) / 1e6;
+/** Virtual TSC ticks per ns of skipped (halted) time. */
+const TSC_PER_NS = TSC_KHZ / 1e6;
 
 /** MSRs kept as storage only, with their reset values. */
 const STORED: ReadonlyMap<number, bigint> = new Map<number, bigint>([
@@ -36,7 +40,7 @@ function canonical(v: number): boolean {
 
 /** The virtual TSC now. */
 export function tscNow(cpu: Cpu): number {
-  return cpu.retired * TSC_PER_INSTRUCTION + cpu.tscOffset;
+  return cpu.retired * TSC_PER_INSTRUCTION + cpu.skippedNs * TSC_PER_NS + cpu.tscOffset;
 }
 
 /** Reads MSR `index`: low half returned, high half in `cpu.rh`; false-y `ok` raises #GP in the caller. */
@@ -65,7 +69,7 @@ export function readMsr(cpu: Cpu, index: number): number | undefined {
 export function writeMsr(cpu: Cpu, index: number, lo: number, hi: number): boolean {
   const num = (hi | 0) * TWO32 + lo;
   switch (index) {
-    case MSR_TSC: cpu.tscOffset = hi * TWO32 + lo - cpu.retired * TSC_PER_INSTRUCTION; return true;
+    case MSR_TSC: cpu.tscOffset = hi * TWO32 + lo - (tscNow(cpu) - cpu.tscOffset); return true;
     case MSR_APIC_BASE: cpu.apicBase = hi * TWO32 + lo; return true;
     case MSR_EFER: {
       if (hi !== 0 || (lo & ~(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE)) !== 0) return false;

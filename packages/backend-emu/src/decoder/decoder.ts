@@ -50,6 +50,11 @@ export class Insn {
   imm2 = 0;
   /** Set when the bytes do not form an instruction (too long): the executor raises #GP. */
   tooLong = false;
+  // The instruction's bytes as little-endian 32-bit words (the last one masked to `len`), for the
+  // decode cache to check that memory still holds this instruction. Set by `DecodeCache` only.
+  c0 = 0; c1 = 0; c2 = 0; c3 = 0;
+  /** Mask of the last word's valid bytes (as a signed 32-bit number). */
+  cmask = 0;
 }
 
 /** Reads code bytes for the decoder. */

@@ -19,7 +19,7 @@ import { divAcc, imulTrunc, mulAcc } from './muldiv.js';
 import { ins, outs, portIn, portOut, type IoPort } from './io.js';
 import { CMPS, LODS, MOVS, SCAS, STOS, stringOp } from './string.js';
 import { group6, group7, movFromCr, movToCr, msrAccess, privileged, rdtsc } from './system.js';
-import { canonical, ea, getReg, immOperand, pop, push, readRM, setReg, storeRM, writeRM } from './operands.js';
+import { canonical, ea, getReg, immOperand, leaValue, pop, push, readRM, setReg, storeRM, writeRM } from './operands.js';
 
 /** What the executor needs from the vCPU besides the CPU: port I/O, CPUID, HLT. */
 export interface Platform extends IoPort {
@@ -155,12 +155,8 @@ export function execute(cpu: Cpu, d: Insn, pf: Platform): void {
     }
     case 0x8d: {
       if (d.mod === 3) cpu.raise(6);
-      const saveSeg = d.seg;
-      d.seg = -1;
-      const a = ea(cpu, d);
-      d.seg = saveSeg;
-      if (d.opsz === 8) setReg(cpu, d, d.reg, 8, a >>> 0, Math.floor(a / TWO32) >>> 0);
-      else setReg(cpu, d, d.reg, d.opsz, a >>> 0, 0);
+      const a = leaValue(cpu, d);
+      setReg(cpu, d, d.reg, d.opsz, a, d.opsz === 8 ? cpu.rh : 0);
       return;
     }
     case 0x8e: {
@@ -613,8 +609,14 @@ function execute0F(cpu: Cpu, d: Insn, pf: Platform): void {
       const a = readRM(cpu, d, s), ah = cpu.rh;
       const b = getReg(cpu, d, d.reg, s), bh = cpu.rh;
       const r = alu(cpu, ADD, s, a, ah, b, bh), rh = cpu.rh;
-      writeRM(cpu, d, s, r, rh);
-      setReg(cpu, d, d.reg, s, a, ah);
+      if (d.mod === 3) {
+        // The destination is written last: with both operands the same register it gets the sum.
+        setReg(cpu, d, d.reg, s, a, ah);
+        writeRM(cpu, d, s, r, rh);
+      } else {
+        writeRM(cpu, d, s, r, rh);
+        setReg(cpu, d, d.reg, s, a, ah);
+      }
       return;
     }
     case 0xc7: {

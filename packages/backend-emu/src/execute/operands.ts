@@ -11,6 +11,22 @@ const TWO32 = 0x1_0000_0000;
 
 /** Computes the memory operand's linear address into `cpu.eaddr` and returns it; #GP if not canonical. */
 export function ea(cpu: Cpu, d: Insn): number {
+  const lo = effectiveAddress(cpu, d, true);
+  const h = cpu.rh | 0;
+  const t = h >> 15;
+  if (t !== 0 && t !== -1) cpu.raise(13, 0);
+  const a = h * TWO32 + lo;
+  cpu.eaddr = a;
+  return a;
+}
+
+/** LEA's value: the effective address without segment base and without the canonical check (LEA never faults); low half returned, high half in `cpu.rh`. */
+export function leaValue(cpu: Cpu, d: Insn): number {
+  return effectiveAddress(cpu, d, false);
+}
+
+/** base + index × scale + disp (+ FS/GS base with `segment`): low half returned, high half in `cpu.rh`. */
+function effectiveAddress(cpu: Cpu, d: Insn, segment: boolean): number {
   let lo = d.disp >>> 0;
   let hi = d.disp < 0 ? 0xffffffff : 0;
   const base = d.base;
@@ -39,18 +55,14 @@ export function ea(cpu: Cpu, d: Insn): number {
     hi = (hi + ih + (s >= TWO32 ? 1 : 0)) >>> 0;
   }
   if (d.adsz === 4) hi = 0;
-  if (d.seg >= FS) {
+  if (segment && d.seg >= FS) {
     const b = cpu.seg[d.seg]!.base;
     const s = lo + (b >>> 0);
     lo = s >>> 0;
     hi = (hi + (Math.floor(b / TWO32) >>> 0) + (s >= TWO32 ? 1 : 0)) >>> 0;
   }
-  const h = hi | 0;
-  const t = h >> 15;
-  if (t !== 0 && t !== -1) cpu.raise(13, 0);
-  const a = h * TWO32 + lo;
-  cpu.eaddr = a;
-  return a;
+  cpu.rh = hi;
+  return lo;
 }
 
 /** Adds a signed offset to a linear address and checks it is canonical. */

@@ -7,7 +7,7 @@ import { defaultContainer } from '../container.js';
 import { parse, UsageError } from '../usage.js';
 
 /** Parts of Hyvisor that are designed but not built yet, so `info` is honest about them. */
-const NOT_BUILT = ['bench paper', 'Linux guests', 'more than one vCPU'];
+const NOT_BUILT = ['Linux guests', 'more than one vCPU'];
 
 export async function infoCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse('info', args, { json: { type: 'boolean' } });

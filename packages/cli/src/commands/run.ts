@@ -53,6 +53,8 @@ export async function runCommand(args: string[]): Promise<number> {
   }
   try {
     const result = await machine.run();
+    const stats = machine.vcpu.stats?.();
+    if (stats) process.stderr.write(`hyvisor: ${machine.backend.info.name}: ${statsLine(stats)}\n`);
     if (result.reason === 'stopped') {
       process.stderr.write(`\nhyvisor: ${result.message}\n`);
       return EXIT_INTERRUPTED;
@@ -66,6 +68,14 @@ export async function runCommand(args: string[]): Promise<number> {
     stdin.pause();
     composed.dispose();
   }
+}
+
+/** `12345678 instructions, exits: io 1234, mmio 0, hlt 3, …` from a backend's `Vcpu.stats()` (io, mmio and hlt always; other kinds when non-zero). */
+function statsLine(stats: Record<string, number>): string {
+  const exits = Object.entries(stats).filter(([k, v]) => k.startsWith('exits.') && (v > 0 || ['exits.io', 'exits.mmio', 'exits.hlt'].includes(k)));
+  const rest = Object.entries(stats).filter(([k]) => !k.startsWith('exits.') && k !== 'instructions');
+  return [`${stats['instructions'] ?? 0} instructions`, ...rest.map(([k, v]) => `${k} ${v}`)].join(', ') +
+    `, exits: ${exits.map(([k, v]) => `${k.slice(6)} ${v}`).join(', ')}`;
 }
 
 type Flags = Record<string, string | boolean | undefined>;

@@ -102,6 +102,16 @@ export interface Vm extends Disposable {
   readonly info: BackendInfo;
   /** Allocates host memory for `[gpa, gpa+size)`, maps it into the guest and adds it to {@link memory}. */
   addRegion(name: string, gpa: number, size: number, options?: RegionOptions): MemoryRegion;
+  /**
+   * Drops every translation the backend derived from the contents of `region` (for KVM with
+   * shadow paging, e.g. kvm_pvm: shadow page tables built from guest page tables that live
+   * there), so that what the VMM wrote into the region's host memory behind the guest's back is
+   * read afresh. The region's contents and mapping stay as they are. Call only while no vCPU is
+   * in the guest (from an exit handler). Optional: a backend without such caches leaves it out.
+   * Costly (KVM: the memory slot is deleted and added again, which drops every shadow page of
+   * the VM), so callers batch it.
+   */
+  refreshRegion?(region: MemoryRegion): void;
   /** Creates vCPU number `id` (0-based). */
   createVcpu(id: number): Vcpu;
   /** Registers an ioeventfd (capability `ioeventfd`). */
@@ -116,6 +126,18 @@ export interface Vm extends Disposable {
   createIrqchip(options: { readonly pit: boolean }): void;
   /** Sets the level of input `gsi` of the in-kernel interrupt controllers (after {@link createIrqchip}). */
   setIrqLine(gsi: number, level: boolean): void;
+  /**
+   * Guest-visible time in ns. A deterministic backend gives a virtual clock (the emulator:
+   * instructions retired × ns per instruction, plus time skipped while halted); absent: host
+   * monotonic time. The VMM runs its emulated timers on it, and on such a backend
+   * {@link Vcpu.setDeadline} counts guest time (the backend documents its host-time guard).
+   */
+  timeSource?(): number;
+  /**
+   * With a virtual {@link timeSource}: moves guest time forward to `ns` (never back). The VMM
+   * calls it instead of sleeping when the guest halts waiting for a timer event due at `ns`.
+   */
+  advanceTime?(ns: number): void;
 }
 
 /** Run state of a vCPU, for telemetry and lifecycle. */
@@ -186,4 +208,9 @@ export interface Vcpu extends Disposable {
    * in-kernel irqchip, where HLT does not exit). Not for the hot path: it may cost a system call.
    */
   isHalted(): boolean;
+  /**
+   * Backend counters for reports (e.g. the emulator's instructions retired and exits by kind);
+   * absent when the backend keeps none. Not for the hot path.
+   */
+  stats?(): Record<string, number>;
 }

@@ -2,6 +2,7 @@
  * The VM configuration: what a YAML/JSON file or a config object says, after validation.
  * @module
  */
+import type { FacetName } from '../facets/facet.js';
 
 /** Where the serial console's output goes and where its input comes from. */
 export interface SerialConfig {
@@ -34,14 +35,44 @@ export interface TelemetryConfig {
   readonly intervalMs: number;
 }
 
+/** A third-party strategy or facet: a module and the factory it exports. */
+export interface ModuleRef {
+  /** Absolute path of the module (a relative path in the config is resolved against the config file's directory). */
+  readonly module: string;
+  /** Name of the exported factory, `(backend: BackendInfo) => Strategy | Facet`; `default` if the config names none. */
+  readonly export: string;
+}
+
+/** A facet implementation: a registered name (`emulated-pit`, `pvclock`, …) or a module. */
+export type FacetChoice = string | ModuleRef;
+
+/**
+ * The mapping form of `strategy`: a base strategy with single facets replaced,
+ * `{ base: hybrid, timer: emulated-pit }`, or a third-party strategy, `{ module: ./my-strategy.js }`.
+ */
+export interface StrategySpec {
+  /** The strategy whose other facets are kept: a registered strategy name or a module. */
+  readonly base: string | ModuleRef;
+  /** The facets replaced, by facet kind. */
+  readonly facets: Readonly<Partial<Record<FacetName, FacetChoice>>>;
+  /** The config file as the user named it, for messages. */
+  readonly source?: string;
+}
+
+/** What `strategy` says: a registered strategy name, or a {@link StrategySpec}. */
+export type StrategyChoice = string | StrategySpec;
+
 /** A validated VM configuration. Paths are absolute. */
 export interface VmConfig {
   /** Name for messages and telemetry. */
   readonly name: string;
   /** Backend name (`kvm`). */
   readonly backend: string;
-  /** Strategy name (`minimal` until the HVM/PV issues add more). */
-  readonly strategy: string;
+  /**
+   * The strategy: a registered name (`minimal`, `hvm`, `hvm-userspace`, `pv`, `hybrid`, …) or a
+   * {@link StrategySpec} (facets replaced, or a third-party module).
+   */
+  readonly strategy: StrategyChoice;
   /** Guest RAM in bytes. */
   readonly memory: number;
   /** Number of vCPUs. */

@@ -3,9 +3,14 @@
  * the config came from a file, the file: `hello.yaml: memory: expected a size like "256MiB", got "lots"`.
  * @module
  */
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { ConfigError } from '../errors.js';
-import { CONFIG_LIMITS, type SerialConfig, type StorageConfig, type TelemetryConfig, type VmConfig } from './schema.js';
+import { FACET_NAMES, type FacetName } from '../facets/facet.js';
+import {
+  CONFIG_LIMITS, type FacetChoice, type ModuleRef, type SerialConfig, type StorageConfig, type StrategyChoice,
+  type StrategySpec, type TelemetryConfig, type VmConfig,
+} from './schema.js';
 import { formatSize, parseDuration, parseSize } from './sizes.js';
 
 const TOP_FIELDS = ['name', 'backend', 'strategy', 'memory', 'vcpus', 'guest', 'serial', 'storage', 'timeLimit', 'slice', 'telemetry'] as const;
@@ -38,7 +43,7 @@ export function validateConfig(raw: unknown, source: ConfigSource = {}): VmConfi
 
   const name = optionalString(top, 'name', 'name', fail) ?? 'vm';
   const backend = optionalString(top, 'backend', 'backend', fail) ?? 'kvm';
-  const strategy = optionalString(top, 'strategy', 'strategy', fail) ?? 'minimal';
+  const strategy = validateStrategy(top.strategy, baseDir, source.file, fail);
 
   let memory = 64 * 1024 * 1024;
   if (top.memory !== undefined) {
@@ -180,6 +185,74 @@ function validateStorage(raw: unknown, baseDir: string, fail: Fail): StorageConf
 }
 
 type Fail = (field: string, message: string) => never;
+
+const STRATEGY_FIELDS = ['base', 'module', 'export', ...FACET_NAMES] as const;
+const MODULE_FIELDS = ['module', 'export'] as const;
+
+/**
+ * `strategy`: a name (checked against the registry at composition), or a mapping: `base` (a
+ * strategy name) or `module` (+ `export`) for a third-party strategy, and any of the five facet
+ * kinds, each an implementation name or `{ module, export }`. Module paths are resolved here
+ * (relative ones against the config file's directory); a missing module is an error now, its
+ * export and what the factory returns are checked at composition.
+ */
+function validateStrategy(raw: unknown, baseDir: string, file: string | undefined, fail: Fail): StrategyChoice {
+  if (raw === undefined) return 'minimal';
+  if (typeof raw === 'string') {
+    if (raw.trim() === '') fail('strategy', 'expected a strategy name like "hvm", "pv" or "hybrid", got an empty string');
+    return raw;
+  }
+  if (!isObject(raw)) {
+    fail('strategy', `expected a strategy name (e.g. hybrid) or a mapping like { base: hybrid, timer: emulated-pit } or { module: ./my-strategy.js }, got ${describe(raw)}`);
+  }
+  const s = raw as Record<string, unknown>;
+  checkUnknown(s, STRATEGY_FIELDS, 'strategy.', fail);
+  if (s.base !== undefined && s.module !== undefined) fail('strategy', 'give base (a strategy name) or module (a third-party strategy), not both');
+  let base: string | ModuleRef;
+  if (s.module !== undefined) {
+    base = moduleRef(s.module, s.export, 'strategy', baseDir, fail);
+  } else {
+    if (s.export !== undefined) fail('strategy.export', 'only goes with module (the factory a strategy module exports)');
+    if (s.base === undefined) fail('strategy', 'missing base; expected base: NAME (e.g. hybrid) with the facets to replace, or module: PATH');
+    if (typeof s.base !== 'string' || s.base.trim() === '') fail('strategy.base', `expected a strategy name like "hybrid", got ${describe(s.base)}`);
+    base = s.base as string;
+  }
+  const facets: Partial<Record<FacetName, FacetChoice>> = {};
+  for (const kind of FACET_NAMES) {
+    const v = s[kind];
+    if (v === undefined) continue;
+    const field = `strategy.${kind}`;
+    if (typeof v === 'string') {
+      if (v.trim() === '') fail(field, `expected ${kind === 'interrupt' || kind === 'io' ? 'an' : 'a'} ${kind} facet name, got an empty string`);
+      facets[kind] = v;
+    } else if (isObject(v)) {
+      const m = v as Record<string, unknown>;
+      checkUnknown(m, MODULE_FIELDS, `${field}.`, fail);
+      if (m.module === undefined) fail(`${field}.module`, 'missing; expected the path of a module exporting a facet factory');
+      facets[kind] = moduleRef(m.module, m.export, field, baseDir, fail);
+    } else {
+      fail(field, `expected a facet implementation name or a mapping with module and export, got ${describe(v)}`);
+    }
+  }
+  const spec: StrategySpec = { base, facets, ...(file !== undefined ? { source: file } : {}) };
+  return spec;
+}
+
+/** Resolves `module` (relative to `baseDir`, or a package name) and checks `export` is a name. */
+function moduleRef(module: unknown, exp: unknown, field: string, baseDir: string, fail: Fail): ModuleRef {
+  if (typeof module !== 'string' || module.trim() === '') fail(`${field}.module`, `expected the path of a JavaScript module like "./my-facet.js", got ${describe(module)}`);
+  if (exp !== undefined && (typeof exp !== 'string' || !/^[A-Za-z_$][\w$]*$/.test(exp))) {
+    fail(`${field}.export`, `expected the name of an exported factory like "createFacet", got ${describe(exp)}`);
+  }
+  const spec = module as string;
+  let resolved: string;
+  try {
+    resolved = createRequire(path.join(baseDir, '__hyvisor_config__.js')).resolve(spec.startsWith('.') || path.isAbsolute(spec) ? path.resolve(baseDir, spec) : spec);
+  } catch {
+    fail(`${field}.module`, `module not found: ${JSON.stringify(spec)} (relative paths are resolved against ${baseDir})`);
+  }
+  return { module: resolved!, export: (exp as string | undefined) ?? 'default' };
+}
 
 function validateSerial(raw: unknown, fail: Fail): SerialConfig {
   if (raw === undefined) return { output: 'stdout', input: 'none' };

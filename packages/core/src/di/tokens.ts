@@ -8,6 +8,7 @@ import { container as rootContainer, type DependencyContainer, type InjectionTok
 import type { Backend, BackendInfo } from '../backend/backend.js';
 import type { Strategy } from '../strategy/strategy.js';
 import { Registry } from './registry.js';
+import { FacetRegistry } from '../facets/facet-registry.js';
 
 /** The backends a VMM can choose from (`kvm`, `emu`, third-party). */
 export const BACKENDS: InjectionToken<Registry<Backend>> = Symbol('hyvisor.backends');
@@ -18,12 +19,20 @@ export const BACKENDS: InjectionToken<Registry<Backend>> = Symbol('hyvisor.backe
 export const STRATEGIES: InjectionToken<Registry<Strategy, [BackendInfo]>> = Symbol('hyvisor.strategies');
 
 /**
- * A fresh child container with empty backend and strategy registries. Each VMM composition
+ * The facet implementations a config can name to replace single facets of a strategy
+ * (`emulated-pit`, `pvclock`, …), per facet kind. The strategy packages' register functions
+ * fill it along with their strategies.
+ */
+export const FACETS: InjectionToken<FacetRegistry> = Symbol('hyvisor.facets');
+
+/**
+ * A fresh child container with empty backend, strategy and facet registries. Each VMM composition
  * gets its own so that tests and embedders do not share global state.
  */
 export function createHyvisorContainer(parent: DependencyContainer = rootContainer): DependencyContainer {
   const c = parent.createChildContainer();
   c.registerInstance(BACKENDS, new Registry<Backend>('backend'));
   c.registerInstance(STRATEGIES, new Registry<Strategy, [BackendInfo]>('strategy'));
+  c.registerInstance(FACETS, new FacetRegistry());
   return c;
 }

@@ -43,10 +43,14 @@ export interface MachineContext {
   readonly config?: VmConfig;
   /**
    * Called from a hypercall or device handler: when the current exit is handled, the vCPU sleeps
-   * until an interrupt or event is pending (or the next timer event), as for a HLT with IF=1. The
-   * PV idle loop (`SCHED_OP(BLOCK)`) uses it.
+   * (the run loop fires due timer events and runs the poll hooks meanwhile) until `wakeWhen()`
+   * returns true, or the machine is stopped or reaches its time limit (a pause holds the sleep and
+   * a resume continues it). Without `wakeWhen` it sleeps until the interrupt facet reports an
+   * interrupt pending ({@link InterruptFacet.interruptPending}), or, if the facet cannot tell, for
+   * one timer event, as for a HLT with IF=1. The PV idle loop (`SCHED_OP(BLOCK)`) uses it with
+   * "an upcall is pending". Hot path: pass a predicate created once, not a new closure per call.
    */
-  block(): void;
+  block(wakeWhen?: () => boolean): void;
   /**
    * Registers work the run loop does whenever the vCPU is out of the guest for a while (deadline,
    * halt, block), never per exit: e.g. draining an ioeventfd. Returns a disposable that removes it.

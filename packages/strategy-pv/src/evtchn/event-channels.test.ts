@@ -2,6 +2,7 @@ import test from 'ava';
 import { EvtchnOp, Hypercall, HypercallErrno, Irq, SchedOp, SharedInfo, Virq } from '@hyvisor/core';
 import { fakeMachine } from '../testing/fake-machine.js';
 import { EventChannelInterrupts } from '../facets/event-channel.js';
+import { pvDomain } from '../pv-domain.js';
 
 const SHARED = 0x10000;
 const VECTOR = 0xf3;
@@ -254,6 +255,34 @@ test('SCHED_OP BLOCK sleeps when no event is pending', (t) => {
   const { m } = setup();
   t.is(m.hypercall(Hypercall.SCHED_OP, SchedOp.BLOCK), 0);
   t.is(m.blocks.count, 1);
+});
+
+test('SCHED_OP BLOCK sleeps until an upcall is pending: the wake predicate turns true with the next event', (t) => {
+  const { m, op, openPort } = setup();
+  const port = openPort();
+  m.hypercall(Hypercall.SCHED_OP, SchedOp.BLOCK);
+  const wake = m.blocks.wakeWhen!;
+  t.is(typeof wake, 'function');
+  t.false(wake(), 'nothing pending yet: the run loop keeps the vCPU asleep');
+  op(EvtchnOp.SEND, port);
+  t.true(wake(), 'UPCALL_PENDING raised: the vCPU wakes');
+});
+
+test('SCHED_OP BLOCK hands the same predicate every time (no closure per call)', (t) => {
+  const { m } = setup();
+  m.hypercall(Hypercall.SCHED_OP, SchedOp.BLOCK);
+  const first = m.blocks.wakeWhen;
+  m.hypercall(Hypercall.SCHED_OP, SchedOp.BLOCK);
+  t.is(m.blocks.count, 2);
+  t.is(m.blocks.wakeWhen, first);
+});
+
+test('SCHED_OP BLOCK without event channels sleeps with no predicate (the interrupt facet decides)', (t) => {
+  const m = fakeMachine();
+  pvDomain(m.ctx);
+  t.is(m.hypercall(Hypercall.SCHED_OP, SchedOp.BLOCK), 0);
+  t.is(m.blocks.count, 1);
+  t.is(m.blocks.wakeWhen, undefined);
 });
 
 test('SCHED_OP BLOCK returns at once when an event is pending', (t) => {

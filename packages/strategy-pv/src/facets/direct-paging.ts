@@ -58,6 +58,13 @@ export class DirectPagingMemory implements MemoryFacet {
   /** The paging state, once attached (a backend that enforces CR3 asks {@link isPinnedL4}). */
   mmu: DirectPaging | undefined;
 
+  /**
+   * @param refreshPool refresh the backend's view of the pool before a released page is declared
+   *   again (`Vm.refreshRegion`, where the backend has it). Default true; false only to show the
+   *   stale translations it prevents (tests).
+   */
+  constructor(private readonly refreshPool = true) {}
+
   /** Adds the pool. Guest RAM must end below it. */
   prepareVm(vm: Vm): void {
     for (const r of vm.memory.regions) {
@@ -73,7 +80,12 @@ export class DirectPagingMemory implements MemoryFacet {
 
   attach(ctx: MachineContext): Disposable | void {
     pvDomain(ctx);
-    const mmu = new DirectPaging(ctx.vm.memory, ctx.ramSize, ctx.telemetry.counters);
+    const vm = ctx.vm;
+    const pool = vm.memory.regions.find((r) => r.name === PT_POOL_REGION);
+    // Where the backend caches translations of guest page tables (kvm_pvm's shadow MMU), reusing
+    // a released pool page first drops them: the VMM's writes to the pool are not tracked there.
+    const refresh = this.refreshPool && pool !== undefined && vm.refreshRegion !== undefined ? () => vm.refreshRegion!(pool) : undefined;
+    const mmu = new DirectPaging(vm.memory, ctx.ramSize, ctx.telemetry.counters, refresh ? { refresh } : {});
     ctx.mmio.register(PT_POOL_REGION, PtPool.BASE, PtPool.SIZE, new PoolWriteGuard(ctx.vm.memory, ctx.telemetry.counters));
     ctx.hypercalls.register(Hypercall.MMU_UPDATE, 'MMU_UPDATE', (a) => mmu.mmuUpdate(a.a0, a.a1));
     ctx.hypercalls.register(Hypercall.MMUEXT_OP, 'MMUEXT_OP', (a) => mmu.mmuextOp(a.a0, a.a1, a.a2));

@@ -34,6 +34,7 @@ export class EventChannelInterrupts implements InterruptFacet {
     const ch = this.channels;
     ch.connect(ctx.vm.memory, ctx.ramSize, ctx.telemetry.counters);
     domain.events = ch;
+    // Created once: SCHED_OP(BLOCK) hands this function to the run loop as its wake condition.
     domain.sched.eventPending = () => ch.eventPending;
     ctx.hypercalls.register(Hypercall.EVENT_CHANNEL_OP, 'EVENT_CHANNEL_OP', ch.handleOp);
     ctx.hypercalls.register(Hypercall.REGISTER_SHARED_INFO, 'REGISTER_SHARED_INFO', (a) => ch.registerSharedInfo(a.a0));

@@ -344,3 +344,55 @@ test('property: after any sequence of accepted updates every table entry is vali
   }
   t.pass();
 });
+
+/** A machine whose backend counts `refreshRegion` calls (as kvm-vm's slot delete + add). */
+function refreshSetup(refreshPool = true) {
+  const m = fakeMachine();
+  const refreshed: string[] = [];
+  Object.assign(m.vm, { refreshRegion: (r: { name: string }) => { refreshed.push(r.name); } });
+  const facet = new DirectPagingMemory(refreshPool);
+  facet.prepareVm(m.vm);
+  facet.attach(m.ctx);
+  const ext = (cmd: number, gpa: number, arg = 0) => m.hypercall(Hypercall.MMUEXT_OP, cmd, gpa, arg);
+  return { m, refreshed, declare: (i: number, level: number) => ext(MmuExt.DECLARE_TABLE, pg(i), level), release: (i: number) => ext(MmuExt.RELEASE_TABLE, pg(i)) };
+}
+
+test('declaring never-used pool pages does not refresh the backend', (t) => {
+  const s = refreshSetup();
+  for (let i = 0; i < 16; i++) t.is(s.declare(i, 1 + (i % 4)), 0);
+  t.deepEqual(s.refreshed, []);
+});
+
+test('a released page declared again refreshes the pool region first, once for every page released before', (t) => {
+  const s = refreshSetup();
+  for (let i = 0; i < 4; i++) s.declare(i, 1);
+  for (let i = 0; i < 3; i++) t.is(s.release(i), 0);
+  t.deepEqual(s.refreshed, [], 'releasing costs nothing');
+  t.is(s.declare(0, 2), 0);
+  t.deepEqual(s.refreshed, [PT_POOL_REGION]);
+  t.is(s.declare(1, 1), 0, 'released before that refresh: no new one');
+  t.is(s.declare(2, 4), 0);
+  t.is(s.refreshed.length, 1);
+  t.is(s.m.counter('pv.mmu.pool_refreshes'), 1);
+  // Page 3 stayed declared through the refresh: the backend may shadow it again.
+  t.is(s.release(3), 0);
+  t.is(s.declare(3, 1), 0);
+  t.is(s.refreshed.length, 2);
+  // A page declared after a refresh, then released and declared again: refresh again.
+  t.is(s.release(0), 0);
+  t.is(s.declare(0, 1), 0);
+  t.is(s.refreshed.length, 3);
+});
+
+test('a refused DECLARE_TABLE does not refresh; without the option nothing refreshes', (t) => {
+  const s = refreshSetup();
+  s.declare(0, 1);
+  s.release(0);
+  t.is(s.declare(0, 9), -HypercallErrno.EINVAL);
+  t.deepEqual(s.refreshed, []);
+  const off = refreshSetup(false);
+  off.declare(0, 1);
+  off.release(0);
+  off.declare(0, 1);
+  t.deepEqual(off.refreshed, []);
+});

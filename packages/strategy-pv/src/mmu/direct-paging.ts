@@ -13,6 +13,18 @@ import { Hypercall, HypercallError, MmuExt, PtPool, type Counters, type GuestMem
 import { inRam, PAGE_SIZE } from '../guest-ram.js';
 import { NO_TABLE, POOL_PAGES, checkEntry, isTableEntry, poolPage, tablePageOf } from './pte.js';
 
+/** Options of {@link DirectPaging}. */
+export interface DirectPagingOptions {
+  /**
+   * Makes the backend forget translations it derived from the pool's contents
+   * (`Vm.refreshRegion`). The VMM writes tables through its own mapping, which a shadow MMU
+   * (kvm_pvm) does not track, so a pool page that was a table, was released and is declared again
+   * could still be shadowed with its old contents. Called at such a DECLARE_TABLE, at most once
+   * per reuse generation: one call covers every page released before it.
+   */
+  readonly refresh?: () => void;
+}
+
 /** Bytes of one MMU_UPDATE request `{u64 ptr, u64 val}`. */
 export const MMU_REQUEST_SIZE = 16;
 const ENTRIES = 512;
@@ -24,6 +36,13 @@ export class DirectPaging {
   /** Table entries referencing each pool page. */
   private readonly refs = new Uint32Array(POOL_PAGES);
   private readonly pinned = new Uint8Array(POOL_PAGES);
+  /**
+   * Pool pages declared since the last refresh: the backend may hold translations derived from
+   * them. Re-declaring such a page after its release needs a refresh first.
+   */
+  private readonly shadowed = new Uint8Array(POOL_PAGES);
+  private readonly refresh: (() => void) | undefined;
+  private readonly slotRefreshes: number;
   /** A copy of the request list, so the guest cannot change it between validation and application. */
   private readonly scratch = new Uint32Array(Hypercall.MMU_UPDATE_MAX * 4);
   /** Pool pages seen by the current {@link PIN_L4} walk. */
@@ -39,13 +58,15 @@ export class DirectPaging {
    * @param memory guest memory holding RAM at 0 and the `pt-pool` region at `PtPool.BASE`
    * @param ramSize bytes of guest RAM
    */
-  constructor(private readonly memory: GuestMemory, private readonly ramSize: number, private readonly counters: Counters) {
+  constructor(private readonly memory: GuestMemory, private readonly ramSize: number, private readonly counters: Counters, options: DirectPagingOptions = {}) {
+    this.refresh = options.refresh;
     const bytes = memory.slice(PtPool.BASE, PtPool.SIZE);
     if (bytes === undefined) throw new RangeError(`direct paging: no page-table pool region at 0x${PtPool.BASE.toString(16)}`);
     this.poolBytes = bytes;
     this.pool = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.slotApplied = counters.define('pv.mmu.updates', 'page-table entries written by MMU_UPDATE');
     this.slotRejected = counters.define('pv.mmu.rejected', 'MMU_UPDATE batches and MMUEXT_OPs refused');
+    this.slotRefreshes = counters.define('pv.mmu.pool_refreshes', 'backend translations of the page-table pool dropped before a released page was declared again');
   }
 
   /** True if `gpa` is a pinned L4 table: the only values CR3 may take under direct paging. */
@@ -131,6 +152,8 @@ export class DirectPaging {
     if (p < 0 || !Number.isInteger(level) || level < 1 || level > 4) return HypercallError.EINVAL;
     if (this.levels[p] !== 0) return HypercallError.EBUSY;
     this.poolBytes.fill(0, p * PAGE_SIZE, (p + 1) * PAGE_SIZE);
+    if (this.shadowed[p] !== 0 && this.refresh !== undefined) this.refreshPool();
+    this.shadowed[p] = 1;
     this.levels[p] = level;
     this.refs[p] = 0;
     this.pinned[p] = 0;
@@ -181,6 +204,18 @@ export class DirectPaging {
     if (!this.isPinnedL4(gpa)) return HypercallError.EINVAL;
     this.baseptr = gpa;
     return 0;
+  }
+
+  /**
+   * Drops the backend's translations of the whole pool; afterwards only the tables declared now
+   * can be shadowed again.
+   */
+  private refreshPool(): void {
+    this.refresh!();
+    this.counters.values[this.slotRefreshes]!++;
+    const levels = this.levels;
+    const shadowed = this.shadowed;
+    for (let i = 0; i < POOL_PAGES; i++) shadowed[i] = levels[i] !== 0 ? 1 : 0;
   }
 
   /** Re-checks every entry of table page `p` (of `level`) and below; each page once per walk. */

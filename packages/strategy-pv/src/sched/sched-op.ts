@@ -1,7 +1,10 @@
 /**
  * `SCHED_OP`: the PV idle loop. `BLOCK` first lets the PV devices finish what they can (e.g. the
- * block ring drains its ioeventfd), then puts the vCPU to sleep with {@link MachineContext.block}
- * only if no event is pending and nothing was completed; `YIELD` returns at once.
+ * block ring drains its ioeventfd), then, only if no event is pending and nothing was completed,
+ * puts the vCPU to sleep with {@link MachineContext.block} until an upcall is pending
+ * ({@link SchedOps.eventPending}): the hypercall returns only then (or when the machine stops).
+ * Without event channels nothing sets `eventPending`, and the vCPU sleeps until the interrupt
+ * facet has an interrupt pending. `YIELD` returns at once.
  * @module
  */
 import { HypercallError, SchedOp, type Counters, type Disposable, type HypercallArgs } from '@hyvisor/core';
@@ -11,14 +14,19 @@ export type BeforeBlockHook = () => number;
 
 /** The SCHED_OP handler of one machine. */
 export class SchedOps {
-  /** True if an event is pending for the guest (set by the event-channel facet). */
-  eventPending: () => boolean = () => false;
+  /**
+   * True if an upcall is pending for the guest; set by the event-channel facet (a predicate
+   * created once: BLOCK hands this very function to the run loop, allocation-free). Undefined
+   * without event channels.
+   */
+  eventPending: (() => boolean) | undefined;
   private readonly hooks: BeforeBlockHook[] = [];
   private readonly yieldSlot: number;
   private readonly blockSlot: number;
   private readonly sleepSlot: number;
 
-  constructor(private readonly block: () => void, private readonly counters: Counters) {
+  /** @param block puts the vCPU to sleep until `wakeWhen()` ({@link MachineContext.block}). */
+  constructor(private readonly block: (wakeWhen?: () => boolean) => void, private readonly counters: Counters) {
     this.yieldSlot = counters.define('pv.sched.yield', 'SCHED_OP(YIELD) calls');
     this.blockSlot = counters.define('pv.sched.block', 'SCHED_OP(BLOCK) calls');
     this.sleepSlot = counters.define('pv.sched.sleeps', 'SCHED_OP(BLOCK) calls that put the vCPU to sleep (nothing was pending)');
@@ -42,9 +50,10 @@ export class SchedOps {
         let completed = 0;
         const hooks = this.hooks;
         for (let i = 0; i < hooks.length; i++) completed += hooks[i]!();
-        if (completed === 0 && !this.eventPending()) {
+        const pending = this.eventPending;
+        if (completed === 0 && !(pending !== undefined && pending())) {
           this.counters.values[this.sleepSlot]!++;
-          this.block();
+          this.block(pending);
         }
         return 0;
       }

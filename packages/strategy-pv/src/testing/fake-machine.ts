@@ -178,8 +178,8 @@ export interface FakeMachine {
   readonly memory: GuestMemory;
   readonly telemetry: TelemetryHub;
   readonly ramSize: number;
-  /** Calls of `ctx.block()`. */
-  readonly blocks: { count: number };
+  /** Calls of `ctx.block()`, and the wake predicate of the last one. */
+  readonly blocks: { count: number; wakeWhen?: (() => boolean) | undefined };
   /** Canary regions (empty without the option). */
   readonly canaries: MemoryRegion[];
   /** Runs the poll hooks, as the run loop does at deadlines and sleeps. */
@@ -232,7 +232,7 @@ export function fakeMachine(options: FakeMachineOptions = {}): FakeMachine {
   const mmio = new MmioBus();
   const hypercalls = new HypercallTable();
   const pollHooks: (() => void)[] = [];
-  const blocks = { count: 0 };
+  const blocks: { count: number; wakeWhen?: (() => boolean) | undefined } = { count: 0 };
   let strategyRef: Strategy | undefined;
   const ctx: MachineContext = {
     vm, vcpus: [vcpu], pio, mmio, hypercalls, telemetry, ramSize, clock,
@@ -241,7 +241,7 @@ export function fakeMachine(options: FakeMachineOptions = {}): FakeMachine {
       if (!strategyRef) throw new Error('fakeMachine: irqLine before attach');
       return strategyRef.interrupt.irqLine(irq);
     },
-    block: () => { blocks.count++; },
+    block: (wakeWhen?: () => boolean) => { blocks.count++; blocks.wakeWhen = wakeWhen; },
     addPollHook: (poll) => {
       pollHooks.push(poll);
       return { dispose: () => { const i = pollHooks.indexOf(poll); if (i >= 0) pollHooks.splice(i, 1); } };

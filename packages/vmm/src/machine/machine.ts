@@ -79,8 +79,11 @@ export class Machine implements Disposable, ExitTrigger {
   readonly telemetry: TelemetryHub;
   readonly dispatcher: ExitDispatcher;
   readonly ramSize: number;
-  /** Host-time events of emulated timers; the run loop keeps the vCPU's deadline no later than the next. */
-  readonly clock = new TimerQueue();
+  /**
+   * Events of emulated timers; the run loop keeps the vCPU's deadline no later than the next. On
+   * host monotonic time, or on the VM's {@link Vm.timeSource} when the backend has a virtual clock.
+   */
+  readonly clock: TimerQueue;
 
   private readonly owned = new DisposableStore();
   private readonly sliceMs: number;
@@ -94,6 +97,8 @@ export class Machine implements Disposable, ExitTrigger {
   private kernelLoaded = false;
   /** A handler asked the vCPU to sleep until an event ({@link MachineContext.block}). */
   private blockRequested = false;
+  /** What ends that sleep (the handler's predicate, stored: no closure per block). */
+  private blockWake: (() => boolean) | undefined;
   private readonly pollHooks: (() => void)[] = [];
   /** When the current slice ends (ns on {@link clock}). */
   private sliceEndNs = 0;
@@ -119,6 +124,7 @@ export class Machine implements Disposable, ExitTrigger {
     this.telemetry.probes.hooked = true;
     try {
       this.vm = this.owned.add(this.backend.createVm({ name: this.name }));
+      this.clock = new TimerQueue(this.vm.timeSource?.bind(this.vm));
       this.vm.addRegion('ram', 0, this.ramSize);
       writeBootTables(this.vm.memory);
       for (const f of FACET_NAMES) this.strategy[f].prepareVm?.(this.vm);
@@ -259,7 +265,9 @@ export class Machine implements Disposable, ExitTrigger {
       }
       if (d === Disposition.Halt && this.blockRequested) {
         this.blockRequested = false;
-        await this.waitForNextEvent();
+        const wake = this.blockWake;
+        this.blockWake = undefined;
+        await this.sleepBlocked(wake);
         continue;
       }
       if (d === Disposition.Halt && this.haltCanWake()) {
@@ -283,6 +291,7 @@ export class Machine implements Disposable, ExitTrigger {
     const beforeRun = this.strategy.interrupt.beforeRun?.bind(this.strategy.interrupt);
     const probes = this.telemetry.probes;
     this.sliceEndNs = clock.now() + this.sliceMs * 1e6;
+    const sliceEndHost = performance.now() + this.sliceMs; // the same on host time; caps a virtual slice
     this.armDeadline();
     for (;;) {
       if (beforeRun !== undefined) beforeRun(vcpu);
@@ -297,7 +306,7 @@ export class Machine implements Disposable, ExitTrigger {
       this.poll();
       const now = clock.now();
       if (clock.nextAt() <= now) clock.runDue(now);
-      if (now >= this.sliceEndNs || this.stateValue !== 'running') return d;
+      if (now >= this.sliceEndNs || performance.now() >= sliceEndHost || this.stateValue !== 'running') return d;
       this.armDeadline();
     }
   }
@@ -335,7 +344,9 @@ export class Machine implements Disposable, ExitTrigger {
     this.poll();
     if (this.strategy.interrupt.interruptPending?.()) return;
     const waitMs = (this.clock.nextAt() - this.clock.now()) / 1e6;
-    if (waitMs > 2 || !Number.isFinite(waitMs)) {
+    if (this.vm.advanceTime && Number.isFinite(waitMs)) {
+      this.vm.advanceTime(this.clock.nextAt()); // a virtual clock jumps to the event instead of sleeping
+    } else if (waitMs > 2 || !Number.isFinite(waitMs)) {
       await new Promise<void>((resolve) => setTimeout(resolve, Math.min(Number.isFinite(waitMs) ? waitMs - 1 : 5, this.sliceMs)));
     } else if (waitMs > 0) {
       // Timer resolution of setTimeout is ~1 ms: sleep the last stretch synchronously.
@@ -343,6 +354,51 @@ export class Machine implements Disposable, ExitTrigger {
     }
     this.clock.runDue();
     this.poll();
+  }
+
+  /**
+   * The vCPU blocked ({@link MachineContext.block}): fires due timer events and runs the poll
+   * hooks until `wake()` holds, the machine is stopped (stop, time limit) or, while paused, until
+   * it resumes and `wake()` holds. Without `wake`, the interrupt facet's `interruptPending`;
+   * without that either, one {@link waitForNextEvent}. The event loop gets a turn at least once a
+   * slice, so the time limit, stop() and device events from it are seen.
+   */
+  private async sleepBlocked(wake: (() => boolean) | undefined): Promise<void> {
+    const interrupt = this.strategy.interrupt;
+    if (wake === undefined && interrupt.interruptPending === undefined) {
+      await this.waitForNextEvent();
+      return;
+    }
+    const clock = this.clock;
+    let turnAt = performance.now();
+    for (;;) {
+      this.poll();
+      clock.runDue();
+      if (this.stopRequested) return;
+      if (wake !== undefined ? wake() : interrupt.interruptPending!()) return;
+      if (this.stateValue === 'paused') {
+        await new Promise<void>((resolve) => { this.wakePaused = resolve; });
+        this.wakePaused = undefined;
+        turnAt = performance.now();
+        continue;
+      }
+      if (this.vm.advanceTime && Number.isFinite(clock.nextAt())) {
+        // A virtual clock jumps to the next event instead of sleeping (an event-loop turn once a slice).
+        if (performance.now() - turnAt >= this.sliceMs) { await new Promise<void>((resolve) => setImmediate(resolve)); turnAt = performance.now(); }
+        this.vm.advanceTime(clock.nextAt());
+        continue;
+      }
+      const waitMs = (clock.nextAt() - clock.now()) / 1e6;
+      if (waitMs > 2 || !Number.isFinite(waitMs)) {
+        await new Promise<void>((resolve) => setTimeout(resolve, Math.min(Number.isFinite(waitMs) ? waitMs - 1 : this.sliceMs, this.sliceMs)));
+        turnAt = performance.now();
+      } else if (performance.now() - turnAt >= this.sliceMs) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        turnAt = performance.now();
+      } else if (waitMs > 0) {
+        Atomics.wait(SLEEPER, 0, 0, waitMs);
+      }
+    }
   }
 
   /** Runs the poll hooks (ioeventfd draining and the like): at deadlines and sleeps, never per exit. */
@@ -393,7 +449,7 @@ export class Machine implements Disposable, ExitTrigger {
       vm: this.vm, vcpus: [this.vcpu], pio: this.pio, mmio: this.mmio, hypercalls: this.hypercalls,
       dispatcher: this.dispatcher, telemetry: this.telemetry, ramSize: this.ramSize, clock: this.clock,
       irqLine: (irq: number): IrqLine => interrupt.irqLine(irq),
-      block: () => { this.blockRequested = true; },
+      block: (wakeWhen?: () => boolean) => { this.blockRequested = true; this.blockWake = wakeWhen; },
       addPollHook: (poll: () => void): Disposable => {
         this.pollHooks.push(poll);
         return { dispose: () => { const i = this.pollHooks.indexOf(poll); if (i >= 0) this.pollHooks.splice(i, 1); } };

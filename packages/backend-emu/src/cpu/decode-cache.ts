@@ -1,0 +1,79 @@
+/**
+ * The decoded-instruction cache: decoded instructions kept per guest-physical code page, looked up
+ * by the page and the offset of RIP in it. Each entry keeps the bytes it was decoded from (as
+ * masked 32-bit words) and is used only while memory still holds exactly those bytes, so any
+ * writer (the guest, self-modifying code, the VMM or a device writing guest memory between two
+ * runs) invalidates it without write hooks, and CR3/paging changes need no flush: translation is
+ * done (by the fetcher and the TLB) before the lookup, and 64-bit decoding depends on the bytes
+ * alone. Instructions that cross a page boundary are not cached.
+ * @module
+ */
+import { Insn } from '../decoder/decoder.js';
+
+/** Pages with cached instructions before the cache starts over (bounds memory for guests that generate code). */
+export const MAX_CACHED_PAGES = 1024;
+
+/** Pages below this physical page number live in an array; above, in a map. */
+const DENSE_PAGES = 1 << 18;
+const DENSE_LIMIT = DENSE_PAGES * 4096;
+
+export class DecodeCache {
+  private dense: (Insn | undefined)[][] = new Array<(Insn | undefined)[]>(DENSE_PAGES);
+  private readonly sparse = new Map<number, (Insn | undefined)[]>();
+  private pages = 0;
+  /** Instructions decoded because no valid entry was cached (tests, telemetry). */
+  misses = 0;
+
+  /** The cached instruction at `off` in physical page `phys` if `bytes[at…]` still holds it, else undefined. */
+  lookup(phys: number, off: number, bytes: Uint8Array<ArrayBufferLike>, at: number): Insn | undefined {
+    const slots = phys < DENSE_LIMIT ? this.dense[phys >>> 12] : this.sparse.get(phys / 4096);
+    if (slots === undefined) return undefined;
+    const d = slots[off];
+    if (d === undefined) return undefined;
+    const w0 = bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24);
+    const len = d.len;
+    if (len <= 4) return (w0 & d.cmask) === d.c0 ? d : undefined;
+    if (w0 !== d.c0) return undefined;
+    const w1 = bytes[at + 4]! | (bytes[at + 5]! << 8) | (bytes[at + 6]! << 16) | (bytes[at + 7]! << 24);
+    if (len <= 8) return (w1 & d.cmask) === d.c1 ? d : undefined;
+    if (w1 !== d.c1) return undefined;
+    const w2 = bytes[at + 8]! | (bytes[at + 9]! << 8) | (bytes[at + 10]! << 16) | (bytes[at + 11]! << 24);
+    if (len <= 12) return (w2 & d.cmask) === d.c2 ? d : undefined;
+    if (w2 !== d.c2) return undefined;
+    const w3 = bytes[at + 12]! | (bytes[at + 13]! << 8) | (bytes[at + 14]! << 16);
+    return (w3 & d.cmask) === d.c3 ? d : undefined;
+  }
+
+  /** Stores `d` (decoded from `bytes[at…]`, wholly inside physical page `phys` at `off`). */
+  store(phys: number, off: number, bytes: Uint8Array<ArrayBufferLike>, at: number, d: Insn): void {
+    const pn = phys / 4096;
+    let slots = pn < DENSE_PAGES ? this.dense[pn] : this.sparse.get(pn);
+    if (slots === undefined) {
+      if (this.pages >= MAX_CACHED_PAGES) this.clear();
+      slots = new Array<Insn | undefined>(4096);
+      if (pn < DENSE_PAGES) {
+        this.dense[pn] = slots;
+      } else {
+        this.sparse.set(pn, slots);
+      }
+      this.pages++;
+    }
+    const len = d.len;
+    const word = (k: number): number => {
+      let w = 0;
+      for (let i = 0; i < 4 && 4 * k + i < len; i++) w |= bytes[at + 4 * k + i]! << (8 * i);
+      return w;
+    };
+    d.c0 = word(0); d.c1 = word(1); d.c2 = word(2); d.c3 = word(3);
+    const rest = len - 4 * Math.floor((len - 1) / 4);
+    d.cmask = rest === 4 ? -1 : (1 << (8 * rest)) - 1;
+    slots[off] = d;
+  }
+
+  /** Forgets everything. */
+  clear(): void {
+    this.dense = new Array<(Insn | undefined)[]>(DENSE_PAGES);
+    this.sparse.clear();
+    this.pages = 0;
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * `MachineContext.block(wakeWhen)` on real KVM: a tiny ring-0 guest makes a port write whose
+ * handler blocks the vCPU; the run loop keeps it asleep, firing timer events, until the predicate
+ * holds, or until the time limit or stop(). Without /dev/kvm each test logs why it did not run.
+ */
+import 'reflect-metadata';
+import test, { type ExecutionContext } from 'ava';
+import type { Backend, CpuFacet, MachineContext, Strategy } from '@hyvisor/core';
+import { KvmBackend, kvmAvailable } from '@hyvisor/backend-kvm';
+import { Machine } from './machine.js';
+import { minimalStrategy } from '../strategy/minimal.js';
+
+const kvm = kvmAvailable();
+const PORT = 0x5f0;
+
+function kvmTest(title: string, fn: (t: ExecutionContext) => Promise<void> | void): void {
+  test.serial(`${title} [kvm]`, async (t) => {
+    if (!kvm.ok) {
+      t.log(`skipped: ${kvm.reason}`);
+      t.pass();
+      return;
+    }
+    await fn(t);
+  });
+}
+
+/** A minimal ELF64 executable: one RWX segment at 1 MiB holding `code`, entry at its start. */
+export function tinyElf(code: readonly number[], paddr = 0x100000): Uint8Array {
+  const bytes = new Uint8Array(0x78 + code.length);
+  const v = new DataView(bytes.buffer);
+  v.setUint32(0, 0x7f454c46, false);
+  bytes[4] = 2; // ELFCLASS64
+  bytes[5] = 1; // little endian
+  bytes[6] = 1; // EV_CURRENT
+  v.setUint16(16, 2, true); // ET_EXEC
+  v.setUint16(18, 62, true); // EM_X86_64
+  v.setUint32(20, 1, true);
+  v.setBigUint64(24, BigInt(paddr), true); // entry
+  v.setBigUint64(32, 0x40n, true); // phoff
+  v.setUint16(52, 0x40, true); // ehsize
+  v.setUint16(54, 56, true); // phentsize
+  v.setUint16(56, 1, true); // phnum
+  v.setUint32(0x40, 1, true); // PT_LOAD
+  v.setUint32(0x44, 7, true); // RWX
+  v.setBigUint64(0x48, 0x78n, true); // offset
+  v.setBigUint64(0x50, BigInt(paddr), true); // vaddr
+  v.setBigUint64(0x58, BigInt(paddr), true); // paddr
+  v.setBigUint64(0x60, BigInt(code.length), true); // filesz
+  v.setBigUint64(0x68, BigInt(code.length), true); // memsz
+  bytes.set(code, 0x78);
+  return bytes;
+}
+
+/** mov $0x5f0,%dx; mov $1,%al; out %al,(%dx) (blocks); in (%dx),%al (reports); hlt */
+const BLOCK_THEN_REPORT = [0x66, 0xba, 0xf0, 0x05, 0xb0, 0x01, 0xee, 0xec, 0xf4];
+
+interface Probe {
+  blockedAt: number;
+  resumedAt: number;
+  wokenAtResume: boolean;
+  noiseFired: number;
+}
+
+/**
+ * A machine whose CPU facet adds a device at PORT: a write blocks the vCPU until `wakeAfterMs`
+ * (never if undefined), with a timer event every 3 ms that must not wake it; a read records when
+ * the guest resumed.
+ */
+function blockingMachine(backend: Backend, wakeAfterMs: number | undefined, timeLimitMs = 0): { machine: Machine; probe: Probe } {
+  const probe: Probe = { blockedAt: 0, resumedAt: 0, wokenAtResume: false, noiseFired: 0 };
+  const base = minimalStrategy();
+  const cpu: CpuFacet = {
+    ...base.cpu,
+    attach(ctx: MachineContext) {
+      let woken = false;
+      const wake = () => woken;
+      const noise = (now: number) => {
+        probe.noiseFired++;
+        ctx.clock.schedule(now + 3e6, noise);
+      };
+      ctx.pio.register('block-probe', PORT, 1, {
+        read: () => {
+          probe.resumedAt = ctx.clock.now();
+          probe.wokenAtResume = woken;
+          return woken ? 1 : 0;
+        },
+        write: () => {
+          probe.blockedAt = ctx.clock.now();
+          ctx.clock.schedule(probe.blockedAt + 3e6, noise);
+          if (wakeAfterMs !== undefined) ctx.clock.schedule(probe.blockedAt + wakeAfterMs * 1e6, () => { woken = true; });
+          ctx.block(wake);
+        },
+      });
+    },
+  };
+  const strategy: Strategy = { ...base, name: 'minimal-block', cpu };
+  const machine = new Machine({ name: 'block', backend, strategy, memory: 8 * 1024 * 1024, timeLimitMs });
+  machine.loadKernel(tinyElf(BLOCK_THEN_REPORT));
+  return { machine, probe };
+}
+
+kvmTest('a blocked vCPU sleeps through other timer events until its wake condition holds', async (t) => {
+  const backend = new KvmBackend();
+  const { machine, probe } = blockingMachine(backend, 40);
+  try {
+    const r = await machine.run();
+    t.is(r.reason, 'halt', r.message);
+    t.true(probe.wokenAtResume, 'the guest resumed only once the predicate held');
+    const sleptMs = (probe.resumedAt - probe.blockedAt) / 1e6;
+    t.true(sleptMs >= 40, `slept ${sleptMs} ms`);
+    t.true(probe.noiseFired >= 5, `${probe.noiseFired} timer events fired during the sleep without waking it`);
+  } finally {
+    machine.dispose();
+    backend.dispose();
+  }
+});
+
+kvmTest('a vCPU blocked on a condition that never holds is ended by the time limit', async (t) => {
+  const backend = new KvmBackend();
+  const { machine, probe } = blockingMachine(backend, undefined, 150);
+  try {
+    const start = performance.now();
+    const r = await machine.run();
+    t.is(r.reason, 'time-limit');
+    t.true(performance.now() - start < 2000);
+    t.is(probe.resumedAt, 0, 'the guest never resumed');
+    t.true(probe.noiseFired >= 10, `${probe.noiseFired} timer events`);
+  } finally {
+    machine.dispose();
+    backend.dispose();
+  }
+});
+
+kvmTest('stop() ends a blocked vCPU; pause holds the sleep and resume continues it', async (t) => {
+  const backend = new KvmBackend();
+  const { machine, probe } = blockingMachine(backend, undefined);
+  try {
+    const run = machine.run();
+    await new Promise((r) => setTimeout(r, 30));
+    machine.pause();
+    const firedAtPause = probe.noiseFired;
+    await new Promise((r) => setTimeout(r, 30));
+    t.true(probe.noiseFired <= firedAtPause + 1, 'no timer events while paused');
+    machine.resume();
+    await new Promise((r) => setTimeout(r, 30));
+    t.true(probe.noiseFired > firedAtPause + 1, 'sleeping again after resume');
+    t.is(probe.resumedAt, 0, 'the guest did not resume');
+    machine.stop('test stop');
+    const r = await run;
+    t.is(r.reason, 'stopped');
+  } finally {
+    machine.dispose();
+    backend.dispose();
+  }
+});
