@@ -165,7 +165,8 @@ static napi_value js_ioctl_int(napi_env env, napi_callback_info info) {
   bool known = false;
   for (size_t i = 0; i < sizeof INT_IOCTLS / sizeof INT_IOCTLS[0]; i++) known |= INT_IOCTLS[i] == req;
   if (!known) return int_value(env, -ENOTTY);
-  int r = ioctl(fd, req, arg);
+  int r;
+  do r = ioctl(fd, req, arg); while (r < 0 && errno == EINTR); /* a signal (profiler, SIGWINCH) is no failure */
   return r < 0 ? neg_errno(env) : int_value(env, r);
 }
 
@@ -214,7 +215,8 @@ static napi_value js_ioctl_buf(napi_env env, napi_callback_info info) {
   size_t need = ptr_ioctl_size(req, buf, len);
   if (need == 0) return int_value(env, -ENOTTY);
   if (need > len) return int_value(env, -EFAULT);
-  int r = ioctl(fd, req, buf);
+  int r;
+  do r = ioctl(fd, req, buf); while (r < 0 && errno == EINTR);
   return r < 0 ? neg_errno(env) : int_value(env, r);
 }
 
@@ -344,7 +346,9 @@ static napi_value js_set_memory_region(napi_env env, napi_callback_info info) {
     r.memory_size = m->len;
     r.userspace_addr = (uint64_t)(uintptr_t)m->addr;
   }
-  return ioctl(fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? neg_errno(env) : int_value(env, 0);
+  int rc;
+  do rc = ioctl(fd, KVM_SET_USER_MEMORY_REGION, &r); while (rc < 0 && errno == EINTR);
+  return rc < 0 ? neg_errno(env) : int_value(env, 0);
 }
 
 /* ---------------------------------------------------------------- eventfd */
