@@ -63,6 +63,16 @@ export interface RunResult {
 /** Backing store for synchronous sleeps of the run loop (Atomics.wait needs a shared Int32Array). */
 const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
 
+/** Lets the event loop run (timers, I/O, signals) before the vCPU goes on. */
+function eventLoopTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Sleeps on the event loop. */
+function sleepMs(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 /** Machine life cycle. */
 export type MachineState = 'created' | 'running' | 'paused' | 'stopped' | 'disposed';
 
@@ -260,18 +270,18 @@ export class Machine implements Disposable, ExitTrigger {
           this.finish(Disposition.Halt);
           return;
         }
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        await eventLoopTurn();
         continue;
       }
       if (d === Disposition.Halt && this.blockRequested) {
         this.blockRequested = false;
         const wake = this.blockWake;
         this.blockWake = undefined;
-        await this.sleepBlocked(wake);
+        await this.idle(wake);
         continue;
       }
       if (d === Disposition.Halt && this.haltCanWake()) {
-        await this.waitForNextEvent();
+        await this.idle(undefined);
         continue;
       }
       this.finish(d);
@@ -339,34 +349,18 @@ export class Machine implements Disposable, ExitTrigger {
     }
   }
 
-  /** Waits for the next timer event (or an event-loop turn when none is due soon), then fires it. */
-  private async waitForNextEvent(): Promise<void> {
-    this.poll();
-    if (this.strategy.interrupt.interruptPending?.()) return;
-    const waitMs = (this.clock.nextAt() - this.clock.now()) / 1e6;
-    if (this.vm.advanceTime && Number.isFinite(waitMs)) {
-      this.vm.advanceTime(this.clock.nextAt()); // a virtual clock jumps to the event instead of sleeping
-    } else if (waitMs > 2 || !Number.isFinite(waitMs)) {
-      await new Promise<void>((resolve) => setTimeout(resolve, Math.min(Number.isFinite(waitMs) ? waitMs - 1 : 5, this.sliceMs)));
-    } else if (waitMs > 0) {
-      // Timer resolution of setTimeout is ~1 ms: sleep the last stretch synchronously.
-      Atomics.wait(SLEEPER, 0, 0, waitMs);
-    }
-    this.clock.runDue();
-    this.poll();
-  }
-
   /**
-   * The vCPU blocked ({@link MachineContext.block}): fires due timer events and runs the poll
-   * hooks until `wake()` holds, the machine is stopped (stop, time limit) or, while paused, until
-   * it resumes and `wake()` holds. Without `wake`, the interrupt facet's `interruptPending`;
-   * without that either, one {@link waitForNextEvent}. The event loop gets a turn at least once a
-   * slice, so the time limit, stop() and device events from it are seen.
+   * The vCPU is idle (HLT with IF=1, or blocked by {@link MachineContext.block}): fires due timer
+   * events and runs the poll hooks until `wake()` holds — by default until the interrupt facet has
+   * an interrupt pending — or the machine is stopped (stop, time limit); while paused, until it
+   * resumes. A virtual clock jumps to the next event instead of sleeping. The event loop gets a turn
+   * at least once a slice, so the time limit, stop() and device input are seen. A facet that cannot
+   * tell whether an interrupt is pending gets one timer event per call instead.
    */
-  private async sleepBlocked(wake: (() => boolean) | undefined): Promise<void> {
+  private async idle(wake: (() => boolean) | undefined): Promise<void> {
     const interrupt = this.strategy.interrupt;
     if (wake === undefined && interrupt.interruptPending === undefined) {
-      await this.waitForNextEvent();
+      await this.waitForOneEvent();
       return;
     }
     const clock = this.clock;
@@ -383,22 +377,37 @@ export class Machine implements Disposable, ExitTrigger {
         continue;
       }
       if (this.vm.advanceTime && Number.isFinite(clock.nextAt())) {
-        // A virtual clock jumps to the next event instead of sleeping (an event-loop turn once a slice).
-        if (performance.now() - turnAt >= this.sliceMs) { await new Promise<void>((resolve) => setImmediate(resolve)); turnAt = performance.now(); }
+        if (performance.now() - turnAt >= this.sliceMs) { await eventLoopTurn(); turnAt = performance.now(); }
         this.vm.advanceTime(clock.nextAt());
         continue;
       }
       const waitMs = (clock.nextAt() - clock.now()) / 1e6;
       if (waitMs > 2 || !Number.isFinite(waitMs)) {
-        await new Promise<void>((resolve) => setTimeout(resolve, Math.min(Number.isFinite(waitMs) ? waitMs - 1 : this.sliceMs, this.sliceMs)));
+        await sleepMs(Math.min(Number.isFinite(waitMs) ? waitMs - 1 : this.sliceMs, this.sliceMs));
         turnAt = performance.now();
       } else if (performance.now() - turnAt >= this.sliceMs) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        await eventLoopTurn();
         turnAt = performance.now();
       } else if (waitMs > 0) {
+        // setTimeout resolves ~1 ms: sleep the last stretch synchronously.
         Atomics.wait(SLEEPER, 0, 0, waitMs);
       }
     }
+  }
+
+  /** Waits for the next timer event (or a short event-loop turn when none is due soon) and fires it. */
+  private async waitForOneEvent(): Promise<void> {
+    this.poll();
+    const waitMs = (this.clock.nextAt() - this.clock.now()) / 1e6;
+    if (this.vm.advanceTime && Number.isFinite(waitMs)) {
+      this.vm.advanceTime(this.clock.nextAt());
+    } else if (waitMs > 2 || !Number.isFinite(waitMs)) {
+      await sleepMs(Math.min(Number.isFinite(waitMs) ? waitMs - 1 : 5, this.sliceMs));
+    } else if (waitMs > 0) {
+      Atomics.wait(SLEEPER, 0, 0, waitMs);
+    }
+    this.clock.runDue();
+    this.poll();
   }
 
   /** Runs the poll hooks (ioeventfd draining and the like): at deadlines and sleeps, never per exit. */
