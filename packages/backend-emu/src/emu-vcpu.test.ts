@@ -229,3 +229,32 @@ test('two runs of the same guest retire the same instructions and exit the same 
   t.deepEqual(a.exits, b.exits);
   t.is(a.exits.length, 2002);
 });
+
+test('a CR3 policy that refuses makes MOV to CR3 #GP(0) with the old CR3 kept; it sees the masked address', (t) => {
+  const h = harness(hex('0f22d8 f4')); // mov cr3, rax; hlt
+  const seen: number[] = [];
+  const refuse = (cr3: number) => { seen.push(cr3); return false; };
+  h.vm.setCr3Policy(refuse);
+  const before = h.vcpu.getSpecialRegisters().cr3;
+  setRegs(h, { rax: 0x123018n }); // PWT|PCD set: dropped before the policy sees it
+  runToHlt(h);
+  t.is(h.vcpu.readRegister('rip'), handler(13) + 1);
+  t.is(h.mem.u64(Number(reg(h, 'rsp'))), 0n, 'error code 0');
+  t.is(h.vcpu.getSpecialRegisters().cr3, before);
+  t.deepEqual(seen, [0x123000]);
+  t.is(h.vm.createVcpu(1).cpu.cr3Policy, refuse, 'a vCPU created later gets the policy');
+});
+
+test('a CR3 policy that allows loads CR3; without a policy (or after removing it) nothing is checked', (t) => {
+  for (const policy of ['allow', 'none', 'removed'] as const) {
+    const h = harness(hex('0f22d8 f4'));
+    let calls = 0;
+    if (policy !== 'none') h.vm.setCr3Policy(() => { calls++; return true; });
+    if (policy === 'removed') h.vm.setCr3Policy(undefined);
+    setRegs(h, { rax: 0x9008n }); // the boot PML4 again, with PWT
+    runToHlt(h);
+    t.is(h.vcpu.readRegister('rip'), CODE + 4, policy);
+    t.is(h.vcpu.getSpecialRegisters().cr3, 0x9000n, policy);
+    t.is(calls, policy === 'allow' ? 1 : 0, policy);
+  }
+});

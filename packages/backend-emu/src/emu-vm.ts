@@ -17,6 +17,7 @@ export class EmuVm implements Vm {
   readonly memory = new GuestMemory();
   private readonly store = new DisposableStore();
   private readonly vcpus = new Map<number, EmuVcpu>();
+  private cr3Policy: ((cr3: number) => boolean) | undefined = undefined;
 
   /** @internal Created by {@link EmuBackend.createVm}. */
   constructor(readonly info: BackendInfo, readonly name: string, onDispose: () => void) {
@@ -49,6 +50,7 @@ export class EmuVm implements Vm {
     }
     if (this.vcpus.has(id)) throw new BackendError(`createVcpu: VM ${this.name} already has vCPU ${id}`);
     const vcpu = new EmuVcpu(id, this.memory, () => this.vcpus.delete(id));
+    vcpu.cpu.cr3Policy = this.cr3Policy;
     this.vcpus.set(id, vcpu);
     this.store.add(vcpu);
     return vcpu;
@@ -77,6 +79,18 @@ export class EmuVm implements Vm {
   /** Moves guest time forward to `ns` on every vCPU (the VMM does it for a guest halted until a timer event). */
   advanceTime(ns: number): void {
     for (const v of this.vcpus.values()) v.advanceTo(ns);
+  }
+
+  /**
+   * Checks every guest MOV to CR3 from now on (current and future vCPUs): `allow` gets the new
+   * PML4 address (bits 51:12; PCID, PWT and PCD dropped) and a false answer is #GP(0) in the
+   * guest with CR3 kept. `undefined` removes the check; without a policy MOV to CR3 costs one
+   * field test more. The VMM's `setSpecialRegisters` is never checked.
+   */
+  setCr3Policy(allow: ((cr3: number) => boolean) | undefined): void {
+    this.live('setCr3Policy');
+    this.cr3Policy = allow;
+    for (const v of this.vcpus.values()) v.cpu.cr3Policy = allow;
   }
 
   setIrqLine(gsi: number, _level: boolean): void {

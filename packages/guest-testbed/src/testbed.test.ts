@@ -610,3 +610,39 @@ kvmTest('a pv guest blocked in SCHED_OP(BLOCK) resumes only once an upcall is pe
     m.dispose();
   }
 });
+
+// ---------------------------------------------------------------------------------------------
+// Direct paging enforced on the emulator: CR3 only to the boot PML4 (before the first
+// NEW_BASEPTR) or a pinned L4. The testbed's switches all go through PIN_L4 + NEW_BASEPTR, so a
+// pv run refuses nothing. Self-contained block (imports are hoisted).
+// ---------------------------------------------------------------------------------------------
+import { registerEmuBackend } from '@hyvisor/backend-emu';
+import type { BufferSerialOutput } from '@hyvisor/devices';
+import { registerMinimalStrategy } from '@hyvisor/vmm';
+
+for (const workload of ['memory', 'syscall']) {
+  test(`pv on the emulator: ${workload} runs with CR3 checked against pinned L4s and no load refused`, async (t) => {
+    const container = createHyvisorContainer();
+    registerEmuBackend(container);
+    registerMinimalStrategy(container);
+    registerPvStrategy(container);
+    const config = validateConfig({
+      name: `testbed-cr3-${workload}`, backend: 'emu', strategy: 'pv', memory: '64MiB',
+      guest: { kernel: TESTBED_ELF, workload, iterations: 50 },
+      serial: { output: 'buffer' }, storage: { path: path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hyvisor-cr3-')), 'disk.img'), size: '16MiB' },
+      timeLimit: '300s',
+    });
+    const composed = createMachineFromConfig(container, config);
+    try {
+      const r = await composed.machine.run();
+      const console = (composed.devices.serialOutput as BufferSerialOutput).text();
+      const run: TestbedRun = { exitCode: r.exitCode, reason: r.reason, message: r.message, console, results: parseResults(console), markedExits: {} };
+      t.is(only(t, run, workload).iterations, 50);
+      const counters = composed.machine.telemetry.counters.snapshot();
+      t.is(counters['pv.mmu.cr3_refused'], 0, 'the policy is installed (the counter exists) and refused nothing');
+      t.is(counters['pv.mmu.rejected'], 0);
+    } finally {
+      composed.dispose();
+    }
+  });
+}

@@ -68,6 +68,11 @@ export class Cpu {
   /** CR2 as a signed canonical address. */
   cr2 = 0;
   cr3 = 0;
+  /**
+   * The VM's CR3 policy (`Vm.setCr3Policy`): MOV to CR3 raises #GP(0) when it returns false for
+   * the new PML4 address. Undefined (the default): no check.
+   */
+  cr3Policy: ((cr3: number) => boolean) | undefined = undefined;
   cr4 = 0;
   cr8 = 0;
   efer = 0;

@@ -138,6 +138,16 @@ export interface Vm extends Disposable {
    * calls it instead of sleeping when the guest halts waiting for a timer event due at `ns`.
    */
   advanceTime?(ns: number): void;
+  /**
+   * Installs (or, with `undefined`, removes) a check of the guest's CR3 loads. A deterministic
+   * backend that can check CR3 loads calls `allow(cr3 & physical-address mask)` on every guest
+   * write to CR3 (MOV to CR3; not the VMM's own {@link Vcpu.setSpecialRegisters}) and raises
+   * #GP(0) in the guest when it returns false, leaving CR3 unchanged. `allow` runs inside the
+   * instruction: it must be pure VMM bookkeeping (no guest-memory writes, no throwing). KVM
+   * cannot (the guest's ring 0 runs on the CPU), so it does not offer it. Applies to the VM's
+   * current and future vCPUs.
+   */
+  setCr3Policy?(allow: ((cr3: number) => boolean) | undefined): void;
 }
 
 /** Run state of a vCPU, for telemetry and lifecycle. */

@@ -55,7 +55,7 @@ export class DirectPagingMemory implements MemoryFacet {
   readonly description = 'direct paging: page tables in a read-only pool, changed only by validated, batched MMU_UPDATE hypercalls';
   readonly requires = ['guest-memory', 'readonly-memory'] as const;
   readonly featureBits = FeatureBits.PV_MMU;
-  /** The paging state, once attached (a backend that enforces CR3 asks {@link isPinnedL4}). */
+  /** The paging state, once attached (a backend that enforces CR3 asks its `cr3Allowed`). */
   mmu: DirectPaging | undefined;
 
   /**
@@ -90,9 +90,20 @@ export class DirectPagingMemory implements MemoryFacet {
     ctx.hypercalls.register(Hypercall.MMU_UPDATE, 'MMU_UPDATE', (a) => mmu.mmuUpdate(a.a0, a.a1));
     ctx.hypercalls.register(Hypercall.MMUEXT_OP, 'MMUEXT_OP', (a) => mmu.mmuextOp(a.a0, a.a1, a.a2));
     this.mmu = mmu;
+    // Where the backend can check CR3 loads (the emulator), the guest may load only what direct
+    // paging allows (DirectPaging.cr3Allowed); a refusal is #GP(0) in the guest, counted here.
+    if (vm.setCr3Policy !== undefined) {
+      const counters = ctx.telemetry.counters;
+      const refused = counters.define('pv.mmu.cr3_refused', 'guest CR3 loads refused (#GP) because the table is not a pinned L4');
+      vm.setCr3Policy((gpa) => {
+        if (mmu.cr3Allowed(gpa)) return true;
+        counters.values[refused]!++;
+        return false;
+      });
+    }
   }
 
-  /** True if `gpa` is a pinned L4 (false before attach): what CR3 may hold under direct paging. */
+  /** True if `gpa` is a pinned L4 (false before attach): what CR3 may hold once the guest has announced a base pointer. */
   isPinnedL4(gpa: number): boolean {
     return this.mmu?.isPinnedL4(gpa) ?? false;
   }

@@ -6,10 +6,11 @@
  * cannot write the pool), so a pinned L4 only ever reaches valid tables.
  *
  * On KVM this is cooperative (the guest kernel could load CR3 with anything); a backend that
- * enforces it asks {@link DirectPaging.isPinnedL4} before accepting a CR3 value.
+ * enforces it (`Vm.setCr3Policy`, the emulator) asks {@link DirectPaging.cr3Allowed} before
+ * accepting a CR3 value.
  * @module
  */
-import { Hypercall, HypercallError, MmuExt, PtPool, type Counters, type GuestMemory } from '@hyvisor/core';
+import { BootLayout, Hypercall, HypercallError, MmuExt, PtPool, type Counters, type GuestMemory } from '@hyvisor/core';
 import { inRam, PAGE_SIZE } from '../guest-ram.js';
 import { NO_TABLE, POOL_PAGES, checkEntry, isTableEntry, poolPage, tablePageOf } from './pte.js';
 
@@ -73,6 +74,16 @@ export class DirectPaging {
   isPinnedL4(gpa: number): boolean {
     const p = this.tablePage(gpa);
     return p >= 0 && this.levels[p] === 4 && this.pinned[p] === 1;
+  }
+
+  /**
+   * What a guest MOV to CR3 may load (`gpa` without the low 12 bits): a pinned L4, or, until the
+   * guest's first successful NEW_BASEPTR, the VMM's boot PML4 (`BootLayout.PML4`), the tables the
+   * guest was started on (reloading it, e.g. to flush the TLB, is legitimate while it builds its
+   * own). After the first NEW_BASEPTR only pinned L4s.
+   */
+  cr3Allowed(gpa: number): boolean {
+    return this.isPinnedL4(gpa) || (this.baseptr === -1 && gpa === BootLayout.PML4);
   }
 
   /** The base pointer the guest announced with NEW_BASEPTR, or -1. */
