@@ -1,5 +1,5 @@
 import test from 'ava';
-import { FakeClock } from '../testing/fake-clock.js';
+import { ManualClock as FakeClock } from '@hyvisor/core';
 import { DeliveryMode, Esr, Icr, IcrShorthand, LAPIC_VERSION, Lapic, LapicReg, Lvt, Svr, TimerMode } from './lapic.js';
 
 function setup(options: ConstructorParameters<typeof Lapic>[1] = {}) {

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { FakeClock } from '../testing/fake-clock.js';
+import { ManualClock as FakeClock } from '@hyvisor/core';
 import { Lapic, LapicReg, Lvt, Svr } from './lapic.js';
 import { DualPic, Icw1, Icw4, PicReg } from './pic8259.js';
 import { PlatformInterrupts } from './platform-interrupts.js';

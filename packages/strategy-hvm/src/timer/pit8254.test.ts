@@ -1,6 +1,6 @@
 import test from 'ava';
 import type { IrqLine } from '@hyvisor/core';
-import { FakeClock } from '../testing/fake-clock.js';
+import { ManualClock as FakeClock } from '@hyvisor/core';
 import { PIT_TICK_NS, Pit8254, PitReg, PitStatus, PortB } from './pit8254.js';
 
 /** Records the line's level and its rising edges (with their times). */

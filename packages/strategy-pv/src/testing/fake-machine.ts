@@ -12,7 +12,7 @@ import {
   type IrqLine, type MachineContext, type MemoryRegion, type RegionOptions, type RegisterName, type Registers,
   type SpecialRegisters, type Strategy, type Vcpu, type Vm, type VmConfig, type VmExit,
 } from '@hyvisor/core';
-import { FakeClock } from './fake-clock.js';
+import { ManualClock as FakeClock } from '@hyvisor/core';
 
 /** A vCPU whose registers are a plain object and whose injections are recorded. */
 export class RecordingVcpu implements Vcpu {

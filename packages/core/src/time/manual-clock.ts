@@ -1,16 +1,16 @@
 /**
- * A deterministic clock for tests: a {@link TimerQueue} over a time that moves only when the test
- * says so.
+ * A hand-driven clock for device tests and deterministic embedding: a {@link TimerQueue} over a
+ * time that moves only when its owner says so.
  * @module
  */
-import { TimerQueue } from '@hyvisor/core';
+import { TimerQueue } from './timer-queue.js';
 
 /** A {@link TimerQueue} with a hand-driven time, in ns. */
-export class FakeClock extends TimerQueue {
+export class ManualClock extends TimerQueue {
   private t: number;
 
   constructor(startNs = 0) {
-    let self: FakeClock | undefined;
+    let self: ManualClock | undefined;
     super(() => self!.t);
     self = this;
     this.t = startNs;
