@@ -3,6 +3,8 @@
 'use strict';
 (function () {
   const MAX_POINTS = 600;
+  const TOP_ROWS = 8;
+  const TABLE_EVERY_MS = 250;
   const COLORS = ['#2563eb', '#dc2626', '#16a34a', '#d97706', '#7c3aed', '#0891b2', '#db2777', '#4b5563', '#65a30d', '#9333ea'];
   const params = new URLSearchParams(location.search);
   let token = params.get('token') || '';
@@ -18,6 +20,8 @@
       io: { unit: 'bytes/s', series: {} },
     },
     totals: {},
+    /** The tables as shown: top rows by total, `{key, label, total, rate}`. */
+    tables: { ports: [], mmio: [], hypercalls: [] },
   };
   window.hyvisor = model;
 
@@ -52,7 +56,7 @@
         model.hello = m; model.control = m.control; model.intervalMs = m.intervalMs;
         showVm(m.vm); setState(m.vm.state); $('interval').textContent = m.intervalMs;
         buttons();
-        send({ type: 'subscribe', id: 'dash', topics: ['exits', 'interrupts', 'timer', 'io', 'vcpu', 'events'] });
+        send({ type: 'subscribe', id: 'dash', topics: ['exits', 'ports', 'hypercalls', 'interrupts', 'timer', 'io', 'vcpu', 'events'] });
         break;
       case 'sample': onSample(m.topic, m.data); break;
       case 'event':
@@ -72,6 +76,18 @@
 
   function onSample(topic, d) {
     const t = d.time;
+    if (topic === 'ports') {
+      model.tables.ports = top(d.ports.map((p) => ({ key: p.port, label: hex4(p.port), device: p.device, total: p.total, rate: p.rate })));
+      model.tables.mmio = top(Object.entries(d.mmioByDevice || {}).map(([name, f]) => ({ key: name, label: name, total: f.total, rate: f.rate })));
+      scheduleTables();
+      return;
+    }
+    if (topic === 'hypercalls') {
+      model.tables.hypercalls = top(d.byNumber.map((h) => ({ key: h.nr, label: String(h.nr), total: h.total, rate: h.rate })));
+      model.totals.hypercalls = { total: d.total.total, errors: d.errors.total };
+      scheduleTables();
+      return;
+    }
     if (d.intervalMs === 0) return; // the first sample has totals but no rates yet
     const iv = d.intervalMs;
     if (topic === 'exits') {
@@ -129,6 +145,49 @@
   $('pause').onclick = () => send({ type: 'control', id: 'pause', op: 'pause' });
   $('resume').onclick = () => send({ type: 'control', id: 'resume', op: 'resume' });
 
+  function top(rows) {
+    return rows.sort((a, b) => b.total - a.total || (a.key < b.key ? -1 : 1)).slice(0, TOP_ROWS);
+  }
+
+  function hex4(n) { return '0x' + n.toString(16).padStart(4, '0'); }
+
+  // Tables change at most every TABLE_EVERY_MS: a few rows, rebuilt, no layout churn per sample.
+  let tablesTimer = 0;
+  function scheduleTables() {
+    if (tablesTimer) return;
+    tablesTimer = setTimeout(() => {
+      tablesTimer = 0;
+      table('table-ports', model.tables.ports, (r) => [r.label, r.device], 'no port exits yet');
+      table('table-mmio', model.tables.mmio, (r) => [r.label], 'no MMIO exits yet');
+      table('table-hypercalls', model.tables.hypercalls, (r) => [r.label], 'no hypercalls yet');
+      const h = model.totals.hypercalls;
+      $('hypercall-summary').textContent = h ? `${count(h.total)} in all, ${count(h.errors)} returned an error` : '';
+    }, TABLE_EVERY_MS);
+  }
+
+  function table(id, rows, labels, empty) {
+    const body = $(id).querySelector('tbody');
+    const cols = $(id).querySelectorAll('thead th').length;
+    body.textContent = '';
+    if (rows.length === 0) {
+      const tr = document.createElement('tr'); tr.className = 'empty';
+      const td = document.createElement('td'); td.colSpan = cols; td.className = 'muted'; td.textContent = empty;
+      tr.appendChild(td); body.appendChild(tr);
+      return;
+    }
+    const max = rows[0].total || 1;
+    for (const r of rows) {
+      const tr = document.createElement('tr');
+      tr.dataset.key = String(r.key);
+      for (const text of labels(r)) { const td = document.createElement('td'); td.textContent = text; tr.appendChild(td); }
+      for (const text of [count(r.total), fmt(r.rate)]) { const td = document.createElement('td'); td.className = 'n'; td.textContent = text; tr.appendChild(td); }
+      const bar = document.createElement('td'); bar.className = 'bar';
+      const i = document.createElement('i'); i.style.width = `${(100 * r.total / max).toFixed(1)}%`;
+      bar.appendChild(i); tr.appendChild(bar);
+      body.appendChild(tr);
+    }
+  }
+
   let drawPending = false;
   function scheduleDraw() {
     if (drawPending) return;
@@ -179,6 +238,9 @@
       el.appendChild(span);
     });
   }
+
+  /** A count: exact below 10 000, then like fmt. */
+  function count(v) { return Number.isInteger(v) && Math.abs(v) < 1e4 ? String(v) : fmt(v); }
 
   function fmt(v) {
     const a = Math.abs(v);

@@ -18,6 +18,7 @@ interface Model {
   state: string; control: boolean; dropped: number; errors: string[];
   hello: { vm: { strategy: { facets: Record<string, { name: string }> } } } | null;
   charts: Record<'exits' | 'latency' | 'drift' | 'io', { series: Record<string, Point[]> }>;
+  tables: Record<'ports' | 'mmio' | 'hypercalls', { key: string | number; label: string; device?: string; total: number; rate: number }[]>;
 }
 
 async function launch(): Promise<BrowserContext> {
@@ -104,6 +105,32 @@ dashTest('needs /dev/kvm and chromium: the dashboard charts a live testbed guest
   const ioTotal = ['pio', 'mmio'].flatMap((space) => ['read', 'write'].map((direction) => promValue(fams, 'hyvisor_io_bytes_total', { space, direction })!))
     .reduce((a, b) => a + b, 0);
   t.is(bytes.at(-1)!.total, ioTotal);
+
+  // Tables: top ports by exits, MMIO exits by device, hypercalls by number; rows agree with /metrics.
+  await page.waitForFunction(() => {
+    const { tables } = (globalThis as unknown as { hyvisor: Model }).hyvisor;
+    const doc = (globalThis as unknown as { document: { querySelector(sel: string): { className: string; dataset: Record<string, string> } | null } }).document;
+    const first = (id: string) => doc.querySelector(`#${id} tbody tr`);
+    return tables.ports.length > 0 && first('table-ports')?.dataset.key === String(tables.ports[0]!.key)
+      && (tables.hypercalls.length === 0 ? first('table-hypercalls')?.className === 'empty' : first('table-hypercalls')?.dataset.key === String(tables.hypercalls[0]!.key));
+  }, undefined, { timeout: 5000 });
+  const { tables } = await model();
+  const portSamples = fams.get('hyvisor_port_exits_total')!.samples;
+  t.is(tables.ports.length, Math.min(8, portSamples.length));
+  const busiest = [...portSamples].sort((a, b) => b.value - a.value)[0]!;
+  t.is(tables.ports[0]!.total, busiest.value);
+  t.is(tables.ports[0]!.label, busiest.labels.port);
+  t.is(tables.ports[0]!.device, busiest.labels.device);
+  t.true(tables.ports.every((r, i) => i === 0 || r.total <= tables.ports[i - 1]!.total), 'sorted by exits');
+  t.is(await page.locator('#table-ports tbody tr[data-key]').count(), tables.ports.length);
+  t.is(await page.textContent('#table-ports tbody tr:first-child td:nth-child(1)'), busiest.labels.port);
+  const mmio = fams.get('hyvisor_mmio_exits_total')!.samples;
+  t.deepEqual(Object.fromEntries(tables.mmio.map((r) => [r.label, r.total])), Object.fromEntries(mmio.map((x) => [x.labels.device, x.value])));
+  t.is(mmio.reduce((a, x) => a + x.value, 0), promValue(fams, 'hyvisor_exits_total', { kind: 'mmio' })!, 'every MMIO exit is in the per-device breakdown');
+  if (mmio.length === 0) t.is(await page.getAttribute('#table-mmio tbody tr', 'class'), 'empty', 'an empty table says so');
+  const hcs = fams.get('hyvisor_hypercalls_total')!.samples;
+  t.is(tables.hypercalls.length, Math.min(8, hcs.length));
+  if (hcs.length > 0) t.is(tables.hypercalls[0]!.total, Math.max(...hcs.map((x) => x.value)));
 
   t.deepEqual(external, [], 'nothing fetched from the network');
   t.deepEqual(pageErrors, []);

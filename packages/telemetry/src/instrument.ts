@@ -14,6 +14,11 @@ export interface InstrumentableMachine {
   readonly dispatcher: { dispatch(exit: VmExit): number };
   readonly vcpu: { run(): VmExit; queueInterrupt(vector: number): boolean; readonly pendingInterrupts: number };
   readonly pio: { find(port: number): { readonly name: string } | undefined };
+  /** The MMIO bus (a vmm `Machine`'s): exits are counted per range. */
+  readonly mmio?: {
+    find(gpa: number): { readonly index: number } | undefined;
+    range(index: number): { readonly name: string; readonly base: number; readonly length: number } | undefined;
+  };
   readonly strategy: {
     readonly interrupt: { beforeRun?(vcpu: never): void; interruptPending?(): boolean };
     readonly timer: object;
@@ -28,6 +33,8 @@ export function attachStandInProbes(machine: InstrumentableMachine): Disposable 
   const probes = hub.probes;
   const restore: (() => void)[] = [];
   hub.portName = (port) => machine.pio.find(port)?.name;
+  const mmioBus = machine.mmio;
+  if (mmioBus) probes.mmioRange = (index) => mmioBus.range(index);
   // Timer events and drift from an emulated PIT's own tick counters (read at sample time).
   const pit = (machine.strategy.timer as { pit?: { ticks: number; lostTicks: number } }).pit;
   if (pit) {
@@ -54,7 +61,7 @@ export function attachStandInProbes(machine: InstrumentableMachine): Disposable 
 
   patch(machine.dispatcher, 'dispatch', (orig) => (exit: VmExit) => {
     if (exit.kind === ExitKind.Io) probes.pio(exit.port, exit.size, exit.count, exit.write);
-    else if (exit.kind === ExitKind.Mmio) probes.mmio(exit.size, exit.write);
+    else if (exit.kind === ExitKind.Mmio) probes.mmio(exit.size, exit.write, mmioBus?.find(exit.gpa)?.index ?? -1);
     else if (exit.kind === ExitKind.Hypercall) probes.hypercall(exit.hypercall);
     return orig(exit);
   });

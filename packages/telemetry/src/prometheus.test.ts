@@ -11,6 +11,12 @@ function sampleHub(): TelemetryHub {
   hub.probes.pio(0x3f8, 1, 1, true);
   hub.probes.pio(0x80, 2, 3, false);
   hub.probes.hypercall(7);
+  const ranges = [{ name: 'lapic', base: 0xfee00000, length: 0x1000 }, { name: 'pool', base: 0x100000, length: 0x1000 }];
+  hub.probes.mmioRange = (i) => ranges[i];
+  hub.probes.mmio(4, true, 0);
+  hub.probes.mmio(4, false, 0);
+  hub.probes.mmio(8, true, 1);
+  hub.probes.mmio(4, false, -1);
   hub.probes.recordLatency(30);
   hub.probes.recordLatency(3000);
   hub.probes.setDrift(-1500);
@@ -28,6 +34,10 @@ test('the exposition parses strictly, every family with HELP and TYPE', (t) => {
   t.is(promValue(fams, 'hyvisor_port_exits_total', { port: '0x03f8', device: 'com1' }), 1);
   t.is(promValue(fams, 'hyvisor_port_exits_total', { port: '0x0080', device: 'unowned' }), 1);
   t.is(promValue(fams, 'hyvisor_hypercalls_total', { nr: '7' }), 1);
+  t.is(fams.get('hyvisor_mmio_exits_total')!.type, 'counter');
+  t.is(promValue(fams, 'hyvisor_mmio_exits_total', { device: 'lapic' }), 2);
+  t.is(promValue(fams, 'hyvisor_mmio_exits_total', { device: 'pool' }), 1);
+  t.is(promValue(fams, 'hyvisor_mmio_exits_total', { device: 'unowned' }), 1);
   t.is(promValue(fams, 'hyvisor_io_bytes_total', { space: 'pio', direction: 'read' }), 6);
   t.is(promValue(fams, 'hyvisor_io_operations_total', { space: 'pio', direction: 'write' }), 1);
   t.is(promValue(fams, 'hyvisor_guest_time_drift_seconds'), -0.0015);

@@ -50,6 +50,17 @@ export function renderPrometheus(hub: TelemetryHub, vm: VmDescription, server?: 
     sample('hyvisor_port_exits_total', `port="0x${p.toString(16).padStart(4, '0')}",device="${esc(hub.portName(p) ?? 'unowned')}"`, pe[p]!);
   }
 
+  family('hyvisor_mmio_exits_total', 'counter', 'MMIO exits by the device whose range was accessed (unowned: no range)');
+  const mmioByDevice = new Map<string, number>();
+  const me = hub.probes.mmioExits;
+  for (let i = 0; i < me.length; i++) {
+    if (me[i] === 0) continue;
+    const device = hub.probes.mmioRange(i)?.name ?? `mmio${i}`;
+    mmioByDevice.set(device, (mmioByDevice.get(device) ?? 0) + me[i]!);
+  }
+  if (hub.probes.mmioUnownedExits > 0) mmioByDevice.set('unowned', (mmioByDevice.get('unowned') ?? 0) + hub.probes.mmioUnownedExits);
+  for (const [device, n] of mmioByDevice) sample('hyvisor_mmio_exits_total', `device="${esc(device)}"`, n);
+
   family('hyvisor_hypercalls_total', 'counter', 'Hypercalls by number');
   const hc = hub.probes.hypercallsByNr;
   for (let nr = 0; nr < hc.length; nr++) if (hc[nr] !== 0) sample('hyvisor_hypercalls_total', `nr="${nr}"`, hc[nr]!);

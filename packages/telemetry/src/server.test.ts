@@ -1,7 +1,7 @@
 import test from 'ava';
 import * as net from 'node:net';
 import { ConfigError, TelemetryHub } from '@hyvisor/core';
-import { TelemetryServer, TOKEN_ENV } from './server.js';
+import { TelemetryServer, TOKEN_ENV, normalizeOrigin, ownOrigins } from './server.js';
 import { parsePrometheus, promValue } from './prometheus.js';
 import { fakeTarget, TestClient } from './test-helpers.js';
 
@@ -148,6 +148,66 @@ test('a remote binding checks the token at connect, for reading too', async (t) 
   t.is(noToken.status, 401);
   const withToken = await fetch(`http://127.0.0.1:${server.port}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
   t.is(withToken.status, 200);
+});
+
+test('a WebSocket upgrade from a foreign web origin is refused with 403; own origins and non-browser clients connect', async (t) => {
+  const { server } = await start();
+  t.teardown(() => server.close());
+  const port = server.port;
+  for (const origin of ['http://evil.example', `http://evil.example:${port}`, 'null', `https://127.0.0.1:${port}`, `http://127.0.0.1:${port + 1}`]) {
+    await t.throwsAsync(TestClient.open(server.wsUrl, { Origin: origin }), { message: 'HTTP 403' }, origin);
+  }
+  // A DNS-rebound name reaches the loopback server with a matching Host: still refused.
+  await t.throwsAsync(TestClient.open(server.wsUrl, { Origin: `http://rebound.example:${port}`, Host: `rebound.example:${port}` }), { message: 'HTTP 403' });
+  const raw = await new Promise<string>((resolve) => {
+    const sock = net.connect(port, '127.0.0.1', () => {
+      sock.write(`GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nOrigin: http://evil.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    });
+    let text = '';
+    sock.on('data', (d) => { text += String(d); });
+    sock.on('close', () => resolve(text));
+  });
+  t.regex(raw, /^HTTP\/1\.1 403 Forbidden/);
+  t.regex(raw, /allowedOrigins/);
+  for (const origin of [server.url, `http://localhost:${port}`, `http://[::1]:${port}`, `HTTP://LOCALHOST:${port}/`]) {
+    const c = await TestClient.open(server.wsUrl, { Origin: origin });
+    t.is((await c.next((m) => m.type === 'hello')).type, 'hello', origin);
+    c.close();
+  }
+  const plain = await TestClient.open(server.wsUrl);
+  t.is((await plain.next((m) => m.type === 'hello')).type, 'hello', 'no Origin: not a browser, unaffected');
+  plain.close();
+});
+
+test('allowedOrigins admits listed origins; a bad entry refuses to start', async (t) => {
+  const { server } = await start(undefined, { allowedOrigins: ['https://Dash.Example.com:443', 'http://grafana.local:3000'] });
+  t.teardown(() => server.close());
+  for (const origin of ['https://dash.example.com', 'http://grafana.local:3000']) {
+    const c = await TestClient.open(server.wsUrl, { Origin: origin });
+    t.is((await c.next((m) => m.type === 'hello')).type, 'hello', origin);
+    c.close();
+  }
+  await t.throwsAsync(TestClient.open(server.wsUrl, { Origin: 'http://grafana.local:3001' }), { message: 'HTTP 403' });
+  await t.throwsAsync(TelemetryServer.start(fakeTarget(), { port: 0, env: {}, allowedOrigins: ['dash.example.com/path'] }), { instanceOf: ConfigError, message: /allowed origin "dash\.example\.com\/path" is not an origin/ });
+});
+
+test('a remote binding also accepts the origin of the Host it is reached at (the token is needed anyway)', async (t) => {
+  const server = await TelemetryServer.start(fakeTarget(), { host: '0.0.0.0', port: 0, env: { [TOKEN_ENV]: TOKEN } });
+  t.teardown(() => server.close());
+  const url = `ws://127.0.0.1:${server.port}/ws?token=${TOKEN}`;
+  const c = await TestClient.open(url, { Origin: `http://myhost.lan:${server.port}`, Host: `myhost.lan:${server.port}` });
+  t.is((await c.next((m) => m.type === 'hello')).type, 'hello');
+  c.close();
+  await t.throwsAsync(TestClient.open(url, { Origin: 'http://evil.example' }), { message: 'HTTP 403' });
+});
+
+test('own origins: the bound address plus loopback spellings; origins normalize like a browser', (t) => {
+  t.deepEqual(ownOrigins('127.0.0.1', 9464), ['http://127.0.0.1:9464', 'http://localhost:9464', 'http://[::1]:9464']);
+  t.deepEqual(ownOrigins('::1', 80), ['http://[::1]', 'http://localhost', 'http://127.0.0.1']);
+  t.deepEqual(ownOrigins('10.0.0.5', 9464), ['http://10.0.0.5:9464']);
+  t.is(normalizeOrigin('HTTPS://Example.COM:443'), 'https://example.com');
+  t.is(normalizeOrigin('null'), undefined);
+  t.is(normalizeOrigin('http://a.example/x'), undefined);
 });
 
 test('/metrics is the Prometheus text format with the server figures', async (t) => {

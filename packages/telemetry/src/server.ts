@@ -47,6 +47,13 @@ export interface TelemetryServerOptions {
   readonly maxClients?: number;
   /** Environment to read the token from (default `process.env`). */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Web origins (`scheme://host[:port]`, e.g. `https://grafana.example.com`) besides the server's
+   * own whose pages may open the WebSocket. A browser sends `Origin` with every WebSocket upgrade;
+   * an upgrade whose `Origin` is neither the server's own nor listed here is refused (HTTP 403).
+   * Upgrades without `Origin` (non-browser clients) are unaffected.
+   */
+  readonly allowedOrigins?: readonly string[];
 }
 
 /** Close code for a client closed because it stopped reading. */
@@ -62,6 +69,29 @@ const ASSETS: Readonly<Record<string, { file: string; type: string }>> = {
 /** True for addresses only this host can reach. */
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host) || /^::ffff:127\./.test(host);
+}
+
+/** `origin` as the browser would serialize it (`scheme://host[:port]`, lower case, default port dropped); undefined if it is not one. */
+export function normalizeOrigin(origin: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(origin);
+  } catch {
+    return undefined;
+  }
+  if (u.origin === 'null' || (u.pathname !== '/' && u.pathname !== '') || u.search !== '' || u.hash !== '' || u.username !== '' || u.password !== '') return undefined;
+  return u.origin;
+}
+
+/**
+ * The origins of a server bound to `host`:`port`: `http://HOST:PORT`, and for a loopback or
+ * wildcard bind the `localhost`, `127.0.0.1` and `[::1]` spellings of it.
+ */
+export function ownOrigins(host: string, port: number): string[] {
+  const bracket = (h: string) => (h.includes(':') ? `[${h}]` : h);
+  const hosts = new Set([bracket(host)]);
+  if (isLoopback(host) || host === '0.0.0.0' || host === '::') for (const h of ['localhost', '127.0.0.1', '[::1]']) hosts.add(h);
+  return [...hosts].map((h) => normalizeOrigin(`http://${h}:${port}`)).filter((o): o is string => o !== undefined);
 }
 
 class Client {
@@ -83,6 +113,8 @@ export class TelemetryServer implements Disposable {
   private readonly maxClients: number;
   private readonly tokenDigest: Buffer | undefined;
   private readonly requireTokenToRead: boolean;
+  private readonly extraOrigins: ReadonlySet<string>;
+  private ownOriginSet: ReadonlySet<string> | undefined;
   private sampler: Subscription | undefined;
   private readonly eventSub: Subscription;
   private interval: number;
@@ -102,6 +134,7 @@ export class TelemetryServer implements Disposable {
     this.maxClients = options.maxClients ?? 64;
     this.tokenDigest = token !== undefined ? digest(token) : undefined;
     this.requireTokenToRead = !isLoopback(host);
+    this.extraOrigins = new Set((options.allowedOrigins ?? []).map((o) => normalizeOrigin(o)!));
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_MESSAGE, perMessageDeflate: false });
     http.on('request', (req, res) => this.onRequest(req, res));
     http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
@@ -126,6 +159,11 @@ export class TelemetryServer implements Disposable {
       );
     }
     if (token !== undefined && token.length < 8) throw new ConfigError('telemetry: the token must have at least 8 characters', 'telemetry.token');
+    for (const o of options.allowedOrigins ?? []) {
+      if (normalizeOrigin(o) === undefined) {
+        throw new ConfigError(`telemetry: allowed origin ${JSON.stringify(o)} is not an origin; expected scheme://host[:port] like "https://dash.example.com"`, 'telemetry.allowedOrigins');
+      }
+    }
     const intervalMs = options.intervalMs ?? 100;
     if (!isInterval(intervalMs)) throw new ConfigError(`telemetry: interval must be between ${MIN_INTERVAL_MS} and ${MAX_INTERVAL_MS} ms, got ${intervalMs}`, 'telemetry.interval');
     const server = http.createServer();
@@ -252,12 +290,30 @@ export class TelemetryServer implements Disposable {
       socket.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(why)}\r\n\r\n${why}`);
     };
     if (url.pathname !== WS_PATH) return refuse('404 Not Found', `the WebSocket endpoint is ${WS_PATH}\n`);
+    const origin = req.headers.origin;
+    if (origin !== undefined && !this.originAllowed(origin, req.headers.host)) {
+      return refuse('403 Forbidden', `a page from ${origin} may not open this telemetry stream: open the dashboard at ${this.url}/ or add the origin to allowedOrigins\n`);
+    }
     const presented = presentedToken(req, url);
     const valid = this.tokenOk(presented);
     if (presented !== undefined && !valid) return refuse('401 Unauthorized', 'wrong telemetry token\n');
     if (this.requireTokenToRead && !valid) return refuse('401 Unauthorized', 'this telemetry server needs its token (?token=… or Authorization: Bearer …)\n');
     if (this.clients.size >= this.maxClients) return refuse('503 Service Unavailable', `too many telemetry clients (at most ${this.maxClients})\n`);
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, valid));
+  }
+
+  /**
+   * True for the server's own origin (loopback spellings included), a configured one, and, when
+   * the server is bound to a non-loopback address (where every connection needs the token
+   * anyway), the origin naming the Host the request came to. A loopback server never trusts the
+   * Host header: a DNS-rebound name would pass such a check.
+   */
+  private originAllowed(origin: string, hostHeader: string | undefined): boolean {
+    const o = normalizeOrigin(origin);
+    if (o === undefined) return false;
+    this.ownOriginSet ??= new Set(ownOrigins(this.host, this.port));
+    if (this.ownOriginSet.has(o) || this.extraOrigins.has(o)) return true;
+    return this.requireTokenToRead && hostHeader !== undefined && o === normalizeOrigin(`http://${hostHeader}`);
   }
 
   private onConnection(ws: WebSocket, authorized: boolean): void {

@@ -55,3 +55,16 @@ test('a bad range is rejected', (t) => {
   t.throws(() => bus.register('neg', -1, 4, probe(0)), { instanceOf: WiringError });
   t.throws(() => bus.register('empty', 0, 0, probe(0)), { instanceOf: WiringError });
 });
+
+test('each range gets its registration index, dense even after a refused registration', (t) => {
+  const bus = new MmioBus();
+  bus.register('hi', 0xfee00000, 0x1000, probe(0));
+  t.throws(() => bus.register('clash', 0xfee00800, 0x10, probe(0)), { instanceOf: WiringError });
+  bus.register('lo', 0x1000, 0x10, probe(0));
+  t.is(bus.find(0xfee00010)?.index, 0);
+  t.is(bus.find(0x1004)?.index, 1, 'sorted first by address, indexed by registration');
+  t.is(bus.range(1)?.name, 'lo');
+  t.is(bus.range(2), undefined);
+  const r = bus.find(0x1004)!;
+  t.is(bus.readIn(r, 0x1004, 4), 4, 'readIn: the offset from the base, no second lookup');
+});

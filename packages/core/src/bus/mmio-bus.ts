@@ -7,6 +7,8 @@ import type { MmioDevice } from './device.js';
 
 /** A device range on the MMIO bus. */
 export interface MmioRange {
+  /** Registration order (0, 1, …): a dense index for per-range tables such as the telemetry probes' exit counts. */
+  readonly index: number;
   readonly name: string;
   readonly base: number;
   readonly length: number;
@@ -16,6 +18,7 @@ export interface MmioRange {
 /** Routes MMIO accesses to devices. */
 export class MmioBus {
   private readonly sorted: MmioRange[] = [];
+  private readonly byIndex: MmioRange[] = [];
 
   /** Registered ranges sorted by base address. */
   get ranges(): readonly MmioRange[] {
@@ -34,8 +37,15 @@ export class MmioBus {
         );
       }
     }
-    this.sorted.push({ name, base, length, device });
+    const range: MmioRange = { index: this.byIndex.length, name, base, length, device };
+    this.byIndex.push(range);
+    this.sorted.push(range);
     this.sorted.sort((a, b) => a.base - b.base);
+  }
+
+  /** The range registered `index`-th ({@link MmioRange.index}), or undefined. */
+  range(index: number): MmioRange | undefined {
+    return this.byIndex[index];
   }
 
   /** The range containing `gpa`, or undefined. */
@@ -56,18 +66,27 @@ export class MmioBus {
   /** Reads from `gpa`; -1 if no device owns it. */
   read(gpa: number, size: number): number {
     const r = this.find(gpa);
-    if (!r) return -1;
-    const v = r.device.read(gpa - r.base, size);
-    // A negative value is a signed 32-bit result (JS bitwise ops), not "unowned".
-    return v < 0 ? v >>> 0 : v;
+    return r ? this.readIn(r, gpa, size) : -1;
   }
 
   /** Writes to `gpa`; false if no device owns it. */
   write(gpa: number, size: number, value: number): boolean {
     const r = this.find(gpa);
     if (!r) return false;
-    r.device.write(gpa - r.base, size, value);
+    this.writeIn(r, gpa, size, value);
     return true;
+  }
+
+  /** Reads `gpa` from the range {@link find} returned for it (no second lookup). Never negative. */
+  readIn(r: MmioRange, gpa: number, size: number): number {
+    const v = r.device.read(gpa - r.base, size);
+    // A negative value is a signed 32-bit result (JS bitwise ops), not "unowned".
+    return v < 0 ? v >>> 0 : v;
+  }
+
+  /** Writes `gpa` in the range {@link find} returned for it (no second lookup). */
+  writeIn(r: MmioRange, gpa: number, size: number, value: number): void {
+    r.device.write(gpa - r.base, size, value);
   }
 }
 

@@ -2,6 +2,8 @@ import test from 'ava';
 import { MmioBus } from '../bus/mmio-bus.js';
 import { PioBus } from '../bus/pio-bus.js';
 import { CoreCounter, Counters } from '../telemetry/counters.js';
+import { MMIO_RANGE_SLOTS, TelemetryProbes } from '../telemetry/probes.js';
+import type { MmioDevice } from '../bus/device.js';
 import { Disposition, ExitDispatcher } from './dispatcher.js';
 import { ExitKind, createExit, exitValue, type VmExit } from './vm-exit.js';
 
@@ -140,4 +142,55 @@ test('a hypercall exit goes to the installed handler', (t) => {
   exit.hypercall = 12;
   dispatcher.dispatch(exit);
   t.deepEqual(seen, [12]);
+});
+
+function mmioExit(exit: VmExit, gpa: number, size: number, write: boolean): VmExit {
+  exit.kind = ExitKind.Mmio;
+  exit.gpa = gpa;
+  exit.size = size;
+  exit.write = write;
+  return exit;
+}
+
+test('MMIO exits are counted per registered range through the dispatcher, unowned apart', (t) => {
+  const pio = new PioBus();
+  const mmio = new MmioBus();
+  const counters = new Counters();
+  const probes = new TelemetryProbes(counters);
+  const dispatcher = new ExitDispatcher(pio, mmio, counters, probes);
+  const exit = createExit(new DataView(new ArrayBuffer(4096)));
+  exit.dataOffset = 0x100;
+  const log: string[] = [];
+  const fake = (name: string): MmioDevice => ({
+    read: (o, s) => { log.push(`${name} r ${o}/${s}`); return 0x80000000 + o; },
+    write: (o, s, v) => void log.push(`${name} w ${o}/${s}=${v}`),
+  });
+  // Registered above-first: indexes follow registration, not address order.
+  mmio.register('lapic', 0xfee00000, 0x1000, fake('lapic'));
+  mmio.register('hpet', 0xfed00000, 0x400, fake('hpet'));
+  for (let i = 0; i < 3; i++) dispatcher.dispatch(mmioExit(exit, 0xfee000b0, 4, true));
+  dispatcher.dispatch(mmioExit(exit, 0xfed000f0, 4, false));
+  t.is(exitValue(exit), 0x800000f0, 'the read value reaches the guest (bit 31 set)');
+  dispatcher.dispatch(mmioExit(exit, 0xd0000000, 4, false));
+  dispatcher.dispatch(mmioExit(exit, 0xd0000000, 2, true));
+  t.is(probes.mmioExits[0], 3, 'lapic');
+  t.is(probes.mmioExits[1], 1, 'hpet');
+  t.is(probes.mmioUnownedExits, 2);
+  t.is(counters.get('mmio.unhandled'), 2);
+  t.is(counters.get('exits.mmio'), 6);
+  t.is(counters.get('io.mmio.write.ops'), 4);
+  t.is(counters.get('io.mmio.read.bytes'), 8);
+  t.deepEqual(log, ['lapic w 176/4=0', 'lapic w 176/4=0', 'lapic w 176/4=0', 'hpet r 240/4']);
+  t.is(probes.mmioRange(0)?.name, 'lapic', 'the dispatcher names the indexes from its bus');
+  t.is(probes.mmioRange(1)?.base, 0xfed00000);
+  t.is(probes.mmioRange(2), undefined);
+});
+
+test('the per-range MMIO table grows for a range beyond its size, keeping the counts', (t) => {
+  const probes = new TelemetryProbes(new Counters());
+  probes.mmio(4, false, 3);
+  probes.mmio(4, false, MMIO_RANGE_SLOTS + 5);
+  t.true(probes.mmioExits.length > MMIO_RANGE_SLOTS + 5);
+  t.is(probes.mmioExits[3], 1);
+  t.is(probes.mmioExits[MMIO_RANGE_SLOTS + 5], 1);
 });

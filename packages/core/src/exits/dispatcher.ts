@@ -40,7 +40,10 @@ export class ExitDispatcher {
     private readonly mmio: MmioBus,
     private readonly counters: Counters,
     private readonly probes?: TelemetryProbes,
-  ) {}
+  ) {
+    // The probes count MMIO exits per range index; this names the indexes (read at sample time).
+    if (probes) probes.mmioRange = (index) => mmio.range(index);
+  }
 
   /** Routes one exit and says what the loop should do next. */
   dispatch(exit: VmExit): Disposition {
@@ -87,11 +90,13 @@ export class ExitDispatcher {
   }
 
   private mmioAccess(exit: VmExit, counts: Float64Array): void {
-    this.probes?.mmio(exit.size, exit.write);
+    const r = this.mmio.find(exit.gpa);
+    this.probes?.mmio(exit.size, exit.write, r === undefined ? -1 : r.index);
     if (exit.write) {
-      if (!this.mmio.write(exit.gpa, exit.size, exitValue(exit))) counts[CoreCounter.MmioUnhandled]!++;
+      if (r === undefined) counts[CoreCounter.MmioUnhandled]!++;
+      else this.mmio.writeIn(r, exit.gpa, exit.size, exitValue(exit));
     } else {
-      const v = this.mmio.read(exit.gpa, exit.size);
+      const v = r === undefined ? -1 : this.mmio.readIn(r, exit.gpa, exit.size);
       if (v < 0) counts[CoreCounter.MmioUnhandled]!++;
       // Unowned MMIO reads as all ones, like an unclaimed PCI address.
       setExitValue(exit, v < 0 ? (exit.size >= 4 ? 0xffffffff : (1 << (exit.size * 8)) - 1) : v);

@@ -108,6 +108,29 @@ test('typed streams give per-topic samples with device names and rates', async (
   t.is(f.io.pio.writeBytes.total, 1);
 });
 
+test('the ports topic breaks MMIO exits down per range and device, with rates', async (t) => {
+  const hub = new TelemetryHub();
+  const ranges = [{ name: 'lapic', base: 0xfee00000, length: 0x1000 }, { name: 'pool', base: 0x100000, length: 0x1000 }];
+  hub.probes.mmioRange = (i) => ranges[i];
+  hub.probes.mmio(4, true, 0);
+  const frames: import('./streams.js').TelemetryFrame[] = [];
+  await new Promise<void>((resolve) => {
+    const sub = hub.streams(5).frames.subscribe((f) => {
+      frames.push(f);
+      if (frames.length === 1) { hub.probes.mmio(4, true, 0); hub.probes.mmio(4, false, 1); hub.probes.mmio(4, false, -1); }
+      if (frames.length === 2) { sub.unsubscribe(); resolve(); }
+    });
+  });
+  t.deepEqual(frames[0]!.ports.mmio.map((m) => [m.device, m.total, m.rate]), [['lapic', 1, 0]]);
+  const f = frames[1]!.ports;
+  t.deepEqual(f.mmio.map((m) => [m.device, m.base, m.length, m.total]), [['lapic', 0xfee00000, 0x1000, 2], ['pool', 0x100000, 0x1000, 1]]);
+  t.true(f.mmio[0]!.rate > 0 && f.mmio[1]!.rate > 0);
+  t.deepEqual(Object.keys(f.mmioByDevice), ['lapic', 'pool', 'unowned']);
+  t.is(f.mmioByDevice.lapic!.total, 2);
+  t.is(f.mmioByDevice.unowned!.total, 1);
+  t.true(f.mmioByDevice.unowned!.rate > 0);
+});
+
 test('state and error events are counted', (t) => {
   const hub = new TelemetryHub();
   hub.emit({ type: 'state', time: 1, state: 'running' });

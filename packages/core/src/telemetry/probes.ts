@@ -13,6 +13,16 @@ export const LATENCY_BUCKETS_US: readonly number[] = [5, 10, 20, 50, 100, 200, 5
 /** Number of hypercall numbers counted one by one (the hypercall table's range, 0..255). */
 export const HYPERCALL_SLOTS = 256;
 
+/** Initial size of the per-MMIO-range exit table (it grows, rarely, if more ranges exit). */
+export const MMIO_RANGE_SLOTS = 64;
+
+/** What the probes need to know of an MMIO range to name its figures (an `MmioRange` fits). */
+export interface MmioRangeInfo {
+  readonly name: string;
+  readonly base: number;
+  readonly length: number;
+}
+
 /** Counter names the probes define (the Prometheus exposition and the streams read them). */
 export const ProbeCounter = {
   PioReadBytes: 'io.pio.read.bytes',
@@ -73,6 +83,18 @@ export class TelemetryProbes {
   readonly portExits = new Float64Array(0x10000);
   /** Hypercalls per number (0..255). */
   readonly hypercallsByNr = new Float64Array(HYPERCALL_SLOTS);
+  /**
+   * Exits per MMIO range (index = `MmioRange.index`, registration order). Replaced by a larger
+   * copy if a range beyond it exits: read the field afresh rather than keeping the array.
+   */
+  mmioExits = new Float64Array(MMIO_RANGE_SLOTS);
+  /** MMIO exits to addresses no range owns. */
+  mmioUnownedExits = 0;
+  /**
+   * The MMIO range of an index (the dispatcher sets it from its bus), so MMIO figures can be
+   * shown per device. Not for the hot path.
+   */
+  mmioRange: (index: number) => MmioRangeInfo | undefined = () => undefined;
   readonly slots: ProbeSlots;
   /**
    * True once the VMM calls these probes itself. Stand-in instrumentation (which wraps a
@@ -132,10 +154,16 @@ export class TelemetryProbes {
     }
   }
 
-  /** Dispatcher, MMIO exit (hot path). */
-  mmio(size: number, write: boolean): void {
+  /**
+   * Dispatcher, MMIO exit (hot path): one access of `size` bytes to the range with index `range`
+   * (`MmioRange.index`; -1: no range owns the address).
+   */
+  mmio(size: number, write: boolean, range: number): void {
     const v = this.counters.values;
     const s = this.slots;
+    if (range < 0) this.mmioUnownedExits++;
+    else if (range < this.mmioExits.length) this.mmioExits[range]!++;
+    else this.growMmioExits(range)[range]!++;
     if (write) {
       v[s.mmioWriteOps]!++;
       v[s.mmioWriteBytes]! += size;
@@ -143,6 +171,16 @@ export class TelemetryProbes {
       v[s.mmioReadOps]!++;
       v[s.mmioReadBytes]! += size;
     }
+  }
+
+  /** Makes room for range `index` (once per doubling, not per exit). */
+  private growMmioExits(index: number): Float64Array {
+    let n = this.mmioExits.length * 2;
+    while (n <= index) n *= 2;
+    const grown = new Float64Array(n);
+    grown.set(this.mmioExits);
+    this.mmioExits = grown;
+    return grown;
   }
 
   /** Hypercall table, before the handler runs (hot path). */

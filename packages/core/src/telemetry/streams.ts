@@ -38,10 +38,24 @@ export interface PortFigure extends Figure {
   readonly device: string;
 }
 
-/** Topic `ports`: exits per I/O port (ports with at least one exit) and per device. */
+/** One MMIO range's exits. */
+export interface MmioFigure extends Figure {
+  /** The name the range was registered with (the device). */
+  readonly device: string;
+  /** Guest-physical base and length of the range. */
+  readonly base: number;
+  readonly length: number;
+}
+
+/**
+ * Topic `ports`: exits per I/O port (ports with at least one exit) and per device; likewise per
+ * MMIO range (ranges with at least one exit) and per MMIO device (`unowned`: no range).
+ */
 export interface PortsSample extends SampleBase {
   readonly ports: readonly PortFigure[];
   readonly byDevice: Readonly<Record<string, Figure>>;
+  readonly mmio: readonly MmioFigure[];
+  readonly mmioByDevice: Readonly<Record<string, Figure>>;
 }
 
 /** Topic `hypercalls`: hypercalls per number (numbers seen at least once). */
@@ -175,6 +189,8 @@ export class TelemetryStreams {
 export class FrameBuilder {
   private readonly prevPorts = new Float64Array(0x10000);
   private readonly prevHypercalls = new Float64Array(HYPERCALL_SLOTS);
+  private prevMmio = new Float64Array(0);
+  private prevMmioUnowned = 0;
   private readonly portNames = new Map<number, string>();
 
   constructor(private readonly hub: TelemetryHub) {}
@@ -211,6 +227,34 @@ export class FrameBuilder {
       d.rate += rate;
     }
 
+    const mmioRanges: MmioFigure[] = [];
+    const mmioByDevice: Record<string, { total: number; rate: number }> = {};
+    const me = probes.mmioExits;
+    if (this.prevMmio.length !== me.length) {
+      const grown = new Float64Array(me.length);
+      grown.set(this.prevMmio.subarray(0, Math.min(me.length, this.prevMmio.length)));
+      this.prevMmio = grown;
+    }
+    const addMmio = (device: string, total: number, rate: number) => {
+      const d = (mmioByDevice[device] ??= { total: 0, rate: 0 });
+      d.total += total;
+      d.rate += rate;
+    };
+    for (let i = 0; i < me.length; i++) {
+      const t = me[i]!;
+      if (t === 0) continue;
+      const rate = (t - this.prevMmio[i]!) * per;
+      this.prevMmio[i] = t;
+      const range = probes.mmioRange(i);
+      const device = range?.name ?? `mmio${i}`;
+      mmioRanges.push({ device, base: range?.base ?? -1, length: range?.length ?? 0, total: t, rate });
+      addMmio(device, t, rate);
+    }
+    if (probes.mmioUnownedExits > 0) {
+      addMmio('unowned', probes.mmioUnownedExits, (probes.mmioUnownedExits - this.prevMmioUnowned) * per);
+      this.prevMmioUnowned = probes.mmioUnownedExits;
+    }
+
     const byNumber: (Figure & { nr: number })[] = [];
     const hc = probes.hypercallsByNr;
     for (let nr = 0; nr < hc.length; nr++) {
@@ -238,7 +282,7 @@ export class FrameBuilder {
 
     return {
       exits: { ...base, total: { total: exitTotal, rate: exitDelta * per }, byKind },
-      ports: { ...base, ports, byDevice },
+      ports: { ...base, ports, byDevice, mmio: mmioRanges, mmioByDevice },
       hypercalls: { ...base, total: fig(at(CoreCounter.Hypercalls)), errors: fig(at(CoreCounter.HypercallErrors)), byNumber },
       interrupts: {
         ...base,
