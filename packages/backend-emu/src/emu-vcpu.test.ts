@@ -258,3 +258,13 @@ test('a CR3 policy that allows loads CR3; without a policy (or after removing it
     t.is(calls, policy === 'allow' ? 1 : 0, policy);
   }
 });
+
+test('self-modifying code in the same run: a store into a cached instruction is seen when it runs again', (t) => {
+  // L: mov eax, 1; mov dword [rip - 14], 2 (the immediate of L); inc ebx; cmp ebx, 2; jne L; hlt
+  const h = harness(hex('b801000000 c705f2ffffff02000000 ffc3 83fb02 75ea f4'));
+  setRegs(h, { rax: 0n, rbx: 0n });
+  const v = runToHlt(h);
+  t.is(reg(h, 'rax'), 2n, 'the second pass ran the patched mov eax, 2');
+  t.is(reg(h, 'rbx'), 2n);
+  t.is(v.instructionsRetired, 11);
+});

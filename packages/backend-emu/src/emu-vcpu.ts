@@ -23,6 +23,7 @@ import { EV_EXCEPTION, EV_EXTERNAL, EV_SOFTWARE, deliverEvent } from './cpu/inte
 import { NS_PER_INSTRUCTION, readMsr, writeMsr } from './cpu/msr.js';
 import { Insn, decode } from './decoder/decoder.js';
 import { execute, type Platform } from './execute/execute.js';
+import { classify, executeFast } from './execute/fast.js';
 import { Mmu } from './mmu/mmu.js';
 import { PhysicalMemory } from './mmu/physical.js';
 
@@ -59,7 +60,7 @@ export class EmuVcpu implements Vcpu, Platform {
   /** Scratch for instructions that cross a page boundary (not cached). */
   private readonly insn = new Insn();
   /** Decoded instructions per physical code page (see cpu/decode-cache.ts). */
-  readonly decodeCache = new DecodeCache();
+  readonly decodeCache: DecodeCache;
   private readonly buffer: DataView;
   private cpuidEntries: CpuidEntry[] = emulatorCpuid();
 
@@ -98,6 +99,7 @@ export class EmuVcpu implements Vcpu, Platform {
     this.cpu.mmu = this.mmu;
     this.mmu.mmio = this;
     this.fetcher = new Fetcher(this.cpu);
+    this.decodeCache = new DecodeCache(this.mmu);
     this.reset();
   }
 
@@ -138,6 +140,7 @@ export class EmuVcpu implements Vcpu, Platform {
   memoryChanged(): void {
     this.mmu.phys.refresh();
     this.mmu.flush();
+    this.mmu.codeStamp++;
   }
 
   private live(operation: string): void {
@@ -181,12 +184,23 @@ export class EmuVcpu implements Vcpu, Platform {
     if (this.kicked) { this.kicked = false; exit.kind = ExitKind.Deadline; return exit; }
     if (this.deadlineAt !== Infinity && performance.now() >= this.deadlineAt) return this.deadlineExit();
     if (this.shutdown) { exit.kind = ExitKind.Shutdown; return exit; }
+    // Guest memory may have been written since the last run (the VMM, devices, other vCPUs).
+    this.mmu.codeStamp++;
     this.exitPending = false;
     // A read exit's instruction completes first, before any interrupt, as on KVM.
     let first = this.replayKind !== R_NONE;
     this.replayArmed = first;
     for (;;) {
-      for (let n = 0; n < CHECK_INTERVAL; n++) {
+      let n = 0;
+      while (n < CHECK_INTERVAL) {
+        if (!first && this.irqCount === 0 && !this.windowRequest) {
+          // Nothing to deliver and no window to report: no interrupt check is needed at any boundary
+          // until run() returns (only the VMM queues interrupts, between runs), so run a batch.
+          const done = this.runBatch(CHECK_INTERVAL - n);
+          if (done < 0) return exit;
+          n += done;
+          continue;
+        }
         if (!first) {
           // The virtual deadline is exact: the VMM gets control at this very instruction count.
           if (cpu.retired >= this.deadlineRetired) return this.deadlineExit();
@@ -200,6 +214,7 @@ export class EmuVcpu implements Vcpu, Platform {
           }
         }
         first = false;
+        n++;
         if (!this.step()) return exit;
         if (this.replayArmed) { this.replayArmed = false; this.replayKind = R_NONE; }
         if (this.exitPending) return exit;
@@ -210,11 +225,48 @@ export class EmuVcpu implements Vcpu, Platform {
   }
 
   /**
+   * Up to `limit` steps (instructions executed or exceptions delivered, as `step` counts them)
+   * with no interrupt pending and no window requested: the same work as `step` in a loop, with
+   * the exact virtual-deadline check before each instruction. Returns the steps done, or -1 when
+   * run() must return `exit` now (already filled, deadline included).
+   */
+  private runBatch(limit: number): number {
+    const cpu = this.cpu, f = this.fetcher, cache = this.decodeCache;
+    const deadline = this.deadlineRetired;
+    let n = 0;
+    while (n < limit) {
+      try {
+        while (n < limit) {
+          if (cpu.retired >= deadline) { this.deadlineExit(); return -1; }
+          n++;
+          const off = f.locate(cpu.rip);
+          const at = f.base + off;
+          let d = cache.lookup(f.physBase, off, f.bytes, at);
+          if (d === undefined) d = this.decodeAt(off, at);
+          cpu.nextRip = cpu.rip + d.len;
+          const k = d.fast;
+          if (k !== 0) executeFast(cpu, d, k);
+          else execute(cpu, d, this);
+          cpu.rip = cpu.nextRip;
+          cpu.retired++;
+          if (cpu.shadow !== 0) cpu.shadow--;
+          if (this.exitPending) return -1;
+        }
+      } catch (err) {
+        if (!this.fault(err)) return -1;
+        if (this.exitPending) return -1;
+      }
+    }
+    return n;
+  }
+
+  /**
    * Executes exactly one instruction (no interrupt delivery, no deadline check), for debuggers
    * and tests. Returns the exit it caused (port I/O, MMIO, HLT, internal error, shutdown) or null.
    */
   singleStep(): VmExit | null {
     this.live('singleStep');
+    this.mmu.codeStamp++;
     this.exitPending = false;
     this.replayArmed = this.replayKind !== R_NONE;
     const ok = this.step();
@@ -235,31 +287,39 @@ export class EmuVcpu implements Vcpu, Platform {
       let d = this.decodeCache.lookup(f.physBase, off, f.bytes, at);
       if (d === undefined) d = this.decodeAt(off, at);
       cpu.nextRip = cpu.rip + d.len;
-      execute(cpu, d, this);
+      const k = d.fast;
+      if (k !== 0) executeFast(cpu, d, k);
+      else execute(cpu, d, this);
       cpu.rip = cpu.nextRip;
       cpu.retired++;
       if (cpu.shadow !== 0) cpu.shadow--;
       return true;
     } catch (err) {
-      if (err !== ABORT) return this.crash(err);
-      switch (cpu.abortKind) {
-        case A_EXCEPTION: {
-          let ret = cpu.rip, kind = EV_EXCEPTION;
-          if (cpu.excSoft) { ret = cpu.nextRip; kind = EV_SOFTWARE; cpu.retired++; }
-          cpu.shadow = 0;
-          if (!this.deliver(cpu.excVector, cpu.excError, kind, ret)) { this.shutdownExit(); return false; }
-          return true;
-        }
-        case A_RESTART_EXIT:
-          return false;
-        case A_INTERNAL:
-        default: {
-          const exit = this.exit;
-          exit.kind = ExitKind.InternalError;
-          exit.rip = numberToBig(cpu.rip);
-          exit.reason = cpu.internalReason;
-          return false;
-        }
+      return this.fault(err);
+    }
+  }
+
+  /** Handles what abandoned an instruction (see `step`): false when `exit` has been filled. */
+  private fault(err: unknown): boolean {
+    const cpu = this.cpu;
+    if (err !== ABORT) return this.crash(err);
+    switch (cpu.abortKind) {
+      case A_EXCEPTION: {
+        let ret = cpu.rip, kind = EV_EXCEPTION;
+        if (cpu.excSoft) { ret = cpu.nextRip; kind = EV_SOFTWARE; cpu.retired++; }
+        cpu.shadow = 0;
+        if (!this.deliver(cpu.excVector, cpu.excError, kind, ret)) { this.shutdownExit(); return false; }
+        return true;
+      }
+      case A_RESTART_EXIT:
+        return false;
+      case A_INTERNAL:
+      default: {
+        const exit = this.exit;
+        exit.kind = ExitKind.InternalError;
+        exit.rip = numberToBig(cpu.rip);
+        exit.reason = cpu.internalReason;
+        return false;
       }
     }
   }
@@ -272,13 +332,16 @@ export class EmuVcpu implements Vcpu, Platform {
     f.start = this.cpu.rip;
     const d = new Insn();
     decode(f, d);
+    d.fast = classify(d);
     if (off + d.len <= 4096) {
       cache.store(phys, off, bytes, at, d);
       return d;
     }
     // Crossing the page: decode again into the scratch object (the fetcher may now hold the next page).
-    decode(f, this.insn);
-    return this.insn;
+    const x = this.insn;
+    decode(f, x);
+    x.fast = classify(x);
+    return x;
   }
 
   private deliver(vector: number, error: number, kind: number, ret: number): boolean {

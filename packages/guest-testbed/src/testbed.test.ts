@@ -605,7 +605,7 @@ kvmTest('a pv guest blocked in SCHED_OP(BLOCK) resumes only once an upcall is pe
     cases.forEach((c, i) => { if (c.expect !== undefined) t.is(results[i], c.expect, c.what); });
     t.is(mem.u8(SHARED), 1, 'UPCALL_PENDING is set: that is what woke the vCPU');
     t.true(sleptMs >= 25, `BLOCK returned after ${sleptMs.toFixed(1)} ms (the timer was 30 ms out)`);
-    t.true(noise >= 5, `${noise} other timer events fired meanwhile without waking it`);
+    t.true(noise >= 2, `${noise} other timer events fired meanwhile without waking it`);
   } finally {
     m.dispose();
   }

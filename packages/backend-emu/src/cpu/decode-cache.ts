@@ -9,6 +9,7 @@
  * @module
  */
 import { Insn } from '../decoder/decoder.js';
+import type { Mmu } from '../mmu/mmu.js';
 
 /** Pages with cached instructions before the cache starts over (bounds memory for guests that generate code). */
 export const MAX_CACHED_PAGES = 1024;
@@ -24,24 +25,37 @@ export class DecodeCache {
   /** Instructions decoded because no valid entry was cached (tests, telemetry). */
   misses = 0;
 
+  /** `mmu` keeps the code-page marks and the code-write stamp (see `Mmu.codeStamp`). */
+  constructor(private readonly mmu: Mmu) {}
+
   /** The cached instruction at `off` in physical page `phys` if `bytes[at…]` still holds it, else undefined. */
   lookup(phys: number, off: number, bytes: Uint8Array<ArrayBufferLike>, at: number): Insn | undefined {
     const slots = phys < DENSE_LIMIT ? this.dense[phys >>> 12] : this.sparse.get(phys / 4096);
     if (slots === undefined) return undefined;
     const d = slots[off];
     if (d === undefined) return undefined;
+    // Checked against memory since the last write that could have changed code: still valid.
+    const stamp = this.mmu.codeStamp;
+    if (d.stamp === stamp) return d;
+    if (!this.matches(d, bytes, at)) return undefined;
+    d.stamp = stamp;
+    return d;
+  }
+
+  /** Whether `bytes[at…]` still holds the bytes `d` was decoded from. */
+  private matches(d: Insn, bytes: Uint8Array<ArrayBufferLike>, at: number): boolean {
     const w0 = bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24);
     const len = d.len;
-    if (len <= 4) return (w0 & d.cmask) === d.c0 ? d : undefined;
-    if (w0 !== d.c0) return undefined;
+    if (len <= 4) return (w0 & d.cmask) === d.c0;
+    if (w0 !== d.c0) return false;
     const w1 = bytes[at + 4]! | (bytes[at + 5]! << 8) | (bytes[at + 6]! << 16) | (bytes[at + 7]! << 24);
-    if (len <= 8) return (w1 & d.cmask) === d.c1 ? d : undefined;
-    if (w1 !== d.c1) return undefined;
+    if (len <= 8) return (w1 & d.cmask) === d.c1;
+    if (w1 !== d.c1) return false;
     const w2 = bytes[at + 8]! | (bytes[at + 9]! << 8) | (bytes[at + 10]! << 16) | (bytes[at + 11]! << 24);
-    if (len <= 12) return (w2 & d.cmask) === d.c2 ? d : undefined;
-    if (w2 !== d.c2) return undefined;
+    if (len <= 12) return (w2 & d.cmask) === d.c2;
+    if (w2 !== d.c2) return false;
     const w3 = bytes[at + 12]! | (bytes[at + 13]! << 8) | (bytes[at + 14]! << 16);
-    return (w3 & d.cmask) === d.c3 ? d : undefined;
+    return (w3 & d.cmask) === d.c3;
   }
 
   /** Stores `d` (decoded from `bytes[at…]`, wholly inside physical page `phys` at `off`). */
@@ -53,6 +67,7 @@ export class DecodeCache {
       slots = new Array<Insn | undefined>(4096);
       if (pn < DENSE_PAGES) {
         this.dense[pn] = slots;
+        this.mmu.codeMarks[pn] = 1;
       } else {
         this.sparse.set(pn, slots);
       }
@@ -67,6 +82,7 @@ export class DecodeCache {
     d.c0 = word(0); d.c1 = word(1); d.c2 = word(2); d.c3 = word(3);
     const rest = len - 4 * Math.floor((len - 1) / 4);
     d.cmask = rest === 4 ? -1 : (1 << (8 * rest)) - 1;
+    d.stamp = this.mmu.codeStamp;
     slots[off] = d;
   }
 
@@ -75,5 +91,6 @@ export class DecodeCache {
     this.dense = new Array<(Insn | undefined)[]>(DENSE_PAGES);
     this.sparse.clear();
     this.pages = 0;
+    this.mmu.codeMarks.fill(0);
   }
 }

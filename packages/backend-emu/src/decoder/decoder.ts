@@ -55,6 +55,12 @@ export class Insn {
   c0 = 0; c1 = 0; c2 = 0; c3 = 0;
   /** Mask of the last word's valid bytes (as a signed 32-bit number). */
   cmask = 0;
+  /** Specialised handler kind for hot forms (`execute/fast.ts`), 0 for the general executor. Set by the vCPU. */
+  fast = 0;
+  /** Register operands resolved for the specialised handler. */
+  fa = 0; fb = 0;
+  /** The MMU's `codeStamp` when the decode cache last checked this entry against memory (-1: never). */
+  stamp = -1;
 }
 
 /** Reads code bytes for the decoder. */

@@ -132,6 +132,7 @@ function fastPath(cpu: Cpu, d: Insn, kind: number, size: number, count: number):
     const tp = mmu.translate(t, ACC_WRITE, user);
     if (tp + bytes > ph.fastEnd || (kind === MOVS && ts + bytes > ph.fastEnd)) break;
     const u8 = ph.bytes;
+    mmu.codeStamp++; // may overwrite cached code (see Mmu.codeStamp)
     if (kind === STOS) {
       const lo = cpu.lo[RAX]!, hi = cpu.hi[RAX]!;
       if (size === 1) u8.fill(lo & 0xff, tp, tp + bytes);

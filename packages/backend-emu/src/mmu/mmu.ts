@@ -27,6 +27,9 @@ const TLB_SIZE = 1024, TLB_MASK = TLB_SIZE - 1;
 const T_LARGE2M = 0x40, T_LARGE1G = 0x80;
 const TWO32 = 0x1_0000_0000;
 const TWO48 = 2 ** 48;
+/** Physical pages below this number have a code mark (`Mmu.codeMarks`); writes above always count as code writes. */
+export const CODE_MARK_PAGES = 1 << 18;
+const CODE_MARK_LIMIT = CODE_MARK_PAGES * 4096;
 
 export class Mmu {
   private readonly tag = new Float64Array(TLB_SIZE).fill(0.5);
@@ -37,6 +40,17 @@ export class Mmu {
   generation = 0;
   /** Page walks done (telemetry, tests). */
   walks = 0;
+  /**
+   * Physical pages holding decoded instructions (set by the decode cache). A guest write through
+   * this MMU to a marked page (or any write the fast paths cannot place) bumps `codeStamp`.
+   */
+  readonly codeMarks = new Uint8Array(CODE_MARK_PAGES);
+  /**
+   * Bumped by every guest write that may have changed cached code, and by the vCPU whenever memory
+   * may have changed outside it (each run() entry): cached instructions checked against memory at
+   * the current stamp need no new check.
+   */
+  codeStamp = 0;
   mmio: MmioPort = {
     mmioRead: () => 0xffffffff,
     mmioWrite: () => {},
@@ -175,9 +189,10 @@ export class Mmu {
   /** Writes back accessed/dirty bits; page tables in read-only regions never get them (as on KVM). */
   private ptWriteLow(pa: number, lo: number): void {
     const ph = this.phys;
+    this.codeStamp++;
     if (pa + 8 <= ph.fastEnd) { ph.view.setUint32(pa, lo, true); return; }
     const r = ph.find(pa, 8);
-    if (r && !r.readonly) r.view.setUint32(pa - r.start, lo, true);
+    if (r && !r.readonly) { this.codeStamp++; r.view.setUint32(pa - r.start, lo, true); }
   }
 
   // ------------------------------------------------------------------ guest accessors
@@ -226,6 +241,7 @@ export class Mmu {
 
   write8(lin: number, v: number): void {
     const pa = this.translate(lin, ACC_WRITE, this.cpu.cpl === 3);
+    if (pa >= CODE_MARK_LIMIT || this.codeMarks[pa >>> 12] !== 0) this.codeStamp++;
     if (pa < this.phys.fastEnd) { this.phys.bytes[pa] = v; return; }
     this.writePhysSlow(pa, 1, v & 0xff, 0);
   }
@@ -233,6 +249,7 @@ export class Mmu {
   write16(lin: number, v: number): void {
     if ((lin & 0xfff) > 0xffe) { this.writeSplit(lin, 2, v, 0); return; }
     const pa = this.translate(lin, ACC_WRITE, this.cpu.cpl === 3);
+    if (pa >= CODE_MARK_LIMIT || this.codeMarks[pa >>> 12] !== 0) this.codeStamp++;
     if (pa + 2 <= this.phys.fastEnd) { this.phys.view.setUint16(pa, v, true); return; }
     this.writePhysSlow(pa, 2, v & 0xffff, 0);
   }
@@ -240,6 +257,7 @@ export class Mmu {
   write32(lin: number, v: number): void {
     if ((lin & 0xfff) > 0xffc) { this.writeSplit(lin, 4, v, 0); return; }
     const pa = this.translate(lin, ACC_WRITE, this.cpu.cpl === 3);
+    if (pa >= CODE_MARK_LIMIT || this.codeMarks[pa >>> 12] !== 0) this.codeStamp++;
     if (pa + 4 <= this.phys.fastEnd) { this.phys.view.setUint32(pa, v, true); return; }
     this.writePhysSlow(pa, 4, v >>> 0, 0);
   }
@@ -247,6 +265,7 @@ export class Mmu {
   write64(lin: number, lo: number, hi: number): void {
     if ((lin & 0xfff) > 0xff8) { this.writeSplit(lin, 8, lo, hi); return; }
     const pa = this.translate(lin, ACC_WRITE, this.cpu.cpl === 3);
+    if (pa >= CODE_MARK_LIMIT || this.codeMarks[pa >>> 12] !== 0) this.codeStamp++;
     if (pa + 8 <= this.phys.fastEnd) {
       const v = this.phys.view;
       v.setUint32(pa, lo, true);
@@ -328,6 +347,7 @@ export class Mmu {
   private writePhysSlow(pa: number, size: number, lo: number, hi: number): void {
     const r = this.phys.find(pa, size);
     if (r === undefined || r.readonly) { this.mmio.mmioWrite(pa, size, lo, hi); return; }
+    this.codeStamp++;
     const v = r.view, o = pa - r.start;
     switch (size) {
       case 1: v.setUint8(o, lo); return;
