@@ -5,7 +5,9 @@
  * notifies ONCE (PV_BLK_NOTIFY; an ioeventfd where the backend has one, so the VMM sees it at the
  * next exit) and sleeps in SCHED_OP(BLOCK) (the irq facet's wait) until the completion event;
  * without event channels it sets NO_INTERRUPT and polls the used ring with SCHED_OP(YIELD).
- * Every status byte is checked. Writes end with a FLUSH request, as the ATA driver's FLUSH CACHE. */
+ * Every status byte is checked. Writes end with a FLUSH request, as the ATA driver's FLUSH CACHE.
+ * The disk's size comes from BLK_INFO (virtio-blk's config `capacity`), asked once at init; no
+ * request goes past it. */
 #include "pv.h"
 
 #include "fmt.h"
@@ -61,6 +63,7 @@ _Static_assert(sizeof(q) <= 4096, "the ring fits a page");
 
 static bool ready;
 static bool use_events;
+static uint64_t capacity; /* sectors, from BLK_INFO */
 static uint32_t port;
 static uint16_t avail_idx, used_seen;
 static const char *error;
@@ -95,9 +98,17 @@ static void blk_event(unsigned line)
 static bool blk_init(uint64_t *sectors)
 {
 	error = NULL;
-	*sectors = 0; /* the ABI has no capacity query: unknown */
-	if (ready)
+	if (ready) {
+		*sectors = capacity;
 		return true;
+	}
+	long cap = hypercall0(HYV_HYPERCALL_BLK_INFO);
+	if (cap < 0)
+		pv_fail(HYV_HYPERCALL_BLK_INFO, NULL, cap, 0, 0, 0, 0, HYV_GUEST_EXIT_CODE_CHECK_FAILED);
+	capacity = (uint64_t)cap;
+	*sectors = capacity;
+	if (capacity == 0)
+		return fail("BLK_INFO reports a disk of 0 sectors");
 	use_events = irq_ops == &irq_evtchn;
 	q.avail.flags = use_events ? 0 : HYV_VIRTQ_AVAIL_F_NO_INTERRUPT;
 	long rc = hypercall5(HYV_HYPERCALL_BLK_SETUP, (uint64_t)q.desc, (uint64_t)&q.avail, (uint64_t)&q.used, QSIZE, 0);
@@ -196,6 +207,8 @@ static bool blk_rw(uint32_t type, uint32_t lba, uint32_t count, uint64_t va)
 		return fail("no sectors");
 	if (va & (SECTOR - 1))
 		return fail("buffer not sector-aligned");
+	if (lba >= capacity || count > capacity - lba)
+		return fail("sector range outside the disk");
 	while (done < bytes) {
 		uint16_t heads[MAX_REQS];
 		unsigned d = 0, nreq = 0;

@@ -31,6 +31,7 @@ const char *pv_call_name(uint32_t nr)
 	case HYV_HYPERCALL_REGISTER_SHARED_INFO: return "REGISTER_SHARED_INFO";
 	case HYV_HYPERCALL_SET_CALLBACK: return "SET_CALLBACK";
 	case HYV_HYPERCALL_BLK_SETUP: return "BLK_SETUP";
+	case HYV_HYPERCALL_BLK_INFO: return "BLK_INFO";
 	default: return "?";
 	}
 }

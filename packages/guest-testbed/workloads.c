@@ -364,7 +364,7 @@ static void run_io(uint64_t n, struct result *r)
 		r->reason = io_ops->last_error();
 		return;
 	}
-	if (sectors && n > sectors) { /* 0: the facet cannot tell the disk's size */
+	if (sectors && n > sectors) { /* 0: the facet cannot tell the disk's size (none does today) */
 		r->check = "failed";
 		r->reason = "the disk is smaller than iterations sectors";
 		return;

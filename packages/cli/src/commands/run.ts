@@ -35,7 +35,11 @@ export async function runCommand(args: string[]): Promise<number> {
   let server: TelemetryServer | undefined;
   try {
     server = telemetry
-      ? await TelemetryServer.start(machine, { host: telemetry.host, port: telemetry.port, intervalMs: telemetry.intervalMs, ...(telemetry.token ? { token: telemetry.token } : {}) })
+      ? await TelemetryServer.start(machine, {
+        host: telemetry.host, port: telemetry.port, intervalMs: telemetry.intervalMs,
+        ...(telemetry.token ? { token: telemetry.token } : {}),
+        ...(telemetry.allowedOrigins ? { allowedOrigins: telemetry.allowedOrigins } : {}),
+      })
       : undefined;
   } catch (err) {
     composed.dispose();

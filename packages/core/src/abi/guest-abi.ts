@@ -110,6 +110,8 @@ export const Hypercall = {
   SET_CALLBACK: 9,
   /** (desc_gpa, avail_gpa, used_gpa, queue_size): set up the PV block ring; returns its completion event port. */
   BLK_SETUP: 10,
+  /** (): the PV block device's capacity in 512-byte sectors (virtio-blk's config `capacity`). */
+  BLK_INFO: 11,
   /** Most updates one MMU_UPDATE call takes. */
   MMU_UPDATE_MAX: 512,
 } as const;

@@ -33,6 +33,12 @@ export interface TelemetryConfig {
   readonly token?: string;
   /** Default sample interval in milliseconds. */
   readonly intervalMs: number;
+  /**
+   * Web origins (`scheme://host[:port]`, normalized: lower case, no default port) besides the
+   * server's own whose pages may open the WebSocket (`TelemetryServer.start`'s `allowedOrigins`).
+   * Absent or empty: only the server's own.
+   */
+  readonly allowedOrigins?: readonly string[];
 }
 
 /** A third-party strategy or facet: a module and the factory it exports. */

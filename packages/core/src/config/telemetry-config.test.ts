@@ -1,6 +1,6 @@
 import test from 'ava';
 import { ConfigError } from '../errors.js';
-import { parseListen, validateConfig } from './validate.js';
+import { parseListen, parseOrigin, validateConfig } from './validate.js';
 
 const minimal = { guest: { kernel: '/guests/hello.elf' } };
 
@@ -28,6 +28,35 @@ test('a short telemetry token is refused', (t) => {
 
 test('an unknown telemetry field suggests the near one', (t) => {
   t.throws(() => validateConfig({ ...minimal, telemetry: { intervall: '1s' } }), { message: /did you mean telemetry\.interval/ });
+});
+
+test('telemetry allowedOrigins are read and normalized', (t) => {
+  const c = validateConfig({ ...minimal, telemetry: { allowedOrigins: ['http://dash.local:8080', 'HTTPS://Grafana.Example.com:443/', 'http://dash.local:8080'] } });
+  t.deepEqual(c.telemetry, { host: '127.0.0.1', port: 9464, intervalMs: 100, allowedOrigins: ['http://dash.local:8080', 'https://grafana.example.com'] });
+  t.false('allowedOrigins' in validateConfig({ ...minimal, telemetry: { allowedOrigins: [] } }).telemetry!, 'an empty list is no list');
+});
+
+test('a bad telemetry allowedOrigins gets a one-line error naming the field', (t) => {
+  const bad = (allowedOrigins: unknown, field: RegExp) => {
+    const e = t.throws(() => validateConfig({ ...minimal, telemetry: { allowedOrigins } }, { file: 'vm.yaml' }), { instanceOf: ConfigError }) as ConfigError;
+    t.regex(e.message, field, JSON.stringify(allowedOrigins));
+    t.false(e.message.includes('\n'), 'one line');
+  };
+  bad('http://dash.local:8080', /^vm\.yaml: telemetry\.allowedOrigins: expected a list of origins like \["http:\/\/localhost:8080"\], got "http/);
+  bad({ a: 1 }, /^vm\.yaml: telemetry\.allowedOrigins: expected a list .* got a mapping$/);
+  bad(['http://ok:1', 'dash.local:8080'], /^vm\.yaml: telemetry\.allowedOrigins\[1\]: expected an origin scheme:\/\/host\[:port\] .* got "dash\.local:8080"$/);
+  bad(['http://a.example/dashboard'], /telemetry\.allowedOrigins\[0\]: .* got "http:\/\/a\.example\/dashboard"$/);
+  bad([8080], /telemetry\.allowedOrigins\[0\]: .* got 8080$/);
+  bad(['http://x\ny'], /telemetry\.allowedOrigins\[0\]: .* got "http:\/\/x\\ny"$/);
+  const e = t.throws(() => validateConfig({ ...minimal, telemetry: { allowedOrigins: ['null'] } }), { instanceOf: ConfigError }) as ConfigError;
+  t.is(e.field, 'telemetry.allowedOrigins[0]');
+});
+
+test('parseOrigin accepts scheme://host[:port] only', (t) => {
+  t.is(parseOrigin('http://127.0.0.1:9464'), 'http://127.0.0.1:9464');
+  t.is(parseOrigin('https://[::1]:8443'), 'https://[::1]:8443');
+  t.is(parseOrigin('http://Host.example:80'), 'http://host.example');
+  for (const no of ['null', '', ' http://a', 'http://a\tb', 'host:80', 'http://a/b', 'http://a/?q', 'http://a/#f', 'http://u:p@a', 'file:///tmp']) t.is(parseOrigin(no), undefined, no);
 });
 
 test('parseListen takes PORT, HOST:PORT and [v6]:PORT', (t) => {

@@ -14,7 +14,7 @@ import {
 import { formatSize, parseDuration, parseSize } from './sizes.js';
 
 const TOP_FIELDS = ['name', 'backend', 'strategy', 'memory', 'vcpus', 'guest', 'serial', 'storage', 'timeLimit', 'slice', 'telemetry'] as const;
-const TELEMETRY_FIELDS = ['listen', 'token', 'interval'] as const;
+const TELEMETRY_FIELDS = ['listen', 'token', 'interval', 'allowedOrigins'] as const;
 const GUEST_FIELDS = ['kernel', 'cmdline', 'workload', 'iterations'] as const;
 const STORAGE_FIELDS = ['path', 'size'] as const;
 /** Workloads of the testbed guest. */
@@ -138,7 +138,7 @@ export function parseListen(text: string): { host: string; port: number } | unde
 function validateTelemetry(raw: unknown, fail: Fail): TelemetryConfig | undefined {
   if (raw === undefined || raw === false) return undefined;
   if (raw === true) return { host: '127.0.0.1', port: DEFAULT_TELEMETRY_PORT, intervalMs: 100 };
-  if (!isObject(raw)) fail('telemetry', `expected a mapping with listen, token and interval (or true), got ${describe(raw)}`);
+  if (!isObject(raw)) fail('telemetry', `expected a mapping with listen, token, interval and allowedOrigins (or true), got ${describe(raw)}`);
   const t = raw as Record<string, unknown>;
   checkUnknown(t, TELEMETRY_FIELDS, 'telemetry.', fail);
   let host = '127.0.0.1';
@@ -157,7 +157,43 @@ function validateTelemetry(raw: unknown, fail: Fail): TelemetryConfig | undefine
     if (d === undefined || d < 10 || d > 60_000) fail('telemetry.interval', `expected a duration between 10ms and 60s like "100ms", got ${describe(t.interval)}`);
     intervalMs = d!;
   }
-  return { host, port, intervalMs, ...(token !== undefined ? { token } : {}) };
+  const allowedOrigins = validateOrigins(t.allowedOrigins, fail);
+  return {
+    host, port, intervalMs,
+    ...(token !== undefined ? { token } : {}),
+    ...(allowedOrigins !== undefined && allowedOrigins.length > 0 ? { allowedOrigins } : {}),
+  };
+}
+
+/**
+ * The web origin `text` names (`scheme://host[:port]`, as a browser sends it in `Origin`),
+ * normalized (lower-case scheme and host, no default port), or undefined if it is not one: a
+ * path other than "/", a query, a fragment, credentials, or an opaque origin are refused. The
+ * telemetry server's rule, plus no whitespace or control characters (which `URL` would drop).
+ */
+export function parseOrigin(text: string): string | undefined {
+  if (/[\s\x00-\x1f\x7f]/.test(text)) return undefined;
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch {
+    return undefined;
+  }
+  if (u.origin === 'null' || (u.pathname !== '/' && u.pathname !== '') || u.search !== '' || u.hash !== '' || u.username !== '' || u.password !== '') return undefined;
+  return u.origin;
+}
+
+function validateOrigins(raw: unknown, fail: Fail): string[] | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  const example = '"http://localhost:8080"';
+  if (!Array.isArray(raw)) fail('telemetry.allowedOrigins', `expected a list of origins like [${example}], got ${describe(raw)}`);
+  const out: string[] = [];
+  (raw as unknown[]).forEach((o, i) => {
+    const origin = typeof o === 'string' ? parseOrigin(o) : undefined;
+    if (origin === undefined) fail(`telemetry.allowedOrigins[${i}]`, `expected an origin scheme://host[:port] like ${example} (no path), got ${describe(o)}`);
+    if (!out.includes(origin!)) out.push(origin!);
+  });
+  return out;
 }
 
 /** The command line with `workload=`/`iterations=` words replaced or appended. */

@@ -48,7 +48,8 @@ class NotifyPort implements PioDevice {
 }
 
 /**
- * I/O facet `pv-blk`: registers `BLK_SETUP` (returns the completion event port), the notify port
+ * I/O facet `pv-blk`: registers `BLK_SETUP` (returns the completion event port), `BLK_INFO`
+ * (the disk's capacity in sectors, callable before or after setup), the notify port
  * (an ioeventfd drained at the run loop's poll points and at `SCHED_OP(BLOCK)` when the backend
  * has `ioeventfd`; else a port device that processes the ring at once), and the ring processor.
  */
@@ -93,6 +94,7 @@ export class PvBlkIo implements IoFacet {
       ring.setup(a.a0, a.a1, a.a2, a.a3);
       return this.port;
     });
+    ctx.hypercalls.register(Hypercall.BLK_INFO, 'BLK_INFO', () => ring.capacity);
     // Every notify that exits (any width, or no ioeventfd) is handled at once.
     ctx.pio.register('pv-blk-notify', Ports.PV_BLK_NOTIFY, 1, new NotifyPort(ring));
     let efd: IoEventFd | undefined;

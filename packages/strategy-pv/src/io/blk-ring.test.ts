@@ -344,6 +344,53 @@ test('closing the completion port stops the events but not the ring', (t) => {
   t.true(m.hypercall(Hypercall.BLK_SETUP, DESC, AVAIL, USED, SIZE) > 0, 'a new setup binds a new port');
 });
 
+test('BLK_INFO returns the capacity in sectors, and exactly that many sectors are usable', (t) => {
+  const { m, store, chain, offer, notify } = setup({ ioeventfd: false });
+  const capacity = m.hypercall(Hypercall.BLK_INFO);
+  t.is(capacity, 2048);
+  t.is(capacity, store.sectorCount);
+  m.memory.fill(DATA, 512, 0x5a);
+  const last = chain(Virtq.BLK_T_OUT, capacity - 1, [{ addr: DATA, len: 512, write: false }]);
+  const past = chain(Virtq.BLK_T_OUT, capacity, [{ addr: DATA, len: 512, write: false }]);
+  offer(last.head);
+  offer(past.head);
+  notify();
+  t.is(m.memory.u8(last.status), Virtq.BLK_S_OK, 'the last sector is inside the disk');
+  t.is(m.memory.u8(past.status), Virtq.BLK_S_IOERR, 'the one after it is not');
+  t.is(m.counter('pv.hypercall.blk_info'), 1, 'counted by the doorbell');
+});
+
+test('BLK_INFO works before BLK_SETUP and after a ring reset, and ignores its arguments', (t) => {
+  const m = fakeMachine({ capabilities: ['guest-memory', 'interrupt-injection', 'msr', 'cpuid', 'run-deadline'] });
+  const events = new EventChannelInterrupts();
+  const blk = new PvBlkIo({ store: new MemoryBlockStore(96) });
+  events.attach(m.ctx);
+  blk.attach(m.ctx);
+  t.is(m.ctx.hypercalls.nameOf(Hypercall.BLK_INFO), 'BLK_INFO');
+  t.is(m.hypercall(Hypercall.BLK_INFO), 96, 'no ring yet');
+  t.is(m.hypercall(Hypercall.BLK_INFO, 1, 2, 3), 96);
+  blk.ring!.reset(RingResetNames.LOOP);
+  t.is(m.hypercall(Hypercall.BLK_INFO), 96, 'a reset ring');
+});
+
+test('BLK_INFO of the default memory disk and of the configured storage file', (t) => {
+  const plain = fakeMachine();
+  new EventChannelInterrupts().attach(plain.ctx);
+  new PvBlkIo().attach(plain.ctx);
+  t.is(plain.hypercall(Hypercall.BLK_INFO), (16 * 1024 * 1024) / 512, '16 MiB by default, as the HVM disk');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hyvisor-pvblk-'));
+  try {
+    const config = { storage: { path: path.join(dir, 'disk.img'), size: 3 * 1024 * 1024 } } as unknown as VmConfig;
+    const m = fakeMachine({ config });
+    new EventChannelInterrupts().attach(m.ctx);
+    const owned = new PvBlkIo().attach(m.ctx);
+    t.is(m.hypercall(Hypercall.BLK_INFO), 6144);
+    owned.dispose();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('the storage file from the config is created and used', (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hyvisor-pvblk-'));
   const file = path.join(dir, 'sub', 'disk.img');

@@ -113,6 +113,14 @@ export class BlkRing {
     };
   }
 
+  /**
+   * The disk's capacity in 512-byte sectors (`BLK_INFO`'s result, virtio-blk's config
+   * `capacity`): the requests that fit are those with sector + count ≤ capacity.
+   */
+  get capacity(): number {
+    return this.store.sectorCount;
+  }
+
   /** True while a ring is set up (and not reset). */
   get active(): boolean {
     return this.isActive;
