@@ -16,14 +16,15 @@ import {
   pairToBig,
 } from './cpu/cpu.js';
 import { CPUID_SIGNIFICANT_INDEX, emulatorCpuid } from './cpu/cpuid.js';
-import { DecodeCache } from './cpu/decode-cache.js';
+import { Block, DecodeCache, MAX_BLOCK } from './cpu/decode-cache.js';
 import { Fetcher } from './cpu/fetch.js';
 import { IF, getFlags, materialize } from './cpu/flags.js';
 import { EV_EXCEPTION, EV_EXTERNAL, EV_SOFTWARE, deliverEvent } from './cpu/interrupts.js';
 import { NS_PER_INSTRUCTION, readMsr, writeMsr } from './cpu/msr.js';
-import { Insn, decode } from './decoder/decoder.js';
+import { Insn, decode, type CodeReader } from './decoder/decoder.js';
 import { execute, type Platform } from './execute/execute.js';
-import { classify, executeFast } from './execute/fast.js';
+import { accessesMemory, classify, executeFast, isBranch } from './execute/fast.js';
+import { compileBlock, type BlockContext } from './execute/compile.js';
 import { Mmu } from './mmu/mmu.js';
 import { PhysicalMemory } from './mmu/physical.js';
 
@@ -33,6 +34,8 @@ const IRQ_QUEUE_SIZE = 16;
 export const CHECK_INTERVAL = 4096;
 /** The host-time guard of a deadline is never shorter than this by default (ms): see {@link EmuVcpu.setDeadline}. */
 export const HOST_GUARD_MIN_MS = 5;
+/** A block is compiled to a JS function once it has run whole this many times (see execute/compile.ts). */
+export const COMPILE_THRESHOLD = 64;
 /** Exit buffer layout: MMIO data at 0 (8 bytes), port I/O data from 16 (one page of elements). */
 const MMIO_OFFSET = 0, IO_OFFSET = 16, IO_CAPACITY = 4096;
 
@@ -41,6 +44,22 @@ const REG_INDEX: Readonly<Record<RegisterName, number>> = {
   r8: 8, r9: 9, r10: 10, r11: 11, r12: 12, r13: 13, r14: 14, r15: 15, rip: -1, rflags: -2,
 };
 const SEGMENTS = ['es', 'cs', 'ss', 'ds', 'fs', 'gs', 'tr', 'ldt'] as const;
+
+/** Thrown by {@link PageReader} when an instruction would run past the page. */
+const PAST_PAGE = { pastPage: true } as const;
+
+/** Reads code bytes from one page's RAM for block building: never fetches or faults. */
+class PageReader implements CodeReader {
+  bytes: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
+  /** Index in `bytes` of the instruction's first byte. */
+  at = 0;
+  /** Bytes left in the page from `at`. */
+  room = 0;
+  byte(i: number): number {
+    if (i >= this.room) throw PAST_PAGE;
+    return this.bytes[this.at + i]!;
+  }
+}
 
 /** Replayed access kinds. */
 const R_NONE = 0, R_IO = 1, R_MMIO = 2;
@@ -59,6 +78,8 @@ export class EmuVcpu implements Vcpu, Platform {
   private readonly fetcher: Fetcher;
   /** Scratch for instructions that cross a page boundary (not cached). */
   private readonly insn = new Insn();
+  /** Reader for decoding a block's instructions past the first. */
+  private readonly pageReader = new PageReader();
   /** Decoded instructions per physical code page (see cpu/decode-cache.ts). */
   readonly decodeCache: DecodeCache;
   private readonly buffer: DataView;
@@ -68,6 +89,13 @@ export class EmuVcpu implements Vcpu, Platform {
   private irqHead = 0;
   private irqCount = 0;
   private windowRequest = false;
+
+  /** Runs of a block before it is compiled to a JS function (Infinity: never compile, interpret blocks only). */
+  compileThreshold = COMPILE_THRESHOLD;
+  /** Runs of compiled blocks (telemetry, tests). */
+  compiledBlockRuns = 0;
+  /** Set by a compiled block that an exception abandoned: index of the abandoned instruction. */
+  blockIndex = 0;
 
   /** Shortest host-time guard of a deadline in ms (Infinity: virtual deadlines only, for exact tests). */
   hostGuardMinMs = HOST_GUARD_MIN_MS;
@@ -225,24 +253,77 @@ export class EmuVcpu implements Vcpu, Platform {
   }
 
   /**
-   * Up to `limit` steps (instructions executed or exceptions delivered, as `step` counts them)
-   * with no interrupt pending and no window requested: the same work as `step` in a loop, with
-   * the exact virtual-deadline check before each instruction. Returns the steps done, or -1 when
-   * run() must return `exit` now (already filled, deadline included).
+   * Up to `limit` steps (instructions executed or exceptions delivered, as `step` counts them;
+   * a block may go past it) with no interrupt pending and no window requested: the same work as
+   * `step` in a loop, with the exact virtual-deadline check before each instruction or block.
+   * Returns the steps done, or -1 when run() must return `exit` now (already filled, deadline
+   * included).
+   *
+   * Basic blocks: at each RIP the block starting there is looked up (one lookup and one
+   * code-stamp check for the whole block). A block of two or more instructions runs whole when
+   * the virtual deadline is at least its length away and no STI/MOV SS shadow is pending; its
+   * instructions then skip the per-instruction lookup, RIP and retired-count bookkeeping. A
+   * store or a page walk inside the block that moved `codeStamp` (it may have changed the
+   * block's own code) or scheduled an exit ends the block after that instruction. An exception
+   * in the block leaves RIP at the faulting instruction and counts only the instructions before
+   * it, as the per-instruction path does. Otherwise the block's first instruction runs alone.
    */
   private runBatch(limit: number): number {
-    const cpu = this.cpu, f = this.fetcher, cache = this.decodeCache;
+    const cpu = this.cpu, f = this.fetcher, cache = this.decodeCache, mmu = this.mmu;
     const deadline = this.deadlineRetired;
     let n = 0;
+    // The block being run (index of its current instruction, RIP of its first), for the exception path.
+    let bi = -1, brip = 0;
+    let blk: Block | undefined;
     while (n < limit) {
       try {
         while (n < limit) {
-          if (cpu.retired >= deadline) { this.deadlineExit(); return -1; }
-          n++;
+          const left = deadline - cpu.retired;
+          if (left <= 0) { this.deadlineExit(); return -1; }
           const off = f.locate(cpu.rip);
-          const at = f.base + off;
-          let d = cache.lookup(f.physBase, off, f.bytes, at);
-          if (d === undefined) d = this.decodeAt(off, at);
+          let b = cache.lookupBlock(f.physBase, off, f.bytes, f.base);
+          let d: Insn;
+          if (b === undefined) {
+            const at = f.base + off;
+            d = cache.lookup(f.physBase, off, f.bytes, at) ?? this.decodeAt(off, at);
+            if (off + d.len <= 4096) b = this.buildBlock(off, d);
+          } else {
+            d = b.insns[0]!;
+          }
+          if (b !== undefined) {
+            const count = b.count;
+            if (count > 1 && count <= left && cpu.shadow === 0) {
+              blk = b;
+              brip = cpu.rip;
+              const fn = b.fn;
+              if (fn) {
+                bi = -2;
+                this.compiledBlockRuns++;
+                const done = fn(cpu, brip, this as unknown as BlockContext);
+                bi = -1;
+                cpu.retired += done;
+                n += done;
+                if (this.exitPending) return -1;
+                continue;
+              }
+              if (fn === null && ++b.runs >= this.compileThreshold) b.fn = compileBlock(b.insns, b.ends, b.mem) ?? false;
+              const insns = b.insns, ends = b.ends, mem = b.mem, stamp = mmu.codeStamp;
+              bi = 0;
+              while (bi < count) {
+                const x = insns[bi]!;
+                cpu.nextRip = brip + ends[bi]!;
+                executeFast(cpu, x, x.fast);
+                if (mem[bi++] !== 0 && (mmu.codeStamp !== stamp || this.exitPending)) break;
+              }
+              cpu.rip = cpu.nextRip;
+              cpu.retired += bi;
+              n += bi;
+              bi = -1;
+              if (this.exitPending) return -1;
+              continue;
+            }
+          }
+          n++;
           cpu.nextRip = cpu.rip + d.len;
           const k = d.fast;
           if (k !== 0) executeFast(cpu, d, k);
@@ -253,11 +334,61 @@ export class EmuVcpu implements Vcpu, Platform {
           if (this.exitPending) return -1;
         }
       } catch (err) {
+        if (bi === -2) bi = this.blockIndex;
+        if (bi >= 0) {
+          // Abandoned at instruction `bi` of the block: the ones before it retired.
+          cpu.rip = bi === 0 ? brip : brip + blk!.ends[bi - 1]!;
+          cpu.nextRip = brip + blk!.ends[bi]!;
+          cpu.retired += bi;
+          n += bi + 1;
+          bi = -1;
+        }
         if (!this.fault(err)) return -1;
         if (this.exitPending) return -1;
       }
     }
     return n;
+  }
+
+  /**
+   * Builds (and caches) the block starting at `off` in the fetcher's page, whose first
+   * instruction `first` (cached, wholly in the page) is already decoded: `first`, then while it
+   * and each next instruction have a specialised handler and are no control transfer, the next
+   * instruction if it lies wholly in the page and has a specialised handler. Decoding further
+   * instructions reads the page's bytes only (no fetch, no fault).
+   */
+  private buildBlock(off: number, first: Insn): Block {
+    const f = this.fetcher, cache = this.decodeCache;
+    const phys = f.physBase, bytes = f.bytes, base = f.base;
+    const b = new Block();
+    let d = first, o = off;
+    for (;;) {
+      b.insns.push(d);
+      b.starts.push(o);
+      o += d.len;
+      b.ends.push(o - off);
+      b.mem.push(accessesMemory(d.fast) ? 1 : 0);
+      b.count++;
+      if (d.fast === 0 || isBranch(d.fast) || b.count >= MAX_BLOCK || o >= 4096) break;
+      let next = cache.lookup(phys, o, bytes, base + o);
+      if (next === undefined) {
+        const r = this.pageReader;
+        r.bytes = bytes; r.at = base + o; r.room = 4096 - o;
+        next = new Insn();
+        try {
+          decode(r, next);
+        } catch (err) {
+          if (err === PAST_PAGE) break;
+          throw err;
+        }
+        next.fast = classify(next);
+        cache.store(phys, o, bytes, base + o, next);
+      }
+      if (next.fast === 0) break;
+      d = next;
+    }
+    cache.storeBlock(phys, off, b);
+    return b;
   }
 
   /**

@@ -10,6 +10,7 @@
  */
 import { Insn } from '../decoder/decoder.js';
 import type { Mmu } from '../mmu/mmu.js';
+import type { BlockFn } from '../execute/compile.js';
 
 /** Pages with cached instructions before the cache starts over (bounds memory for guests that generate code). */
 export const MAX_CACHED_PAGES = 1024;
@@ -18,10 +19,41 @@ export const MAX_CACHED_PAGES = 1024;
 const DENSE_PAGES = 1 << 18;
 const DENSE_LIMIT = DENSE_PAGES * 4096;
 
+/** Longest basic block (instructions). */
+export const MAX_BLOCK = 64;
+
+/**
+ * A basic block: the straight-line run of instructions starting at one physical address, decoded
+ * once and executed with one lookup, one stamp check and one deadline check (see
+ * `EmuVcpu.runBatch`). Every instruction but a lone first one has a specialised handler
+ * (`Insn.fast`); the last may be a control transfer. All instructions lie wholly in one page.
+ */
+export class Block {
+  /** The instructions, in order. */
+  readonly insns: Insn[] = [];
+  /** Offset in the page of each instruction's first byte (for re-checking the bytes). */
+  readonly starts: number[] = [];
+  /** Offset from the block's first byte to the end of each instruction (RIP after it, relative). */
+  readonly ends: number[] = [];
+  /** 1 where the instruction accesses memory (a store or a page walk may move `codeStamp` or schedule an MMIO exit). */
+  readonly mem: number[] = [];
+  count = 0;
+  /** The MMU's `codeStamp` when the block was last checked against memory. */
+  stamp = -1;
+  /** Times the block ran whole (for compiling hot blocks). */
+  runs = 0;
+  /** The compiled form (see execute/compile.ts), null when not (yet) compiled, false when it cannot be. */
+  fn: BlockFn | null | false = null;
+}
+
 export class DecodeCache {
   private dense: (Insn | undefined)[][] = new Array<(Insn | undefined)[]>(DENSE_PAGES);
   private readonly sparse = new Map<number, (Insn | undefined)[]>();
+  private blockDense: (Block | undefined)[][] = new Array<(Block | undefined)[]>(DENSE_PAGES);
+  private readonly blockSparse = new Map<number, (Block | undefined)[]>();
   private pages = 0;
+  /** Blocks built (tests, telemetry). */
+  blocksBuilt = 0;
   /** Instructions decoded because no valid entry was cached (tests, telemetry). */
   misses = 0;
 
@@ -42,8 +74,47 @@ export class DecodeCache {
     return d;
   }
 
+  /**
+   * The block starting at `off` in physical page `phys` if memory (the page's bytes from
+   * `bytes[base]`) still holds all its instructions, else undefined.
+   */
+  lookupBlock(phys: number, off: number, bytes: Uint8Array<ArrayBufferLike>, base: number): Block | undefined {
+    const slots = phys < DENSE_LIMIT ? this.blockDense[phys >>> 12] : this.blockSparse.get(phys / 4096);
+    if (slots === undefined) return undefined;
+    const b = slots[off];
+    if (b === undefined) return undefined;
+    const stamp = this.mmu.codeStamp;
+    if (b.stamp === stamp) return b;
+    const insns = b.insns, starts = b.starts;
+    for (let i = 0; i < b.count; i++) {
+      if (!this.matches(insns[i]!, bytes, base + starts[i]!)) { slots[off] = undefined; return undefined; }
+    }
+    b.stamp = stamp;
+    return b;
+  }
+
+  /** Stores block `b` (checked against memory at the current stamp) starting at `off` in physical page `phys`. */
+  storeBlock(phys: number, off: number, b: Block): void {
+    const pn = phys / 4096;
+    let slots = pn < DENSE_PAGES ? this.blockDense[pn] : this.blockSparse.get(pn);
+    if (slots === undefined) {
+      if (this.pages >= MAX_CACHED_PAGES) this.clear();
+      slots = new Array<Block | undefined>(4096);
+      if (pn < DENSE_PAGES) {
+        this.blockDense[pn] = slots;
+      } else {
+        this.blockSparse.set(pn, slots);
+      }
+      this.pages++;
+    }
+    if (pn < DENSE_PAGES) this.mmu.codeMarks[pn] = 1;
+    b.stamp = this.mmu.codeStamp;
+    this.blocksBuilt++;
+    slots[off] = b;
+  }
+
   /** Whether `bytes[at…]` still holds the bytes `d` was decoded from. */
-  private matches(d: Insn, bytes: Uint8Array<ArrayBufferLike>, at: number): boolean {
+  matches(d: Insn, bytes: Uint8Array<ArrayBufferLike>, at: number): boolean {
     const w0 = bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24);
     const len = d.len;
     if (len <= 4) return (w0 & d.cmask) === d.c0;
@@ -90,6 +161,8 @@ export class DecodeCache {
   clear(): void {
     this.dense = new Array<(Insn | undefined)[]>(DENSE_PAGES);
     this.sparse.clear();
+    this.blockDense = new Array<(Block | undefined)[]>(DENSE_PAGES);
+    this.blockSparse.clear();
     this.pages = 0;
     this.mmu.codeMarks.fill(0);
   }

@@ -16,9 +16,20 @@ import { canonical, ea, leaValue, pop, push } from './operands.js';
 const TWO32 = 0x1_0000_0000;
 
 export const F_NONE = 0;
-const F_MOV_RR = 1, F_MOV_LOAD = 2, F_MOV_STORE = 3, F_ALU_RR = 4, F_ALU_RM = 5, F_ALU_MR = 6, F_ALU_RI = 7, F_ALU_MI = 8,
+export const F_MOV_RR = 1, F_MOV_LOAD = 2, F_MOV_STORE = 3, F_ALU_RR = 4, F_ALU_RM = 5, F_ALU_MR = 6, F_ALU_RI = 7, F_ALU_MI = 8,
   F_SHIFT_RI = 9, F_JCC = 10, F_JMP = 11, F_MOVZX8_R = 12, F_MOVZX8_M = 13, F_LEA = 14, F_MOV_RI = 15, F_PUSH = 16,
   F_POP = 17, F_CALL = 18, F_RET = 19, F_NOP = 20, F_TEST_RR = 21;
+
+/** Handlers that may transfer control (they end a basic block). */
+export function isBranch(k: number): boolean {
+  return k === F_JCC || k === F_JMP || k === F_CALL || k === F_RET;
+}
+
+/** Handlers that access memory (a store may hit code or MMIO; any access may walk the page tables and set A/D bits). */
+export function accessesMemory(k: number): boolean {
+  return k === F_MOV_LOAD || k === F_MOV_STORE || k === F_ALU_RM || k === F_ALU_MR || k === F_ALU_MI ||
+    k === F_MOVZX8_M || k === F_PUSH || k === F_POP || k === F_CALL || k === F_RET;
+}
 
 /** The specialised handler for `d`, or F_NONE. Sets `d.fa`/`d.fb` (register operands) where used. */
 export function classify(d: Insn): number {
