@@ -1,7 +1,48 @@
 import test from 'ava';
 import type { IrqLine } from '@hyvisor/core';
 import { BufferSerialOutput } from './serial-io.js';
-import { Fcr, Ier, Iir, Lcr, Lsr, Mcr, Msr, Uart16550, UartReg } from './uart16550.js';
+import { Uart16550 } from './uart16550.js';
+
+// Register offsets and bits as the National Semiconductor PC16550D datasheet gives them (Table II,
+// "Summary of Registers", and the IIR table "Interrupt Control Functions"). They are written here
+// as literals on purpose, not imported from the model: a wrong constant in the model must make
+// these tests fail, not move the expectation along with it.
+const UartReg = { DATA: 0, IER: 1, IIR_FCR: 2, LCR: 3, MCR: 4, LSR: 5, MSR: 6, SCR: 7 } as const;
+/** IER bits 0..3: ERBFI, ETBEI, ELSI, EDSSI. */
+const Ier = { ERBFI: 0x01, ETBEI: 0x02, ELSI: 0x04, EDSSI: 0x08 } as const;
+/**
+ * IIR bits 0..3 by priority: 0001 none; 0110 receiver line status (1st); 0100 received data
+ * available (2nd); 1100 character timeout (2nd); 0010 THR empty (3rd); 0000 modem status (4th);
+ * bits 6..7 are both set when FCR0 = 1.
+ */
+const Iir = {
+  NONE: 0x01,
+  LINE_STATUS: 0x06,
+  RX_DATA: 0x04,
+  RX_TIMEOUT: 0x0c,
+  THR_EMPTY: 0x02,
+  MODEM_STATUS: 0x00,
+  FIFO_ENABLED: 0xc0,
+} as const;
+/** FCR: bit 0 FIFO enable, bit 1 RCVR FIFO reset, bit 2 XMIT FIFO reset, bits 6..7 trigger. */
+const Fcr = { ENABLE: 0x01, CLEAR_RX: 0x02, CLEAR_TX: 0x04 } as const;
+/** LCR bit 7: divisor latch access. */
+const Lcr = { DLAB: 0x80 } as const;
+/** MCR bits 0..4: DTR, RTS, OUT1, OUT2, LOOP. */
+const Mcr = { DTR: 0x01, RTS: 0x02, OUT1: 0x04, OUT2: 0x08, LOOP: 0x10 } as const;
+/** LSR bits 0..6: DR, OE, PE, FE, BI, THRE, TEMT. */
+const Lsr = { DR: 0x01, OE: 0x02, PE: 0x04, FE: 0x08, BI: 0x10, THRE: 0x20, TEMT: 0x40 } as const;
+/** MSR bits: deltas DCTS, DDSR, TERI, DDCD in 0..3, lines CTS, DSR, RI, DCD in 4..7. */
+const Msr = {
+  DCTS: 0x01,
+  DDSR: 0x02,
+  TERI: 0x04,
+  DDCD: 0x08,
+  CTS: 0x10,
+  DSR: 0x20,
+  RI: 0x40,
+  DCD: 0x80,
+} as const;
 
 /** Records every edge of the interrupt line. */
 class RecordingIrq implements IrqLine {
@@ -309,6 +350,45 @@ test('a modem line change sets its delta bit until MSR is read', (t) => {
   w(UartReg.MCR, Mcr.LOOP | Mcr.DTR | Mcr.OUT2); // CTS drops
   t.is(r(UartReg.MSR), Msr.DSR | Msr.DCD | Msr.DCTS);
   t.is(r(UartReg.MSR), Msr.DSR | Msr.DCD);
+});
+
+test('each modem line change sets its own delta bit: DCTS, DDSR, DDCD', (t) => {
+  const { r, w } = setup();
+  w(UartReg.MCR, 0x10 | 0x01 | 0x02 | 0x08); // LOOP, DTR→DSR, RTS→CTS, OUT2→DCD all up
+  r(UartReg.MSR);
+  w(UartReg.MCR, 0x10 | 0x02 | 0x08); // DTR drops: DSR (bit 5) falls
+  t.is(r(UartReg.MSR), 0x10 | 0x80 | 0x02, 'CTS, DCD and the DSR delta (DDSR, bit 1)');
+  w(UartReg.MCR, 0x10 | 0x02); // OUT2 drops: DCD (bit 7) falls
+  t.is(r(UartReg.MSR), 0x10 | 0x08, 'CTS and the DCD delta (DDCD, bit 3)');
+  w(UartReg.MCR, 0x10); // RTS drops: CTS (bit 4) falls
+  t.is(r(UartReg.MSR), 0x01, 'the CTS delta (DCTS, bit 0) alone');
+  t.is(r(UartReg.MSR), 0x00, 'reading MSR cleared the deltas');
+});
+
+test('a DSR change raises the modem status interrupt (IIR 0000)', (t) => {
+  const { r, w } = setup();
+  w(UartReg.MCR, 0x10 | 0x01); // LOOP, DSR up
+  r(UartReg.MSR);
+  w(UartReg.IER, 0x08); // EDSSI
+  t.is(r(UartReg.IIR_FCR), 0x01);
+  w(UartReg.MCR, 0x10); // DSR falls
+  t.is(r(UartReg.IIR_FCR), 0x00);
+  t.is(r(UartReg.MSR), 0x02);
+  t.is(r(UartReg.IIR_FCR), 0x01);
+});
+
+test('an overrun with ELSI enabled reads IIR 0110, and 1100 0110 with FIFOs on', (t) => {
+  const { r, w } = setup();
+  w(UartReg.MCR, 0x10);
+  w(UartReg.IER, 0x04); // ELSI only
+  w(UartReg.DATA, 1);
+  w(UartReg.DATA, 2); // overrun of the 16450 holding register
+  t.is(r(UartReg.IIR_FCR), 0x06);
+  t.is(r(UartReg.LSR), 0x01 | 0x02 | 0x20 | 0x40, 'DR, OE, THRE, TEMT');
+  t.is(r(UartReg.IIR_FCR), 0x01);
+  w(UartReg.IIR_FCR, 0x01);
+  for (let i = 0; i < 17; i++) w(UartReg.DATA, i);
+  t.is(r(UartReg.IIR_FCR), 0xc6);
 });
 
 test('RI falling sets TERI but RI rising does not', (t) => {

@@ -1,5 +1,19 @@
 import test from 'ava';
-import { DualPic, Icw1, Icw4, Ocw2, Ocw3, Pic8259, PicReg } from './pic8259.js';
+import { DualPic, Pic8259 } from './pic8259.js';
+
+// Command words as the Intel 8259A datasheet gives them (figures "Initialization Command Word
+// Format" and "Operation Command Word Format"). Literals on purpose, not imported from the
+// model: a wrong constant in the model must make these tests fail.
+/** A0 = 0: ICW1, OCW2, OCW3 and the IRR/ISR/poll read; A0 = 1: ICW2-4, OCW1 (mask). */
+const PicReg = { COMMAND: 0, DATA: 1 } as const;
+/** ICW1: D0 IC4, D1 SNGL, D3 LTIM, D4 = 1 marks ICW1. */
+const Icw1 = { IC4: 0x01, SNGL: 0x02, LTIM: 0x08, INIT: 0x10 } as const;
+/** ICW4: D0 µPM (8086), D1 AEOI, D4 SFNM. */
+const Icw4 = { UPM: 0x01, AEOI: 0x02, SFNM: 0x10 } as const;
+/** OCW2 R, SL, EOI (D7-D5): 001 EOI, 011 specific EOI, 101 rotate on EOI, 110 set priority. */
+const Ocw2 = { EOI: 0x20, SPECIFIC_EOI: 0x60, ROTATE_EOI: 0xa0, SET_PRIORITY: 0xc0 } as const;
+/** OCW3: D0 RIS, D1 RR, D2 P (poll), D3 = 1 marks OCW3, D5 SMM, D6 ESMM. */
+const Ocw3 = { RIS: 0x01, RR: 0x02, POLL: 0x04, SELECT: 0x08, SMM: 0x20, ESMM: 0x40 } as const;
 
 /** A single chip initialized like a PC master (edge, vector base 0x20, 8086 mode). */
 function single(icw4: number = Icw4.UPM) {

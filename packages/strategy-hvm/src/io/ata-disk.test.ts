@@ -1,6 +1,34 @@
 import test from 'ava';
 import type { IrqLine } from '@hyvisor/core';
-import { AtaCommand, AtaControl, AtaDisk, AtaError, AtaReg, AtaStatus } from './ata-disk.js';
+import { AtaDisk } from './ata-disk.js';
+
+// Register offsets, bits and opcodes from ATA/ATAPI-6 (T13/1410D): the command block registers
+// at offsets 0-7, the status and error bits, the device control register, and the command codes.
+// Literals on purpose, not imported from the model: a wrong constant in the model must make these
+// tests fail.
+const AtaReg = {
+  DATA: 0,
+  ERROR_FEATURES: 1,
+  SECTOR_COUNT: 2,
+  LBA_LOW: 3,
+  LBA_MID: 4,
+  LBA_HIGH: 5,
+  DEVICE: 6,
+  STATUS_COMMAND: 7,
+} as const;
+/** Status: bit 0 ERR, 3 DRQ, 4 DSC (obsolete, set by drives), 5 DF, 6 DRDY, 7 BSY. */
+const AtaStatus = { ERR: 0x01, DRQ: 0x08, DSC: 0x10, DF: 0x20, DRDY: 0x40, BSY: 0x80 } as const;
+/** Error: bit 2 ABRT, 4 IDNF, 6 UNC. */
+const AtaError = { ABRT: 0x04, IDNF: 0x10, UNC: 0x40 } as const;
+const AtaCommand = {
+  READ_SECTORS: 0x20,
+  WRITE_SECTORS: 0x30,
+  FLUSH_CACHE: 0xe7,
+  IDENTIFY_DEVICE: 0xec,
+  SET_FEATURES: 0xef,
+} as const;
+/** Device control: bit 1 nIEN, bit 2 SRST. */
+const AtaControl = { NIEN: 0x02, SRST: 0x04 } as const;
 import { type BlockStore, MemoryBlockStore } from '@hyvisor/devices';
 
 class RecordingIrq implements IrqLine {

@@ -1,7 +1,19 @@
 import test from 'ava';
 import type { IrqLine } from '@hyvisor/core';
 import { ManualClock as FakeClock } from '@hyvisor/core';
-import { PIT_TICK_NS, Pit8254, PitReg, PitStatus, PortB } from './pit8254.js';
+import { Pit8254 } from './pit8254.js';
+
+// Values from the Intel 8254 datasheet (control word, read-back status byte) and the PC/AT
+// technical reference (the 1.193182 MHz input clock, port 0x61). Literals on purpose, not imported
+// from the model: a wrong constant in the model must make these tests fail.
+/** One input clock of the PC's PIT (14.31818 MHz / 12), in ns. */
+const PIT_TICK_NS = 1e9 / 1_193_182;
+/** A1 A0: counters 0-2 at 0-2, the control word register at 3. */
+const PitReg = { CONTROL: 3 } as const;
+/** Read-back status byte: D7 OUTPUT, D6 NULL COUNT. */
+const PitStatus = { OUTPUT: 0x80, NULL_COUNT: 0x40 } as const;
+/** Port 0x61: bit 0 timer 2 gate, bit 1 speaker data, bit 4 refresh toggle, bit 5 timer 2 output. */
+const PortB = { GATE2: 0x01, SPEAKER: 0x02, REFRESH: 0x10, OUT2: 0x20 } as const;
 
 /** Records the line's level and its rising edges (with their times). */
 class RecordingIrq implements IrqLine {
@@ -122,6 +134,53 @@ test('a mode 0 control word lowers the output', (t) => {
   t.true(irq.level);
   control(0x30);
   t.false(irq.level);
+});
+
+test('mode 0: writing the low byte of a lo/hi count stops counting until the high byte', (t) => {
+  // 8254 datasheet, mode 0: "writing the first byte disables counting … writing the second byte
+  // allows the new count to be loaded on the next CLK pulse".
+  const { clock, irq, out, program, readCount } = setup();
+  program(0, 0, 1000);
+  clock.advanceTo(ns(400));
+  out(0, 0x00); // low byte of 0x0200
+  const held = readCount(0);
+  t.is(held, 600);
+  clock.advanceTo(ns(5000));
+  t.is(readCount(0), held, 'the counter holds its value');
+  t.deepEqual(irq.rises, [], 'the old count never reaches terminal count');
+  const loadAt = clock.now();
+  out(0, 0x02); // high byte: count 0x200 = 512 starts
+  clock.advanceTo(loadAt + 512 * PIT_TICK_NS - 1);
+  t.deepEqual(irq.rises, []);
+  clock.advanceTo(loadAt + 512 * PIT_TICK_NS + 1);
+  t.is(irq.rises.length, 1);
+});
+
+test('mode 0 on channel 2: the low byte alone freezes the count', (t) => {
+  const { clock, out, pit, program, readCount } = setup();
+  pit.portB.write(0, 1, PortB.GATE2);
+  program(2, 0, 0x1000);
+  clock.advanceTo(Math.ceil(0x100 * PIT_TICK_NS));
+  out(2, 0x34);
+  clock.advanceTo(Math.ceil(0x800 * PIT_TICK_NS));
+  t.is(readCount(2), 0x0f00);
+});
+
+test('control-word modes 6 and 7 are modes 2 and 3 (M2 is "don\'t care" for them)', (t) => {
+  // 8254 control word: M2 M1 M0 = X10 is mode 2, X11 is mode 3.
+  const six = setup();
+  six.program(0, 6, 1193);
+  six.clock.advanceTo(ns(1193 * 3) + 1);
+  t.is(six.irq.rises.length, 3, 'mode 6 is periodic like mode 2');
+  six.clock.advanceTo(ns(1193 * 3) + Math.ceil(100 * PIT_TICK_NS));
+  t.is(six.readCount(0), 1093, 'mode 6 reloads like mode 2');
+
+  const seven = setup();
+  seven.program(0, 7, 1000);
+  seven.clock.advanceTo(Math.ceil(100 * PIT_TICK_NS));
+  t.is(seven.readCount(0), 800, 'mode 7 counts down by two like mode 3');
+  seven.clock.advanceTo(ns(1000 * 3) + 1);
+  t.is(seven.irq.rises.length, 3, 'mode 7 is periodic like mode 3');
 });
 
 test('mode 4 pulses IRQ0 once at terminal count', (t) => {
