@@ -3,13 +3,34 @@
  * @module
  */
 
-/** Option definitions in `util.parseArgs` form (all strings or booleans). */
-export type BenchOptions = Record<string, { type: 'string' | 'boolean'; short?: string }>;
+/**
+ * One option of a benchmark, in `util.parseArgs` form plus what its help says: the CLI parses
+ * with this table and prints its help from it, so the two cannot disagree.
+ */
+export interface BenchOption {
+  readonly type: 'string' | 'boolean';
+  readonly short?: string;
+  /** The value's placeholder in help (`N`, `PATH`, `LIST`); string options only. */
+  readonly value?: string;
+  /** One line for `hyvisor bench NAME --help`. */
+  readonly description: string;
+}
 
-/** A benchmark: runs Hyvisor and a reference side by side and returns one JSON-able object. */
-export interface Benchmark {
+/** Option definitions by long name (`--json` and `--help` are the CLI's, common to all). */
+export type BenchOptions = Readonly<Record<string, BenchOption>>;
+
+/**
+ * A registered benchmark as the CLI sees it before running it: what it is, its options, and how
+ * to load its code (loaded only when it runs, so `hyvisor run` and `--help` never pay for it).
+ */
+export interface BenchmarkSpec {
   readonly description: string;
   readonly options: BenchOptions;
+  load(): Promise<Benchmark>;
+}
+
+/** A benchmark's code: runs Hyvisor and a reference side by side and returns one JSON-able object. */
+export interface Benchmark {
   /** Runs it; `log` prints progress for humans (silenced with --json). */
   run(options: Record<string, string | boolean | undefined>, log: (line: string) => void): Promise<object>;
   /** A human-readable summary of the result. */

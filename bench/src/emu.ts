@@ -81,8 +81,6 @@ async function emuRound(workload: string, iterations: number): Promise<EmuRound>
 }
 
 export const emu: Benchmark = {
-  description: 'emulator backend MIPS on the testbed cpu and syscall workloads, and its speed against QEMU TCG on the same binary',
-  options: { rounds: { type: 'string' }, 'cpu-iterations': { type: 'string' }, 'syscall-iterations': { type: 'string' } },
   async run(options, log) {
     if (!fs.existsSync(TESTBED_ELF)) throw new Error(`${TESTBED_ELF} is missing: run \`pnpm build\` first`);
     const rounds = positiveInt('rounds', options.rounds, 3);

@@ -70,8 +70,6 @@ function referenceRound(exits: number): number {
 }
 
 export const exitCost: Benchmark = {
-  description: 'µs per userspace port exit: Hyvisor vs a minimal C KVM VMM, same guest loop',
-  options: { rounds: { type: 'string' }, exits: { type: 'string' } },
   async run(options, log) {
     const rounds = Math.max(5, positiveInt('rounds', options.rounds, 5));
     const exits = positiveInt('exits', options.exits, 20000);

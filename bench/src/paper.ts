@@ -320,11 +320,6 @@ function rerender(file: string, svgPath: string, log: (line: string) => void): P
 }
 
 export const paper: Benchmark = {
-  description: "the paper's experiments: every workload under pv, hvm, hybrid and hvm-userspace, alternating rounds, medians, ratios, SVG plot",
-  options: {
-    backend: { type: 'string' }, rounds: { type: 'string' }, workload: { type: 'string' },
-    iterations: { type: 'string' }, svg: { type: 'string' }, from: { type: 'string' },
-  },
   async run(options, log) {
     const backend = String(options.backend ?? 'kvm');
     if (backend !== 'kvm' && backend !== 'emu') throw new RangeError(`--backend: expected kvm or emu, got "${backend}"`);

@@ -109,8 +109,6 @@ async function onRound(exits: number, intervalMs: number): Promise<Omit<Round, '
 }
 
 export const telemetry: Benchmark = {
-  description: 'cost of live telemetry on the exit path: exit-heavy guest with telemetry off vs on with a connected client',
-  options: { rounds: { type: 'string' }, exits: { type: 'string' }, interval: { type: 'string' } },
   async run(options, log) {
     const rounds = Math.max(4, positiveInt('rounds', options.rounds, 8));
     const exits = positiveInt('exits', options.exits, 200_000);

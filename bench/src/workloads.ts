@@ -34,11 +34,6 @@ export interface WorkloadResult {
 }
 
 export const workloads: Benchmark = {
-  description: 'the testbed workloads per strategy: ns/op and exits/op, with QEMU TCG beside them',
-  options: {
-    strategy: { type: 'string' }, workload: { type: 'string' }, rounds: { type: 'string' },
-    iterations: { type: 'string' }, qemu: { type: 'boolean' }, 'no-qemu': { type: 'boolean' },
-  },
   async run(options, log) {
     if (!fs.existsSync(TESTBED_ELF)) throw new Error(`${TESTBED_ELF} is missing: run \`pnpm build\` first`);
     const strategies = String(options.strategy ?? 'hvm,hvm-userspace').split(',').filter(Boolean);

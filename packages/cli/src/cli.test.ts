@@ -116,7 +116,7 @@ test('a missing config file is a one-line error', (t) => {
 });
 
 test('an unknown flag is a one-line error', (t) => {
-  oneLineError(t, hyvisor('run', 'examples/hello.yaml', '--turbo'), /run: Unknown option '--turbo'/);
+  oneLineError(t, hyvisor('run', 'examples/hello.yaml', '--turbo'), /run: unknown option '--turbo'; known: --backend, /);
 });
 
 test('an unknown strategy lists the known ones', (t) => {
@@ -138,7 +138,7 @@ test('a kernel that is not an ELF file is a one-line error naming it', (t) => {
 });
 
 test('an unknown command is a one-line error', (t) => {
-  oneLineError(t, hyvisor('launch'), /unknown command 'launch'/);
+  oneLineError(t, hyvisor('launch'), /unknown command 'launch'; known: run, info, bench, help/);
 });
 
 test('an unknown benchmark is a one-line error', (t) => {

@@ -53,3 +53,13 @@ export class WiringError extends HyvisorError {
     super('WIRING', message);
   }
 }
+
+/**
+ * The host refused a resource the run needs (a port already in use, a socket that cannot be
+ * bound): nothing in the config is wrong, so the CLI treats it as a runtime failure (exit 1).
+ */
+export class HostError extends HyvisorError {
+  constructor(message: string, readonly operation: string, readonly errno?: string) {
+    super('HOST', message);
+  }
+}

@@ -18,7 +18,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Subscription } from 'rxjs';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
-import { ConfigError, SAMPLED_TOPICS, type Disposable, type SampledTopic, type TelemetryFrame } from '@hyvisor/core';
+import { ConfigError, HostError, SAMPLED_TOPICS, type Disposable, type SampledTopic, type TelemetryFrame } from '@hyvisor/core';
 import {
   MAX_CLIENT_MESSAGE, MAX_INTERVAL_MS, MIN_INTERVAL_MS, PROTOCOL_VERSION, ProtocolError, TOPICS, WS_PATH,
   isInterval, parseClientMessage, type ClientMessage, type ErrorCode, type HelloMessage, type ServerMessage, type Topic,
@@ -169,7 +169,8 @@ export class TelemetryServer implements Disposable {
     const server = http.createServer();
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {
-        reject(new ConfigError(`telemetry: cannot listen on ${host}:${options.port ?? 9464}: ${err.code ?? err.message}`, 'telemetry.listen'));
+        // The config can be right and the port still taken: a runtime failure, not a config error.
+        reject(new HostError(`telemetry: cannot listen on ${host}:${options.port ?? 9464}: ${err.code ?? err.message}`, 'listen', err.code));
       };
       server.once('error', onError);
       server.listen(options.port ?? 9464, host, () => { server.off('error', onError); resolve(); });

@@ -1,18 +1,12 @@
 /**
- * `hyvisor bench NAME`: runs a benchmark program from `bench/` and prints its result.
+ * `hyvisor bench NAME`: loads one benchmark's code from `bench/`, runs it and prints its result.
  * @module
  */
-import { BENCHMARKS } from '@hyvisor/bench';
-import { parse, UsageError } from '../usage.js';
+import type { BenchmarkSpec } from '@hyvisor/bench';
+import { UsageError, type Parsed } from '../spec.js';
 
-export async function benchCommand(args: string[]): Promise<number> {
-  const name = args[0];
-  const known = Object.keys(BENCHMARKS).join(', ');
-  if (name === undefined || name.startsWith('-')) throw new UsageError(`bench: expected a benchmark name (${known})`);
-  const bench = BENCHMARKS[name];
-  if (!bench) throw new UsageError(`bench: unknown benchmark '${name}'; known: ${known}`);
-  const { values, positionals } = parse(`bench ${name}`, args.slice(1), { json: { type: 'boolean' }, ...bench.options });
-  if (positionals.length > 0) throw new UsageError(`bench ${name}: unexpected argument '${positionals[0]}'`);
+export async function benchCommand(name: string, spec: BenchmarkSpec, { values }: Parsed): Promise<number> {
+  const bench = await spec.load();
   let result: object;
   try {
     result = await bench.run(values, (line) => {

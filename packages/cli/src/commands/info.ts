@@ -3,16 +3,14 @@
  * @module
  */
 import { BACKENDS, STRATEGIES, HyvisorError, type BackendInfo } from '@hyvisor/core';
-import { defaultContainer } from '../container.js';
-import { parse, UsageError } from '../usage.js';
+import { containerFor } from '../catalog.js';
+import type { Parsed } from '../spec.js';
 
 /** Parts of Hyvisor that are designed but not built yet, so `info` is honest about them. */
 const NOT_BUILT = ['Linux guests', 'more than one vCPU'];
 
-export async function infoCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parse('info', args, { json: { type: 'boolean' } });
-  if (positionals.length > 0) throw new UsageError(`info: unexpected argument '${positionals[0]}'`);
-  const c = defaultContainer();
+export async function infoCommand({ values }: Parsed): Promise<number> {
+  const c = await containerFor();
   const backends = c.resolve(BACKENDS).list().map((b) => {
     try {
       const backend = c.resolve(BACKENDS).create(b.name);

@@ -1,26 +1,18 @@
 /**
- * `hyvisor run CONFIG`: boots a guest and exits with its exit code.
+ * `hyvisor run CONFIG`: boots a guest and exits with its exit code. Imports only what the config
+ * uses: the backend and strategy it names, and the telemetry server (with `ws`) only when asked.
  * @module
  */
 import { WORKLOADS, guestCmdline, loadConfigFile, parseDuration, parseListen, type VmConfig } from '@hyvisor/core';
-import { TelemetryServer } from '@hyvisor/telemetry';
 import { createMachineFromConfig } from '@hyvisor/vmm';
-import { defaultContainer } from '../container.js';
-import { parse, UsageError } from '../usage.js';
+import type { TelemetryServer } from '@hyvisor/telemetry';
+import { containerFor } from '../catalog.js';
+import { UsageError, type Parsed } from '../spec.js';
 
 /** Exit code after Ctrl-C, as shells expect (128 + SIGINT). */
 const EXIT_INTERRUPTED = 130;
 
-export async function runCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parse('run', args, {
-    backend: { type: 'string' },
-    strategy: { type: 'string' },
-    'time-limit': { type: 'string' },
-    workload: { type: 'string' },
-    iterations: { type: 'string' },
-    telemetry: { type: 'string' },
-  });
-  if (positionals.length !== 1) throw new UsageError('run: expected exactly one CONFIG file, e.g. `hyvisor run examples/hello.yaml`');
+export async function runCommand({ values, positionals }: Parsed): Promise<number> {
   const config = withOverrides(loadConfigFile(positionals[0]!), values);
 
   let telemetry = config.telemetry;
@@ -30,12 +22,13 @@ export async function runCommand(args: string[]): Promise<number> {
     telemetry = { ...config.telemetry, ...listen, intervalMs: config.telemetry?.intervalMs ?? 100 };
   }
 
-  const composed = createMachineFromConfig(defaultContainer(), config, { stdout: process.stdout, stdin: process.stdin });
+  const container = await containerFor({ backend: config.backend, strategy: config.strategy });
+  const composed = createMachineFromConfig(container, config, { stdout: process.stdout, stdin: process.stdin });
   const { machine } = composed;
   let server: TelemetryServer | undefined;
   try {
     server = telemetry
-      ? await TelemetryServer.start(machine, {
+      ? await (await import('@hyvisor/telemetry')).TelemetryServer.start(machine, {
         host: telemetry.host, port: telemetry.port, intervalMs: telemetry.intervalMs,
         ...(telemetry.token ? { token: telemetry.token } : {}),
         ...(telemetry.allowedOrigins ? { allowedOrigins: telemetry.allowedOrigins } : {}),
