@@ -107,6 +107,8 @@ export class Cpu {
   excSoft = false;
   /** Message of an internal error. */
   internalReason = '';
+  /** Set when an exception leaves a compiled block (execute/compile.ts): index of the abandoned instruction in the block. */
+  blockIndex = 0;
 
   /** Raises exception `vector` (with `error`, -1 for none): abandons the instruction. */
   raise(vector: number, error = -1): never {

@@ -25,7 +25,7 @@ export const MAX_BLOCK = 64;
 /**
  * A basic block: the straight-line run of instructions starting at one physical address, decoded
  * once and executed with one lookup, one stamp check and one deadline check (see
- * `EmuVcpu.runBatch`). Every instruction but a lone first one has a specialised handler
+ * `Engine.runBatch` in run/engine.ts). Every instruction but a lone first one has a specialised handler
  * (`Insn.fast`); the last may be a control transfer. All instructions lie wholly in one page.
  */
 export class Block {

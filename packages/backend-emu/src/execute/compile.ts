@@ -15,7 +15,7 @@
  * `executeFast` with the instruction. The function returns the instructions retired and leaves
  * RIP after the last; after each memory access it stops early, as the interpreted block does,
  * when `codeStamp` moved or an exit was scheduled. An exception propagates with the index of
- * the abandoned instruction in `ctx.blockIndex`.
+ * the abandoned instruction in `cpu.blockIndex`.
  * @module
  */
 import type { Cpu } from '../cpu/cpu.js';
@@ -28,12 +28,10 @@ import {
 } from './fast.js';
 import { canonical } from './operands.js';
 
-/** What a compiled block needs from the vCPU. */
+/** What a compiled block needs from the vCPU besides the CPU: whether an exit is scheduled (run/exits.ts). */
 export interface BlockContext {
   /** An exit was scheduled by the instruction that just retired. */
-  exitPending: boolean;
-  /** Set when an exception leaves a compiled block: index of the abandoned instruction. */
-  blockIndex: number;
+  readonly exitPending: boolean;
 }
 
 /** A compiled block: runs it from `rip` (its first instruction's address); returns the instructions retired. */
@@ -317,7 +315,7 @@ export function blockSource(insns: readonly Insn[], ends: readonly number[], mem
     if (!ended) stampCheck();
   }
   if (!ended) out.push(`cpu.rip = cpu.nextRip = rip + ${ends[count - 1]!}; return ${count};`);
-  out.push('} catch (e) { ctx.blockIndex = i; throw e; }');
+  out.push('} catch (e) { cpu.blockIndex = i; throw e; }');
   return out.join('\n');
 }
 

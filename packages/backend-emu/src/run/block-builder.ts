@@ -1,0 +1,74 @@
+/**
+ * Builds basic blocks (`Block` in cpu/decode-cache.ts): from a decoded first instruction, the
+ * straight-line run of instructions with specialised handlers that lie wholly in the same page,
+ * up to `MAX_BLOCK`, ending with the first control transfer. Instructions past the first are
+ * decoded from the page's bytes only: building never fetches, faults or exits.
+ * @module
+ */
+import { Block, MAX_BLOCK, type DecodeCache } from '../cpu/decode-cache.js';
+import type { Fetcher } from '../cpu/fetch.js';
+import { Insn, decode, type CodeReader } from '../decoder/decoder.js';
+import { accessesMemory, classify, isBranch } from '../execute/fast.js';
+
+/** Thrown by {@link PageReader} when an instruction would run past the page. */
+const PAST_PAGE = { pastPage: true } as const;
+
+/** Reads code bytes from one page's RAM: never fetches or faults. */
+class PageReader implements CodeReader {
+  bytes: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
+  /** Index in `bytes` of the instruction's first byte. */
+  at = 0;
+  /** Bytes left in the page from `at`. */
+  room = 0;
+  byte(i: number): number {
+    if (i >= this.room) throw PAST_PAGE;
+    return this.bytes[this.at + i]!;
+  }
+}
+
+/** Builds and caches the blocks of the fetcher's current page. */
+export class BlockBuilder {
+  private readonly reader = new PageReader();
+
+  constructor(private readonly fetcher: Fetcher, private readonly cache: DecodeCache) {}
+
+  /**
+   * Builds (and caches) the block starting at `off` in the fetcher's page, whose first
+   * instruction `first` (cached, wholly in the page) is already decoded: `first`, then while it
+   * and each next instruction have a specialised handler and are no control transfer, the next
+   * instruction if it lies wholly in the page and has a specialised handler.
+   */
+  build(off: number, first: Insn): Block {
+    const f = this.fetcher, cache = this.cache;
+    const phys = f.physBase, bytes = f.bytes, base = f.base;
+    const b = new Block();
+    let d = first, o = off;
+    for (;;) {
+      b.insns.push(d);
+      b.starts.push(o);
+      o += d.len;
+      b.ends.push(o - off);
+      b.mem.push(accessesMemory(d.fast) ? 1 : 0);
+      b.count++;
+      if (d.fast === 0 || isBranch(d.fast) || b.count >= MAX_BLOCK || o >= 4096) break;
+      let next = cache.lookup(phys, o, bytes, base + o);
+      if (next === undefined) {
+        const r = this.reader;
+        r.bytes = bytes; r.at = base + o; r.room = 4096 - o;
+        next = new Insn();
+        try {
+          decode(r, next);
+        } catch (err) {
+          if (err === PAST_PAGE) break;
+          throw err;
+        }
+        next.fast = classify(next);
+        cache.store(phys, o, bytes, base + o, next);
+      }
+      if (next.fast === 0) break;
+      d = next;
+    }
+    cache.storeBlock(phys, off, b);
+    return b;
+  }
+}
