@@ -56,7 +56,7 @@ async function emuRound(workload: string, iterations: number): Promise<EmuRound>
   registerMinimalStrategy(container);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hyvisor-bench-emu-'));
   const config = validateConfig({
-    name: `emu-${workload}`, backend: 'emu', strategy: 'minimal', memory: '64MiB',
+    name: `emu-${workload}`, backend: 'emu', strategy: 'minimal', board: 'testbed', memory: '64MiB',
     guest: { kernel: TESTBED_ELF, workload, iterations }, serial: { output: 'buffer' },
     storage: { path: path.join(dir, 'disk.img'), size: '16MiB' }, timeLimit: '600s',
   });

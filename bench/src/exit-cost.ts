@@ -45,7 +45,7 @@ async function hyvisorRound(exits: number): Promise<number> {
   registerKvmBackend(container);
   registerMinimalStrategy(container);
   const config = validateConfig({
-    name: 'exit-cost', backend: 'kvm', strategy: 'minimal', memory: '64MiB',
+    name: 'exit-cost', backend: 'kvm', strategy: 'minimal', board: 'testbed', memory: '64MiB',
     guest: { kernel: guestElf, cmdline: `exits=${exits}` }, serial: { output: 'none' },
   });
   const composed = createMachineFromConfig(container, config);

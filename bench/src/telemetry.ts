@@ -51,7 +51,7 @@ function machine(exits: number): ComposedMachine {
   registerKvmBackend(container);
   registerMinimalStrategy(container);
   const config = validateConfig({
-    name: 'bench-telemetry', backend: 'kvm', strategy: 'minimal', memory: '64MiB',
+    name: 'bench-telemetry', backend: 'kvm', strategy: 'minimal', board: 'testbed', memory: '64MiB',
     guest: { kernel: guestElf, cmdline: `exits=${exits}` }, serial: { output: 'none' },
   });
   return createMachineFromConfig(container, config);

@@ -44,6 +44,8 @@ export async function containerFor(needs: Needs = {}): Promise<DependencyContain
   const chosen = pluginsFor(needs);
   // In table order, so registries fill as they always have (hybrid's facets after hvm's and pv's).
   for (const p of BUILTIN_PLUGINS) if (chosen.has(p)) await p.register(c);
+  // Always: the vmm loads the devices package for any run anyway.
+  (await import('@hyvisor/devices')).registerBuiltinDevices(c);
   return c;
 }
 
@@ -60,7 +62,7 @@ export function pluginsFor(needs: Needs): Set<BuiltinPlugin> {
 
 /**
  * Help sections listing what the registries hold: backends, strategies, facets by kind, the
- * testbed workloads. Boards and devices join here once core has their registries.
+ * boards and the device types, the testbed workloads.
  */
 export async function registrySections(): Promise<HelpSection[]> {
   const core = await import('@hyvisor/core');
@@ -73,8 +75,11 @@ export async function registrySections(): Promise<HelpSection[]> {
       title: 'facets (replace one in a config: strategy: { base: hybrid, timer: emulated-pit })',
       rows: core.FACET_NAMES.map((k) => [k, facets.names(k).join(', ')]),
     },
-    // Hook for the device registry (boards-devices): add `boards` and `devices` sections here
-    // from its registries, as above.
+    {
+      title: 'boards (config board:, default testbed)',
+      rows: core.catalog(c).boards.map((b) => [b.name, b.devices.map((d) => (d.name === d.device ? d.name : `${d.name} (${d.device})`)).join(', ')]),
+    },
+    { title: 'devices (config devices:)', rows: c.resolve(core.DEVICES).list().map((d) => [d.name, d.description]) },
     { title: 'workloads (testbed guest)', rows: [core.WORKLOADS.join(', ')] },
   ];
   return sections;

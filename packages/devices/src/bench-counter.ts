@@ -3,7 +3,7 @@
  * cost of a port exit and nothing else.
  * @module
  */
-import type { PioDevice } from '@hyvisor/core';
+import { DeviceStateError, checkStateRecord, stateBool, stateInt, type DeviceState, type PioDevice, type StatefulDevice } from '@hyvisor/core';
 
 /** Values the guest writes to the marker port (offset 1). */
 export const BenchMarker = {
@@ -13,11 +13,22 @@ export const BenchMarker = {
   END: 2,
 } as const;
 
+/** The bench counter's state record (version 1). Clock readings are decimal strings (JSON has no BigInt). */
+export interface BenchCounterState extends DeviceState {
+  readonly version: 1;
+  readonly count: number;
+  readonly countAtEnd: number;
+  readonly startNs: string;
+  readonly endNs: string;
+  readonly started: boolean;
+  readonly ended: boolean;
+}
+
 /**
  * Counts writes to its first port (at `Ports.BENCH`) and timestamps the start and end markers
  * written to its second. The counting path is a field increment: no allocation, no call out.
  */
-export class BenchCounter implements PioDevice {
+export class BenchCounter implements PioDevice, StatefulDevice<BenchCounterState> {
   /** Number of ports the device decodes: the counting port and the marker port. */
   static readonly PORT_COUNT = 2;
 
@@ -79,4 +90,33 @@ export class BenchCounter implements PioDevice {
   usPerWrite(): number {
     return this.countAtEnd === 0 ? NaN : this.elapsedNs() / this.countAtEnd / 1000;
   }
+
+  saveState(): BenchCounterState {
+    return {
+      version: 1, count: this.count, countAtEnd: this.countAtEnd,
+      startNs: this.startNs.toString(), endNs: this.endNs.toString(), started: this.started, ended: this.ended,
+    };
+  }
+
+  restoreState(state: BenchCounterState): void {
+    const r = checkStateRecord('bench-counter', state, 1);
+    const count = stateInt('bench-counter', r, 'count', 0, Number.MAX_SAFE_INTEGER);
+    const countAtEnd = stateInt('bench-counter', r, 'countAtEnd', 0, Number.MAX_SAFE_INTEGER);
+    const startNs = nanoseconds(r, 'startNs');
+    const endNs = nanoseconds(r, 'endNs');
+    const started = stateBool('bench-counter', r, 'started');
+    const ended = stateBool('bench-counter', r, 'ended');
+    this.count = count;
+    this.countAtEnd = countAtEnd;
+    this.startNs = startNs;
+    this.endNs = endNs;
+    this.started = started;
+    this.ended = ended;
+  }
+}
+
+function nanoseconds(r: Record<string, unknown>, key: string): bigint {
+  const v = r[key];
+  if (typeof v !== 'string' || !/^\d{1,20}$/.test(v)) throw new DeviceStateError('bench-counter', `${key}: expected a decimal string of nanoseconds, got ${JSON.stringify(v)}`);
+  return BigInt(v);
 }

@@ -3,7 +3,12 @@
  * with `-device isa-debug-exit,iobase=0xf4,iosize=0x04`, so one guest binary runs on both.
  * @module
  */
-import type { ExitTrigger, PioDevice } from '@hyvisor/core';
+import { checkStateRecord, type DeviceState, type ExitTrigger, type PioDevice, type StatefulDevice } from '@hyvisor/core';
+
+/** The debug-exit port's state record (version 1): it has no state beyond being there. */
+export interface DebugExitState extends DeviceState {
+  readonly version: 1;
+}
 
 /**
  * A port device compatible with QEMU's `isa-debug-exit` (4 ports at `Ports.DEBUG_EXIT`, 0xf4).
@@ -13,7 +18,7 @@ import type { ExitTrigger, PioDevice } from '@hyvisor/core';
  * runner that compares the two must translate. Reads return 0, as QEMU's `debug_exit_read`
  * does (a guest can tell the device is there only by that).
  */
-export class DebugExit implements PioDevice {
+export class DebugExit implements PioDevice, StatefulDevice<DebugExitState> {
   /** Number of ports the device decodes (QEMU's `iosize`). */
   static readonly PORT_COUNT = 4;
 
@@ -26,5 +31,13 @@ export class DebugExit implements PioDevice {
   write(_offset: number, size: number, value: number): void {
     const code = size >= 4 ? value >>> 0 : value & ((1 << (size * 8)) - 1);
     this.exit.requestExit(code);
+  }
+
+  saveState(): DebugExitState {
+    return { version: 1 };
+  }
+
+  restoreState(state: DebugExitState): void {
+    checkStateRecord('debug-exit', state, 1);
   }
 }

@@ -5,8 +5,10 @@
  */
 export * from './uart/serial-io.js';
 export * from './uart/uart16550.js';
+export * from './uart/uart-state.js';
 export * from './debug-exit.js';
 export * from './bench-counter.js';
 export * from './irq-test.js';
 export * from './stall.js';
 export * from './storage/block-store.js';
+export * from './builtin.js';

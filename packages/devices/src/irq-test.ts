@@ -4,7 +4,16 @@
  * one round trip costs what an interrupt costs under the strategy being measured.
  * @module
  */
-import type { IrqLine, PioDevice } from '@hyvisor/core';
+import { checkStateRecord, stateBool, stateInt, type DeviceState, type IrqLine, type PioDevice, type StatefulDevice } from '@hyvisor/core';
+
+/** The interrupt test device's state record (version 1). */
+export interface IrqTestState extends DeviceState {
+  readonly version: 1;
+  readonly raised: number;
+  readonly acknowledged: number;
+  /** The line's level. */
+  readonly asserted: boolean;
+}
 
 /**
  * A level-triggered interrupt source on 2 ports at `Ports.IRQ_TEST` (its line is `Irq.IRQ_TEST`).
@@ -18,7 +27,7 @@ import type { IrqLine, PioDevice } from '@hyvisor/core';
  * no new edge, so an edge-triggered controller sees one interrupt for both. The {@link IrqLine}
  * is called only when the level changes.
  */
-export class IrqTestDevice implements PioDevice {
+export class IrqTestDevice implements PioDevice, StatefulDevice<IrqTestState> {
   /** Number of ports the device decodes. */
   static readonly PORT_COUNT = 2;
 
@@ -52,6 +61,28 @@ export class IrqTestDevice implements PioDevice {
     if (!this.level) {
       this.level = true;
       this.irq.raise();
+    }
+  }
+
+  saveState(): IrqTestState {
+    return { version: 1, raised: this.raised, acknowledged: this.acknowledged, asserted: this.level };
+  }
+
+  /**
+   * Takes the counters and the level from `state`; the line is driven to the restored level (raised
+   * if it was asserted and is not now, lowered in the opposite case).
+   */
+  restoreState(state: IrqTestState): void {
+    const r = checkStateRecord('irq-test', state, 1);
+    const raised = stateInt('irq-test', r, 'raised', 0, Number.MAX_SAFE_INTEGER);
+    const acknowledged = stateInt('irq-test', r, 'acknowledged', 0, Number.MAX_SAFE_INTEGER);
+    const asserted = stateBool('irq-test', r, 'asserted');
+    this.raised = raised;
+    this.acknowledged = acknowledged;
+    if (asserted !== this.level) {
+      this.level = asserted;
+      if (asserted) this.irq.raise();
+      else this.irq.lower();
     }
   }
 }

@@ -81,7 +81,7 @@ export async function runTestbed(o: TestbedOptions): Promise<TestbedRun> {
   registerHybridStrategy(container);
   const disk = o.diskPath ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hyvisor-testbed-')), 'disk.img');
   const config = validateConfig({
-    name: `testbed-${o.workload}`, backend: o.backend ?? 'kvm', strategy: o.strategy, memory: o.memory ?? '64MiB',
+    name: `testbed-${o.workload}`, backend: o.backend ?? 'kvm', strategy: o.strategy, board: 'testbed', memory: o.memory ?? '64MiB',
     guest: { kernel: TESTBED_ELF, workload: o.workload, ...(o.iterations ? { iterations: o.iterations } : {}) },
     serial: { output: 'buffer' }, storage: { path: disk, size: '16MiB' }, timeLimit: o.timeLimit ?? '300s',
   });

@@ -1,20 +1,20 @@
 /**
  * Composition from config: picks the backend by name and the strategy (a name, a base strategy
  * with facets replaced, or a module; see {@link planStrategy}) from the container's registries,
- * builds the {@link Machine}, wires the standard devices and loads the guest. Code that composes
+ * builds the {@link Machine}, puts the board's and the config's devices on it (see
+ * {@link planDevicesFromConfig}) and loads the guest. Code that composes
  * a VMM by hand does the same steps (see examples/compose.ts).
  * @module
  */
 import type { Readable, Writable } from 'node:stream';
 import type { DependencyContainer } from 'tsyringe';
 import {
-  BACKENDS, FACETS, FacetRegistry, STRATEGIES, Irq, Ports, planStrategy, type VmConfig, type Disposable, type StrategyPlan,
+  BACKENDS, BOARDS, BoardRegistry, DEVICES, DeviceRegistry, FACETS, FacetRegistry, STRATEGIES, planDevices, planStrategy,
+  type DevicePlan, type Disposable, type StrategyPlan, type VmConfig,
 } from '@hyvisor/core';
-import {
-  BenchCounter, BufferSerialOutput, DebugExit, IrqTestDevice, NullSerialOutput, SerialInputQueue, StallDevice,
-  StdoutSerialOutput, Uart16550, type SerialOutput,
-} from '@hyvisor/devices';
+import { addBuiltinDevices } from '@hyvisor/devices';
 import { Machine } from './machine/machine.js';
+import { attachDevices, type MachineDevices } from './devices/attach.js';
 
 /** Where the console goes when the config says `stdout`/`stdin`. */
 export interface ConsoleStreams {
@@ -22,51 +22,55 @@ export interface ConsoleStreams {
   readonly stdin?: Readable;
 }
 
-/** The devices every machine has, as wired by {@link addStandardDevices}. */
-export interface StandardDevices {
-  readonly uart: Uart16550;
-  /** Console input: bytes pushed here reach the UART as the guest makes room (nothing is dropped). */
-  readonly input: SerialInputQueue;
-  /** The console output (a {@link BufferSerialOutput} when the config says `buffer`). */
-  readonly serialOutput: SerialOutput;
-  readonly debugExit: DebugExit;
-  readonly bench: BenchCounter;
-  /** Raises IRQ 5 on request: the testbed's `irq` workload. */
-  readonly irqTest: IrqTestDevice;
-  /** Holds the vCPU for N ms on request: the testbed's `time` workload. */
-  readonly stall: StallDevice;
-}
+/**
+ * The devices of the `testbed` board, as {@link addStandardDevices} wired them before boards
+ * existed. Kept as a name for code written against it; it is a {@link MachineDevices}.
+ */
+export type StandardDevices = MachineDevices;
 
-/** A machine built from config, with its standard devices. */
+/** A machine built from config, with its devices. */
 export interface ComposedMachine extends Disposable {
   readonly machine: Machine;
-  readonly devices: StandardDevices;
+  /** The board's devices and the config's, by instance name and typed accessors. */
+  readonly devices: MachineDevices;
 }
 
 /**
- * Wires COM1 (16550 UART), the debug-exit port, the benchmark counter, the interrupt test device
- * and the stall device onto the machine's PIO bus, with interrupt lines from the strategy's
- * interrupt facet. The console follows `serial` from the config.
+ * Wires the `testbed` board (COM1, debug-exit, bench counter, IRQ test, stall) onto `machine`, with
+ * the console following `serial`: what every machine had before boards. Code that composes by
+ * hand may prefer {@link attachBoard} with the board it needs.
  */
 export function addStandardDevices(machine: Machine, serial: VmConfig['serial'], streams: ConsoleStreams = {}): StandardDevices {
-  const serialOutput: SerialOutput =
-    serial.output === 'stdout' ? new StdoutSerialOutput(streams.stdout ?? process.stdout)
-      : serial.output === 'buffer' ? new BufferSerialOutput()
-        : new NullSerialOutput();
-  const uart = new Uart16550(machine.irqLine(Irq.COM1), serialOutput);
-  machine.pio.register('com1', Ports.COM1, 8, uart);
-  const debugExit = new DebugExit(machine);
-  machine.pio.register('debug-exit', Ports.DEBUG_EXIT, 4, debugExit);
-  const bench = new BenchCounter();
-  machine.pio.register('bench', Ports.BENCH, 2, bench);
-  const irqTest = new IrqTestDevice(machine.irqLine(Irq.IRQ_TEST));
-  machine.pio.register('irq-test', Ports.IRQ_TEST, 2, irqTest);
-  const stall = new StallDevice();
-  machine.pio.register('stall', Ports.STALL, 4, stall);
-  const input = new SerialInputQueue(uart);
-  if (serial.input === 'stdin') machine.own(connectInput(input, streams.stdin ?? process.stdin));
-  machine.own({ dispose: () => uart.flush() });
-  return { uart, input, serialOutput, debugExit, bench, irqTest, stall };
+  return attachBoard(machine, 'testbed', serial, streams);
+}
+
+/** Wires the built-in board `board` onto `machine` (for code that composes a machine by hand). */
+export function attachBoard(machine: Machine, board: string, serial: VmConfig['serial'], streams: ConsoleStreams = {}): MachineDevices {
+  const devices = new DeviceRegistry();
+  const boards = new BoardRegistry();
+  addBuiltinDevices(devices, boards);
+  const plan = planDevices({ board, devices: [] }, devices, boards);
+  return attachDevices(machine, plan, { serial, ...streams });
+}
+
+/**
+ * Checks the config's `board:` and `devices:` against the container's device and board
+ * registries (names, modules, options, port clashes) without opening a backend. The built-in
+ * devices and boards are always offered: they are added to the container's registries if missing
+ * (a container not made by `createHyvisorContainer` gets private ones).
+ */
+export function planDevicesFromConfig(container: DependencyContainer, config: VmConfig): DevicePlan {
+  let devices: DeviceRegistry;
+  let boards: BoardRegistry;
+  if (container.isRegistered(DEVICES, true) && container.isRegistered(BOARDS, true)) {
+    devices = container.resolve(DEVICES);
+    boards = container.resolve(BOARDS);
+  } else {
+    devices = new DeviceRegistry();
+    boards = new BoardRegistry();
+  }
+  addBuiltinDevices(devices, boards);
+  return planDevices(config, devices, boards);
 }
 
 /**
@@ -79,9 +83,11 @@ export function planStrategyFromConfig(container: DependencyContainer, config: V
   return planStrategy(config.strategy, container.resolve(STRATEGIES), facets);
 }
 
-/** Builds a machine from a validated config: backend, strategy, standard devices, guest kernel. */
+/** Builds a machine from a validated config: backend, strategy, board and devices, guest kernel. */
 export function createMachineFromConfig(container: DependencyContainer, config: VmConfig, streams: ConsoleStreams = {}): ComposedMachine {
-  const plan = planStrategyFromConfig(container, config); // before opening the backend: the cheaper mistake first
+  // Before opening the backend: the cheaper mistakes first.
+  const plan = planStrategyFromConfig(container, config);
+  const devicePlan = planDevicesFromConfig(container, config);
   const backend = container.resolve(BACKENDS).create(config.backend, 'backend');
   let machine: Machine;
   try {
@@ -96,27 +102,11 @@ export function createMachineFromConfig(container: DependencyContainer, config: 
   }
   machine.own(backend);
   try {
-    const devices = addStandardDevices(machine, config.serial, streams);
+    const devices = attachDevices(machine, devicePlan, { serial: config.serial, ...streams });
     machine.loadKernelFile(config.guest.kernel, config.guest.cmdline);
     return { machine, devices, dispose: () => machine.dispose() };
   } catch (err) {
     machine.dispose();
     throw err;
   }
-}
-
-/** Feeds `stream` into the UART through `input`, pausing the stream while the guest lags behind. */
-function connectInput(input: SerialInputQueue, stream: Readable): Disposable {
-  const onData = (chunk: Buffer) => {
-    if (!input.push(chunk)) stream.pause();
-  };
-  input.onDrain = () => stream.resume();
-  stream.on('data', onData);
-  return {
-    dispose: () => {
-      stream.off('data', onData);
-      input.onDrain = undefined;
-      stream.pause();
-    },
-  };
 }

@@ -9,3 +9,4 @@ export * from './machine/cpuid.js';
 export * from './machine/machine.js';
 export * from './strategy/minimal.js';
 export * from './compose.js';
+export * from './devices/attach.js';

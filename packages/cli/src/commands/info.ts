@@ -2,7 +2,7 @@
  * `hyvisor info`: what this host offers.
  * @module
  */
-import { BACKENDS, STRATEGIES, HyvisorError, type BackendInfo } from '@hyvisor/core';
+import { BACKENDS, STRATEGIES, HyvisorError, catalog, type BackendInfo } from '@hyvisor/core';
 import { containerFor } from '../catalog.js';
 import type { Parsed } from '../spec.js';
 
@@ -23,11 +23,14 @@ export async function infoCommand({ values }: Parsed): Promise<number> {
     }
   });
   const strategies = c.resolve(STRATEGIES).list();
+  const { boards, devices } = catalog(c);
   if (values.json) {
     const out = {
       node: process.version,
       backends: backends.map((b) => b.available ? { name: b.name, available: true, ...infoJson(b.info) } : b),
       strategies,
+      boards,
+      devices,
       notBuiltYet: NOT_BUILT,
     };
     process.stdout.write(JSON.stringify(out, null, 2) + '\n');
@@ -42,6 +45,14 @@ export async function infoCommand({ values }: Parsed): Promise<number> {
   }
   lines.push('', 'strategies:');
   for (const s of strategies) lines.push(`  ${s.name}: ${s.description}`);
+  lines.push('', 'boards (config board:, default testbed):');
+  for (const b of boards) lines.push(`  ${b.name}: ${b.devices.map((d) => d.name === d.device ? d.name : `${d.name} (${d.device})`).join(', ')}`);
+  lines.push('', 'devices (config devices:):');
+  for (const d of devices) {
+    const ports = d.ports.map((r) => `0x${r.base.toString(16)}${r.count > 1 ? `-0x${(r.base + r.count - 1).toString(16)}` : ''}`).join(', ');
+    lines.push(`  ${d.name}: ${d.description} [ports ${ports}${d.irq !== undefined ? `, IRQ ${d.irq}` : ''}]`);
+    if (d.options.length > 0) lines.push(`    options: ${d.options.map((o) => o.name).join(', ')}`);
+  }
   lines.push('', `not built yet: ${NOT_BUILT.join('; ')}`, '');
   process.stdout.write(lines.join('\n'));
   return 0;

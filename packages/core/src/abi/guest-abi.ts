@@ -65,7 +65,7 @@ export const Ports = {
   BENCH: 0x510,
   /** Interrupt test device: a write asks it to raise its line; a read acknowledges (lowers it) and returns the count raised. */
   IRQ_TEST: 0x512,
-  /** Stall device: a 32-bit write of N makes the VMM hold the vCPU for N ms (at most 1000) before resuming it. */
+  /** Stall device: a 32-bit write of N makes the VMM hold the vCPU for N ms before resuming it (at most 250 ms in any second; testbed board only). */
   STALL: 0x514,
   /** 8259 PIC, master (command, data). */
   PIC_MASTER: 0x20,

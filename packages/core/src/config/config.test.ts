@@ -20,7 +20,7 @@ function tempDir(): string {
 test('a minimal config gets the documented defaults', (t) => {
   const c = validateConfig(minimal);
   t.deepEqual(c, {
-    name: 'vm', backend: 'kvm', strategy: 'minimal', memory: 64 * 1024 * 1024, vcpus: 1,
+    name: 'vm', backend: 'kvm', strategy: 'minimal', board: 'testbed', devices: [], memory: 64 * 1024 * 1024, vcpus: 1,
     guest: { kernel: '/guests/hello.elf', cmdline: '' },
     serial: { output: 'stdout', input: 'none' },
     timeLimitMs: 0, sliceMs: 10,
@@ -54,7 +54,7 @@ test('an unknown nested field is named with its path', (t) => {
 
 test('an unknown field with no near match lists the known ones', (t) => {
   const err = configError(t, () => validateConfig({ ...minimal, colour: 'blue' }));
-  t.is(err.message, 'colour: unknown field (known: name, backend, strategy, memory, vcpus, guest, serial, storage, timeLimit, slice, telemetry)');
+  t.is(err.message, 'colour: unknown field (known: name, backend, strategy, board, devices, memory, vcpus, guest, serial, storage, timeLimit, slice, telemetry)');
 });
 
 test('a missing guest says what it needs', (t) => {

@@ -68,6 +68,36 @@ export interface StrategySpec {
 /** What `strategy` says: a registered strategy name, or a {@link StrategySpec}. */
 export type StrategyChoice = string | StrategySpec;
 
+/**
+ * One entry of the config's `devices:` list: a registered device type by name, or a third-party
+ * device module, with its placement and options. Names, modules and options are checked against
+ * the device registry at composition (before the backend is opened).
+ */
+export interface DeviceSpec {
+  /** A registered device type (`bench-counter`) or a module exporting a device definition. */
+  readonly device: string | ModuleRef;
+  /** Instance name; an instance of the board with the same name is replaced by this entry. */
+  readonly name?: string;
+  /** Base port (moves the device's first port range; the others keep their distance). */
+  readonly port?: number;
+  /** Interrupt number (only for devices that have one). */
+  readonly irq?: number;
+  /** The device's own options, unchecked until the device's schema is known. */
+  readonly options: Readonly<Record<string, unknown>>;
+  /** Field name for messages: `devices[2]`. */
+  readonly field: string;
+  /** Directory that `path` options are resolved against. */
+  readonly baseDir: string;
+  /** The config file as the user named it, for messages. */
+  readonly source?: string;
+}
+
+/**
+ * The board when a config names none: `testbed`, the device set every machine had before boards
+ * existed, so configs written before `board:` keep working. New configs should name their board.
+ */
+export const DEFAULT_BOARD = 'testbed';
+
 /** A validated VM configuration. Paths are absolute. */
 export interface VmConfig {
   /** Name for messages and telemetry. */
@@ -96,6 +126,13 @@ export interface VmConfig {
     /** Iterations of the workload, if set. */
     readonly iterations?: number;
   };
+  /**
+   * The board: a named preset of platform devices (`minimal`, `testbed`, `pc`, or a registered
+   * third-party board); {@link DEFAULT_BOARD} when the config names none.
+   */
+  readonly board: string;
+  /** Devices added to the board's (or replacing a board device of the same instance name). */
+  readonly devices: readonly DeviceSpec[];
   /** The VM's disk: a host file (created with `size` bytes if missing). */
   readonly storage?: StorageConfig;
   readonly serial: SerialConfig;

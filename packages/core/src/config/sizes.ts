@@ -22,13 +22,13 @@ export function parseSize(value: unknown): number | undefined {
   return Number.isSafeInteger(n) ? n : undefined;
 }
 
-const TIME_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000 };
+const TIME_UNITS: Record<string, number> = { us: 0.001, 'µs': 0.001, ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000 };
 
-/** Parses `"500ms"`, `"10s"`, `"2m"` or a number of milliseconds; undefined if it is not a duration. */
+/** Parses `"50us"`, `"500ms"`, `"10s"`, `"2m"` or a number of milliseconds; undefined if it is not a duration. */
 export function parseDuration(value: unknown): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value : undefined;
   if (typeof value !== 'string') return undefined;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)\s*$/.exec(value);
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(us|µs|ms|s|m|min|h)\s*$/.exec(value);
   if (!m) return undefined;
   return Number(m[1]) * TIME_UNITS[m[2]!]!;
 }

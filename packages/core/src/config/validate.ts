@@ -8,12 +8,12 @@ import * as path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { FACET_NAMES, type FacetName } from '../facets/facet.js';
 import {
-  CONFIG_LIMITS, type FacetChoice, type ModuleRef, type SerialConfig, type StorageConfig, type StrategyChoice,
+  CONFIG_LIMITS, DEFAULT_BOARD, type DeviceSpec, type FacetChoice, type ModuleRef, type SerialConfig, type StorageConfig, type StrategyChoice,
   type StrategySpec, type TelemetryConfig, type VmConfig,
 } from './schema.js';
 import { formatSize, parseDuration, parseSize } from './sizes.js';
 
-const TOP_FIELDS = ['name', 'backend', 'strategy', 'memory', 'vcpus', 'guest', 'serial', 'storage', 'timeLimit', 'slice', 'telemetry'] as const;
+const TOP_FIELDS = ['name', 'backend', 'strategy', 'board', 'devices', 'memory', 'vcpus', 'guest', 'serial', 'storage', 'timeLimit', 'slice', 'telemetry'] as const;
 const TELEMETRY_FIELDS = ['listen', 'token', 'interval', 'allowedOrigins'] as const;
 const GUEST_FIELDS = ['kernel', 'cmdline', 'workload', 'iterations'] as const;
 const STORAGE_FIELDS = ['path', 'size'] as const;
@@ -44,6 +44,12 @@ export function validateConfig(raw: unknown, source: ConfigSource = {}): VmConfi
   const name = optionalString(top, 'name', 'name', fail) ?? 'vm';
   const backend = optionalString(top, 'backend', 'backend', fail) ?? 'kvm';
   const strategy = validateStrategy(top.strategy, baseDir, source.file, fail);
+  let board = DEFAULT_BOARD;
+  if (top.board !== undefined) {
+    if (typeof top.board !== 'string' || !DEVICE_NAME.test(top.board)) fail('board', `expected a board name like "minimal", "testbed" or "pc", got ${describe(top.board)}`);
+    board = top.board as string;
+  }
+  const devices = validateDevices(top.devices, baseDir, source.file, fail);
 
   let memory = 64 * 1024 * 1024;
   if (top.memory !== undefined) {
@@ -106,7 +112,7 @@ export function validateConfig(raw: unknown, source: ConfigSource = {}): VmConfi
   const telemetry = validateTelemetry(top.telemetry, fail);
 
   return {
-    name, backend, strategy, memory, vcpus,
+    name, backend, strategy, board, devices, memory, vcpus,
     guest: {
       kernel: path.resolve(baseDir, kernel!),
       cmdline: guestCmdline(cmdline, workload, iterations),
@@ -290,6 +296,72 @@ function moduleRef(module: unknown, exp: unknown, field: string, baseDir: string
   return { module: resolved!, export: (exp as string | undefined) ?? 'default' };
 }
 
+/** Device and board names: lower case, digits and dashes (`uart16550`, `bench-counter`). */
+const DEVICE_NAME = /^[a-z][a-z0-9-]*$/;
+/** Fields of a `devices:` entry that are not the device's own options. */
+export const DEVICE_ENTRY_FIELDS = ['device', 'module', 'export', 'name', 'port', 'irq'] as const;
+
+/**
+ * `devices`: a list whose entries are a device name (`- bench-counter`) or a mapping with
+ * `device: NAME` or `module: PATH` (+ `export`), optionally `name`, `port`, `irq`, and the
+ * device's own options. The options are checked at composition against the device's schema.
+ */
+function validateDevices(raw: unknown, baseDir: string, file: string | undefined, fail: Fail): DeviceSpec[] {
+  if (raw === undefined || raw === null) return [];
+  const example = '[bench-counter, { device: uart16550, name: com2, port: 0x2f8, irq: 3 }]';
+  if (!Array.isArray(raw)) fail('devices', `expected a list of devices like ${example}, got ${describe(raw)}`);
+  const out: DeviceSpec[] = [];
+  (raw as unknown[]).forEach((entry, i) => {
+    const field = `devices[${i}]`;
+    const common = { field, baseDir, ...(file !== undefined ? { source: file } : {}) };
+    if (typeof entry === 'string') {
+      if (!DEVICE_NAME.test(entry)) fail(field, `expected a device name like "bench-counter", got ${describe(entry)}`);
+      out.push({ device: entry, options: {}, ...common });
+      return;
+    }
+    if (!isObject(entry)) fail(field, `expected a device name or a mapping like { device: bench-counter, port: 0x530 }, got ${describe(entry)}`);
+    const e = entry as Record<string, unknown>;
+    if (e.device !== undefined && e.module !== undefined) fail(field, 'give device (a registered device) or module (a third-party device), not both');
+    let device: string | ModuleRef;
+    if (e.module !== undefined) {
+      device = moduleRef(e.module, e.export, field, baseDir, fail);
+    } else {
+      if (e.export !== undefined) fail(`${field}.export`, 'only goes with module (the device definition a module exports)');
+      if (e.device === undefined) {
+        const near = Object.keys(e).find((k) => closeTo('device', k) || closeTo('module', k));
+        fail(`${field}.device`, `missing; expected device: NAME (e.g. bench-counter) or module: PATH${near !== undefined ? ` (is ${field}.${near} a typo?)` : ''}`);
+      }
+      if (typeof e.device !== 'string' || !DEVICE_NAME.test(e.device)) fail(`${field}.device`, `expected a device name like "bench-counter", got ${describe(e.device)}`);
+      device = e.device as string;
+    }
+    let name: string | undefined;
+    if (e.name !== undefined) {
+      if (typeof e.name !== 'string' || !DEVICE_NAME.test(e.name)) fail(`${field}.name`, `expected an instance name like "com2" (lower case, digits, dashes), got ${describe(e.name)}`);
+      name = e.name as string;
+    }
+    const port = e.port === undefined ? undefined : parsePort(e.port);
+    if (port === null) fail(`${field}.port`, `expected a port number 0..0xffff like 0x2f8, got ${describe(e.port)}`);
+    let irq: number | undefined;
+    if (e.irq !== undefined) {
+      if (typeof e.irq !== 'number' || !Number.isInteger(e.irq) || e.irq < 0 || e.irq > 23) fail(`${field}.irq`, `expected an interrupt number 0..23, got ${describe(e.irq)}`);
+      irq = e.irq as number;
+    }
+    const options: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(e)) if (!(DEVICE_ENTRY_FIELDS as readonly string[]).includes(k)) options[k] = v;
+    out.push({
+      device, options, ...common,
+      ...(name !== undefined ? { name } : {}), ...(port !== undefined ? { port: port! } : {}), ...(irq !== undefined ? { irq } : {}),
+    });
+  });
+  return out;
+}
+
+/** A port: a number or a "0x…" string in 0..0xffff; null if it is not one. */
+function parsePort(v: unknown): number | null {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^(0x[0-9a-f]+|\d+)$/i.test(v.trim()) ? Number(v.trim()) : NaN;
+  return Number.isInteger(n) && n >= 0 && n <= 0xffff ? n : null;
+}
+
 function validateSerial(raw: unknown, fail: Fail): SerialConfig {
   if (raw === undefined) return { output: 'stdout', input: 'none' };
   if (!isObject(raw)) fail('serial', `expected a mapping with output and input, got ${describe(raw)}`);
@@ -309,6 +381,12 @@ function checkUnknown(obj: Record<string, unknown>, known: readonly string[], pr
       fail(`${prefix}${key}`, `unknown field${near ? `; did you mean ${prefix}${near}?` : ''} (known: ${known.join(', ')})`);
     }
   }
+}
+
+/** The name in `known` closest to `name` (one or two edits, for "did you mean"), or undefined. */
+export function didYouMean(name: string, known: Iterable<string>): string | undefined {
+  for (const k of known) if (closeTo(k, name)) return k;
+  return undefined;
 }
 
 function optionalString(obj: Record<string, unknown>, key: string, field: string, fail: Fail): string | undefined {

@@ -9,6 +9,7 @@ import type { Backend, BackendInfo } from '../backend/backend.js';
 import type { Strategy } from '../strategy/strategy.js';
 import { Registry } from './registry.js';
 import { FacetRegistry } from '../facets/facet-registry.js';
+import { BoardRegistry, DeviceRegistry } from '../devices/registry.js';
 
 /** The backends a VMM can choose from (`kvm`, `emu`, third-party). */
 export const BACKENDS: InjectionToken<Registry<Backend>> = Symbol('hyvisor.backends');
@@ -26,7 +27,16 @@ export const STRATEGIES: InjectionToken<Registry<Strategy, [BackendInfo]>> = Sym
 export const FACETS: InjectionToken<FacetRegistry> = Symbol('hyvisor.facets');
 
 /**
- * A fresh child container with empty backend, strategy and facet registries. Each VMM composition
+ * The device types a config's `devices:` and boards can name (`uart16550`, `bench-counter`, …).
+ * `registerBuiltinDevices` (`@hyvisor/devices`) fills it with the built-ins.
+ */
+export const DEVICES: InjectionToken<DeviceRegistry> = Symbol('hyvisor.devices');
+
+/** The boards a config's `board:` can name (`minimal`, `testbed`, `pc`, …). */
+export const BOARDS: InjectionToken<BoardRegistry> = Symbol('hyvisor.boards');
+
+/**
+ * A fresh child container with empty backend, strategy, facet, device and board registries. Each VMM composition
  * gets its own so that tests and embedders do not share global state.
  */
 export function createHyvisorContainer(parent: DependencyContainer = rootContainer): DependencyContainer {
@@ -34,5 +44,7 @@ export function createHyvisorContainer(parent: DependencyContainer = rootContain
   c.registerInstance(BACKENDS, new Registry<Backend>('backend'));
   c.registerInstance(STRATEGIES, new Registry<Strategy, [BackendInfo]>('strategy'));
   c.registerInstance(FACETS, new FacetRegistry());
+  c.registerInstance(DEVICES, new DeviceRegistry());
+  c.registerInstance(BOARDS, new BoardRegistry());
   return c;
 }

@@ -9,7 +9,8 @@
  * overrun, trigger levels and the interrupt priorities of IIR.
  * @module
  */
-import type { IrqLine, PioDevice } from '@hyvisor/core';
+import type { IrqLine, PioDevice, StatefulDevice } from '@hyvisor/core';
+import { uartStateFrom, type UartState } from './uart-state.js';
 import type { SerialOutput, SerialReceiver } from './serial-io.js';
 
 /** Register offsets from the UART's base port (DLAB = LCR bit 7 switches 0 and 1 to the divisor latch). */
@@ -141,7 +142,7 @@ export interface Uart16550Options {
  * Accesses wider than one byte act on the addressed register's low byte, as on a PC's 8-bit
  * ISA bus; reads return that byte zero-extended.
  */
-export class Uart16550 implements PioDevice, SerialReceiver {
+export class Uart16550 implements PioDevice, SerialReceiver, StatefulDevice<UartState> {
   /** Number of ports the UART decodes. */
   static readonly PORT_COUNT = 8;
 
@@ -260,6 +261,44 @@ export class Uart16550 implements PioDevice, SerialReceiver {
   /** Flushes the output (call when the vCPU yields or stops, so a partial line is shown). */
   flush(): void {
     this.out.flush?.();
+  }
+
+  /** The registers, the receive FIFO and the pending interrupt sources as a plain record (see {@link UartState}). */
+  saveState(): UartState {
+    const rx: number[] = [];
+    for (let i = 0; i < this.rxCount; i++) rx.push(this.rx[(this.rxHead + i) % UART_FIFO_SIZE]!);
+    return {
+      version: 1, ier: this.ier, lcr: this.lcr, mcr: this.mcr, scr: this.scr, dll: this.dll, dlm: this.dlm,
+      fifoEnabled: this.fifoEnabled, rxTrigger: this.rxTrigger, rx, lastRx: this.lastRx, overrun: this.overrun,
+      thrInterrupt: this.thrInterrupt, msrDelta: this.msrDelta,
+    };
+  }
+
+  /**
+   * Replaces the registers and the receive FIFO with `state` (checked whole before anything
+   * changes: a bad record leaves the UART as it was), then drives the interrupt line to what the
+   * restored registers say. Input the host was holding back is offered again if there is room.
+   */
+  restoreState(state: UartState): void {
+    const s = uartStateFrom(state);
+    this.ier = s.ier;
+    this.lcr = s.lcr;
+    this.mcr = s.mcr;
+    this.scr = s.scr;
+    this.dll = s.dll;
+    this.dlm = s.dlm;
+    this.fifoEnabled = s.fifoEnabled;
+    this.rxTrigger = s.rxTrigger;
+    this.rx.fill(0);
+    this.rx.set(s.rx);
+    this.rxHead = 0;
+    this.rxCount = s.rx.length;
+    this.lastRx = s.lastRx;
+    this.overrun = s.overrun;
+    this.thrInterrupt = s.thrInterrupt;
+    this.msrDelta = s.msrDelta;
+    this.updateIrq();
+    this.notifyRxSpace();
   }
 
   private rxCapacity(): number {

@@ -1,0 +1,175 @@
+/**
+ * The built-in device types and boards, as registry entries: static metadata plus a factory that
+ * gets its dependencies from the machine. {@link registerBuiltinDevices} puts them in a
+ * container; the config's `board:` and `devices:` then name them.
+ * @module
+ */
+import type { Readable } from 'node:stream';
+import type { DependencyContainer } from 'tsyringe';
+import {
+  BOARDS, DEVICES, Irq, Ports, type BoardDefinition, type BoardRegistry, type DeviceRegistry, type DeviceDefinition, type Disposable,
+} from '@hyvisor/core';
+import { BenchCounter } from './bench-counter.js';
+import { DebugExit } from './debug-exit.js';
+import { IrqTestDevice } from './irq-test.js';
+import { StallDevice } from './stall.js';
+import { Uart16550 } from './uart/uart16550.js';
+import {
+  BufferSerialOutput, NullSerialOutput, SerialInputQueue, StdoutSerialOutput, type SerialOutput,
+} from './uart/serial-io.js';
+
+/** A UART as code sees it after composition: the model with its console wiring. */
+export interface SerialPort {
+  readonly uart: Uart16550;
+  /** Where transmitted bytes go (a {@link BufferSerialOutput} for `output: buffer`). */
+  readonly output: SerialOutput;
+  /** Received bytes pushed here reach the UART as the guest makes room (nothing is dropped). */
+  readonly input: SerialInputQueue;
+}
+
+/** Options of the `uart16550` device. */
+export interface UartDeviceOptions {
+  /** `stdout`, `buffer` or `none`; default: the config's `serial.output`. */
+  readonly output?: 'stdout' | 'buffer' | 'none';
+  /** `stdin` or `none`; default: the config's `serial.input` for `com1`, `none` for others. */
+  readonly input?: 'stdin' | 'none';
+}
+
+/** COM1 by default: a 16550A UART whose output and input follow the config's `serial:` section. */
+export const uart16550Device: DeviceDefinition<UartDeviceOptions, SerialPort> = {
+  name: 'uart16550',
+  description: '16550A UART (COM1 by default): the serial console',
+  defaultInstanceName: 'com1',
+  ports: [{ base: Ports.COM1, count: Uart16550.PORT_COUNT }],
+  irq: Irq.COM1,
+  options: {
+    output: { type: 'enum', values: ['stdout', 'buffer', 'none'], description: "where transmitted bytes go (default: serial.output)" },
+    input: { type: 'enum', values: ['stdin', 'none'], description: "where received bytes come from (default: serial.input for com1, none otherwise)" },
+  },
+  create(ctx, options) {
+    const outputKind = options.output ?? ctx.console.serial.output;
+    const inputKind = options.input ?? (ctx.name === 'com1' ? ctx.console.serial.input : 'none');
+    const output: SerialOutput =
+      outputKind === 'stdout' ? new StdoutSerialOutput(ctx.console.stdout ?? process.stdout)
+        : outputKind === 'buffer' ? new BufferSerialOutput()
+          : new NullSerialOutput();
+    const uart = new Uart16550(ctx.irq, output);
+    const input = new SerialInputQueue(uart);
+    if (inputKind === 'stdin') ctx.own(connectInput(input, ctx.console.stdin ?? process.stdin));
+    // Push out a partly written line when the machine goes away.
+    ctx.own({ dispose: () => uart.flush() });
+    return { pio: uart, handle: { uart, output, input }, state: uart };
+  },
+};
+
+/** The exit port at 0xf4 (QEMU's `isa-debug-exit`): a write ends the run with that code. */
+export const debugExitDevice: DeviceDefinition<Record<string, never>, DebugExit> = {
+  name: 'debug-exit',
+  description: "exit port (QEMU's isa-debug-exit, 0xf4): a write ends the run with the value as exit code",
+  ports: [{ base: Ports.DEBUG_EXIT, count: DebugExit.PORT_COUNT }],
+  create(ctx) {
+    const d = new DebugExit(ctx.exit);
+    return { pio: d, handle: d, state: d };
+  },
+};
+
+/** Test device: counts port writes between start and end markers (the exit-cost benchmark). */
+export const benchCounterDevice: DeviceDefinition<Record<string, never>, BenchCounter> = {
+  name: 'bench-counter',
+  description: 'test device: counts writes to its port between start/end markers (exit-cost benchmark)',
+  defaultInstanceName: 'bench',
+  ports: [{ base: Ports.BENCH, count: BenchCounter.PORT_COUNT }],
+  create() {
+    // Host time, not the machine's clock: it measures what an exit costs on this host.
+    const d = new BenchCounter();
+    return { pio: d, handle: d, state: d };
+  },
+};
+
+/** Test device: raises its interrupt on request (the testbed's `irq` workload). */
+export const irqTestDevice: DeviceDefinition<Record<string, never>, IrqTestDevice> = {
+  name: 'irq-test',
+  description: "test device: a write raises its interrupt line, a read acknowledges it (testbed's irq workload)",
+  ports: [{ base: Ports.IRQ_TEST, count: IrqTestDevice.PORT_COUNT }],
+  irq: Irq.IRQ_TEST,
+  create(ctx) {
+    const d = new IrqTestDevice(ctx.irq);
+    return { pio: d, handle: d, state: d };
+  },
+};
+
+/** Test device: blocks the VMM thread on request, at most 250 ms per second (the testbed's `time` workload). */
+export const stallDevice: DeviceDefinition<Record<string, never>, StallDevice> = {
+  name: 'stall',
+  description: "test device: a write of N blocks the VMM for N ms, at most 250 ms per second (testbed's time workload)",
+  ports: [{ base: Ports.STALL, count: StallDevice.PORT_COUNT }],
+  create() {
+    const d = new StallDevice();
+    return { pio: d, handle: d, state: d };
+  },
+};
+
+/** Every built-in device type. */
+export const BUILTIN_DEVICES: readonly DeviceDefinition<any, any>[] = [
+  uart16550Device, debugExitDevice, benchCounterDevice, irqTestDevice, stallDevice,
+];
+
+/** COM1 and the exit port: all the hello guest needs. */
+export const minimalBoard: BoardDefinition = {
+  name: 'minimal',
+  description: 'COM1 (16550 UART) and the debug-exit port',
+  devices: [{ device: 'uart16550' }, { device: 'debug-exit' }],
+};
+
+/**
+ * The testbed guest's platform: {@link minimalBoard} plus the test devices its workloads and the
+ * benchmarks use (bench counter, IRQ test, stall). The default when a config names no board.
+ */
+export const testbedBoard: BoardDefinition = {
+  name: 'testbed',
+  description: 'minimal plus the test devices: bench counter (0x510), IRQ test (0x512, IRQ 5), stall (0x514)',
+  devices: [{ device: 'uart16550' }, { device: 'debug-exit' }, { device: 'bench-counter' }, { device: 'irq-test' }, { device: 'stall' }],
+};
+
+/**
+ * A PC for stock kernels. So far COM1 and debug-exit; the Linux guest work adds the CMOS RTC,
+ * PIT channel 2 through port 0x61, the i8042 and port 0x80 here as registered devices.
+ */
+export const pcBoard: BoardDefinition = {
+  name: 'pc',
+  description: 'PC platform for stock kernels: COM1 and debug-exit so far (RTC, PIT channel 2, i8042 to come)',
+  devices: [{ device: 'uart16550' }, { device: 'debug-exit' }],
+};
+
+/** Every built-in board. */
+export const BUILTIN_BOARDS: readonly BoardDefinition[] = [minimalBoard, testbedBoard, pcBoard];
+
+/**
+ * Registers the built-in device types and boards in `container`'s registries (from
+ * `createHyvisorContainer`). Idempotent: names already registered are left alone.
+ */
+export function registerBuiltinDevices(container: DependencyContainer): void {
+  addBuiltinDevices(container.resolve(DEVICES), container.resolve(BOARDS));
+}
+
+/** {@link registerBuiltinDevices} for registries held outside a container. Idempotent. */
+export function addBuiltinDevices(devices: DeviceRegistry, boards: BoardRegistry): void {
+  for (const d of BUILTIN_DEVICES) devices.provide(d);
+  for (const b of BUILTIN_BOARDS) boards.provide(b);
+}
+
+/** Feeds `stream` into the UART through `input`, pausing the stream while the guest lags behind. */
+export function connectInput(input: SerialInputQueue, stream: Readable): Disposable {
+  const onData = (chunk: Buffer) => {
+    if (!input.push(chunk)) stream.pause();
+  };
+  input.onDrain = () => stream.resume();
+  stream.on('data', onData);
+  return {
+    dispose: () => {
+      stream.off('data', onData);
+      input.onDrain = undefined;
+      stream.pause();
+    },
+  };
+}
