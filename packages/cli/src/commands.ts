@@ -34,7 +34,7 @@ const run: CommandSpec = {
 
 const info: CommandSpec = {
   path: 'info',
-  summary: 'what this host offers: backends (and the KVM flavour), their capabilities, the strategies',
+  summary: 'what this host offers: backends (and the KVM flavour), their capabilities, the strategies, boards and devices',
   positionals: [],
   options: { json: { type: 'boolean', description: 'print one JSON object' } },
   run: async (p) => (await import('./commands/info.js')).infoCommand(p),
