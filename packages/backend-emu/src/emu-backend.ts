@@ -11,6 +11,7 @@ import { EmuVm, MAX_VCPUS } from './emu-vm.js';
 
 const CAPABILITIES: readonly Capability[] = [
   'guest-memory', 'readonly-memory', 'run-deadline', 'interrupt-injection', 'cpuid', 'msr', 'sync-regs',
+  'virtual-clock', 'cr3-policy',
 ];
 
 export class EmuBackend implements Backend {
@@ -19,14 +20,14 @@ export class EmuBackend implements Backend {
     flavour: 'emu',
     description: 'x86-64 emulator (TypeScript; deterministic, no /dev/kvm needed)',
     capabilities: new Set(CAPABILITIES),
+    host: 'emulator',
+    tscKhz: TSC_KHZ,
+    deterministic: true,
+    maxVcpus: MAX_VCPUS,
     details: Object.freeze({
-      tscKhz: TSC_KHZ,
       tscPerInstruction: TSC_PER_INSTRUCTION,
       nsPerInstruction: NS_PER_INSTRUCTION,
-      virtualTime: true,
       deadlineCheckInstructions: CHECK_INTERVAL,
-      maxVcpus: MAX_VCPUS,
-      deterministic: true,
     }),
   };
   private readonly vms = new Set<EmuVm>();

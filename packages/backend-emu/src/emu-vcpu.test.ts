@@ -1,21 +1,29 @@
 import test from 'ava';
-import { BACKENDS, ExitKind, createHyvisorContainer, exitValue, setExitValue, type VmExit } from '@hyvisor/core';
+import { BACKENDS, ExitKind, abilityMismatches, createHyvisorContainer, exitValue, setExitValue, type Vm, type VmExit } from '@hyvisor/core';
 import { EmuBackend, registerEmuBackend } from './index.js';
 import { CODE, DATA, harness, handler, hex, reg, run, runToHlt, setRegs } from './test-support.js';
 
-test('the backend reports name and flavour emu, its TSC rate and only the capabilities it has', (t) => {
+test('the backend reports name and flavour emu, its typed facts and only the capabilities it has', (t) => {
   const b = new EmuBackend();
   t.is(b.info.name, 'emu');
   t.is(b.info.flavour, 'emu');
-  t.is(b.info.details['tscKhz'], 1_000_000);
+  t.is(b.info.host, 'emulator');
+  t.is(b.info.tscKhz, 1_000_000);
+  t.true(b.info.deterministic);
   t.true(b.info.capabilities.has('readonly-memory'));
   t.true(b.info.capabilities.has('interrupt-injection'));
+  t.true(b.info.capabilities.has('virtual-clock'));
+  t.true(b.info.capabilities.has('cr3-policy'));
   t.false(b.info.capabilities.has('in-kernel-irqchip'));
   t.false(b.info.capabilities.has('ioeventfd'));
-  const vm = b.createVm();
-  t.throws(() => vm.createIrqchip({ pit: false }), { message: /lacks the in-kernel-irqchip capability/ });
-  t.throws(() => vm.setIrqLine(4, true), { message: /lacks the in-kernel-irqchip capability/ });
-  t.throws(() => vm.addIoEventFd({ space: 'pio', address: 0x510, size: 1 }), { message: /lacks the ioeventfd capability/ });
+  t.false(b.info.capabilities.has('region-refresh'));
+  const vm: Vm = b.createVm();
+  t.is(vm.irqchip, undefined, 'no in-kernel irqchip: absent, not a throwing stub');
+  t.is(vm.ioEvents, undefined);
+  t.is(vm.regionRefresh, undefined);
+  t.not(vm.virtualClock, undefined);
+  t.not(vm.cr3Policy, undefined);
+  t.deepEqual(abilityMismatches(vm), [], 'sub-objects and capability list agree');
   b.dispose();
 });
 
@@ -112,11 +120,11 @@ test('a guest that never exits returns a Deadline exit once the deadline passes'
 test('the deadline is virtual time: it passes exactly when its instructions have retired', (t) => {
   const h = harness(hex('ebfe')); // jmp $
   h.vcpu.hostGuardMinMs = Infinity; // no host-time guard: a descheduled test worker must not end the run early
-  t.is(h.vm.timeSource(), 0);
+  t.is(h.vm.virtualClock.now(), 0);
   h.vcpu.setDeadline(0.001234); // 1234 ns = 1234 instructions
   t.is(run(h).kind, ExitKind.Deadline);
   t.is(h.vcpu.instructionsRetired, 1234);
-  t.is(h.vm.timeSource(), 1234);
+  t.is(h.vm.virtualClock.now(), 1234);
   h.vcpu.setDeadline(0.000_000_5); // less than an instruction: one
   t.is(run(h).kind, ExitKind.Deadline);
   t.is(h.vcpu.instructionsRetired, 1235);
@@ -128,15 +136,15 @@ test('advanceTime moves guest time and the TSC forward (never back) and brings a
   runToHlt(h);
   const tsc0 = Number(reg(h, 'rax'));
   t.is(tsc0, 0, 'rdtsc read before it retired');
-  h.vm.advanceTime(1_000_000);
-  t.is(h.vm.timeSource(), 1_000_000);
-  h.vm.advanceTime(5); // never back
-  t.is(h.vm.timeSource(), 1_000_000);
+  h.vm.virtualClock.advanceTo(1_000_000);
+  t.is(h.vm.virtualClock.now(), 1_000_000);
+  h.vm.virtualClock.advanceTo(5); // never back
+  t.is(h.vm.virtualClock.now(), 1_000_000);
   setRegs(h, { rip: BigInt(CODE) });
   runToHlt(h);
   t.is(Number(reg(h, 'rax')), 1_000_000, 'TSC = instructions retired before the rdtsc + time skipped');
   h.vcpu.setDeadline(0.01); // 10 µs
-  h.vm.advanceTime(h.vm.timeSource() + 9_990);
+  h.vm.virtualClock.advanceTo(h.vm.virtualClock.now() + 9_990);
   t.is(run(h).kind, ExitKind.Deadline);
   t.is(h.vcpu.instructionsRetired, 14, '4 retired + the 10 that remained after the jump');
   t.is(h.vcpu.stats()['skippedNs'], 1_000_000 - 2 + 9_990);
@@ -234,7 +242,7 @@ test('a CR3 policy that refuses makes MOV to CR3 #GP(0) with the old CR3 kept; i
   const h = harness(hex('0f22d8 f4')); // mov cr3, rax; hlt
   const seen: number[] = [];
   const refuse = (cr3: number) => { seen.push(cr3); return false; };
-  h.vm.setCr3Policy(refuse);
+  h.vm.cr3Policy.set(refuse);
   const before = h.vcpu.getSpecialRegisters().cr3;
   setRegs(h, { rax: 0x123018n }); // PWT|PCD set: dropped before the policy sees it
   runToHlt(h);
@@ -249,8 +257,8 @@ test('a CR3 policy that allows loads CR3; without a policy (or after removing it
   for (const policy of ['allow', 'none', 'removed'] as const) {
     const h = harness(hex('0f22d8 f4'));
     let calls = 0;
-    if (policy !== 'none') h.vm.setCr3Policy(() => { calls++; return true; });
-    if (policy === 'removed') h.vm.setCr3Policy(undefined);
+    if (policy !== 'none') h.vm.cr3Policy.set(() => { calls++; return true; });
+    if (policy === 'removed') h.vm.cr3Policy.set(undefined);
     setRegs(h, { rax: 0x9008n }); // the boot PML4 again, with PWT
     runToHlt(h);
     t.is(h.vcpu.readRegister('rip'), CODE + 4, policy);

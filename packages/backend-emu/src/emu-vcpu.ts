@@ -11,7 +11,7 @@
  * @module
  */
 import {
-  BackendError, DisposableStore, EXIT_KIND_NAMES, REGISTER_NAMES,
+  BackendError, DisposableStore, EXIT_KIND_NAMES, REGISTER_NAMES, assertLive,
   type CpuidEntry, type RegisterName, type Registers, type Segment, type SpecialRegisters, type Vcpu, type VmExit,
   type GuestMemory,
 } from '@hyvisor/core';
@@ -116,7 +116,7 @@ export class EmuVcpu implements Vcpu {
   }
 
   private live(operation: string): void {
-    if (this.store.isDisposed) throw new BackendError(`${operation}: vCPU ${this.id} is disposed`);
+    assertLive(this.store, operation, `vCPU ${this.id}`);
   }
 
   /** The x86 reset state (real-mode-like segments; the VMM switches to long mode). */

@@ -13,7 +13,8 @@ import { BACKENDS, type Backend, type createHyvisorContainer } from '@hyvisor/co
 import { KvmBackend } from './kvm-backend.js';
 
 export { KvmBackend, type KvmHost } from './kvm-backend.js';
-export { KvmVm, type KvmIrqchipState, type KvmPicState } from './kvm-vm.js';
+export { KvmVm } from './kvm-vm.js';
+export { KvmIrqchip, type KvmIrqchipState, type KvmPicState } from './kvm-irqchip.js';
 export { KvmVcpu } from './kvm-vcpu.js';
 export { detectFlavour, kvmAvailable, openKvmDevice, KVM_DEVICE, KVM_PVM_SYSFS, type KvmAvailability, type KvmFlavour } from './host.js';
 export { loadNative, describeErrno, type KvmNative, type KvmLayout, type StructLayout } from './native.js';

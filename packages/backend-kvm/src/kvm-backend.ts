@@ -92,16 +92,18 @@ export class KvmBackend implements Backend {
       // The deadline relies on immediate_exit so that a kick landing just before KVM_RUN is kept.
       if (immediateExit) capabilities.add('run-deadline');
       // KVM_INTERRUPT and interrupt-window exits are part of the base x86 API. They serve VMs
-      // without an in-kernel irqchip; a VM that calls createIrqchip() switches to setIrqLine().
+      // without an in-kernel irqchip; a VM that calls irqchip.create() switches to irqchip.setLine().
       capabilities.add('interrupt-injection');
       if (cap('KVM_CAP_EXT_CPUID')) capabilities.add('cpuid');
       // KVM_GET/SET_MSRS are base x86 API as well.
       capabilities.add('msr');
       if (ioeventfd) capabilities.add('ioeventfd');
       if (syncRegs) capabilities.add('sync-regs');
-      // Both interrupt modes are per VM: userspace injection until createIrqchip() is called,
-      // the in-kernel PIC/IOAPIC/LAPIC afterwards. details.pit2 says whether the PIT comes too.
+      // Both interrupt modes are per VM: userspace injection until vm.irqchip.create() is called,
+      // the in-kernel PIC/IOAPIC/LAPIC afterwards. vm.irqchip.offersPit says whether the PIT comes too.
       if (irqchip) capabilities.add('in-kernel-irqchip');
+      // Deleting and re-adding a memory slot is base API; it matters where KVM shadows guest page tables.
+      capabilities.add('region-refresh');
 
       const base = {
         native, kvmFd, flavour, vcpuMmapSize, maxVcpuId, memslots, syncRegs, readonlyMemory, ioeventfd, irqchip, pit2,
@@ -112,11 +114,12 @@ export class KvmBackend implements Backend {
         flavour,
         description: describe(flavour),
         capabilities,
+        host: flavour === 'kvm_pvm' ? 'kvm_pvm' : 'hardware',
+        tscKhz,
+        deterministic: false,
+        maxVcpus,
         details: Object.freeze({
           apiVersion: version,
-          flavour,
-          tscKhz,
-          maxVcpus,
           recommendedVcpus: cap('KVM_CAP_NR_VCPUS'),
           maxVcpuId,
           memslots,

@@ -1,4 +1,4 @@
-import { BackendError, ExitKind, EXIT_KIND_NAMES, WiringError, exitValue, type VmExit } from '@hyvisor/core';
+import { BackendError, ExitKind, EXIT_KIND_NAMES, WiringError, abilityMismatches, exitValue, type Vm, type VmExit } from '@hyvisor/core';
 import { asm, backend, bootGuest, CODE, IDTR, JMP, JNZ, kvmTest, needsCapability, picInit, pitInit, Program, writeIdt } from './test-support.js';
 import type { KvmVcpu } from './kvm-vcpu.js';
 
@@ -32,11 +32,17 @@ function runFor(cpu: KvmVcpu, ms: number, onExit: (exit: VmExit, elapsed: number
   return performance.now() - start;
 }
 
-kvmTest('info advertises in-kernel-irqchip when KVM has KVM_CAP_IRQCHIP, and says whether the PIT comes with it', (t) => {
+kvmTest('info advertises in-kernel-irqchip when KVM has KVM_CAP_IRQCHIP, VMs have vm.irqchip exactly then, and it says whether the PIT comes with it', (t) => {
   const info = backend().info;
   t.is(info.capabilities.has('in-kernel-irqchip'), info.details['irqchip'] === true);
-  t.is(typeof info.details['pit2'], 'boolean');
   t.true(info.capabilities.has('interrupt-injection'), 'userspace injection stays available to VMs without an irqchip');
+  const vm: Vm = backend().createVm({ name: 'abilities' });
+  t.teardown(() => vm.dispose());
+  t.deepEqual(abilityMismatches(vm), [], 'sub-objects and capability list agree');
+  t.is(vm.irqchip !== undefined, info.capabilities.has('in-kernel-irqchip'));
+  t.is(vm.irqchip?.offersPit ?? false, info.details['pit2'] === true);
+  t.is(vm.virtualClock, undefined, 'KVM guest time is host time');
+  t.is(vm.cr3Policy, undefined, 'guest ring 0 runs on the CPU: no CR3 check');
   t.log(`irqchip ${info.details['irqchip']}, pit2 ${info.details['pit2']}`);
 });
 
@@ -56,7 +62,7 @@ kvmTest('the in-kernel PIT and PIC deliver IRQ0 timer ticks at the programmed ra
     .emit(asm.hlt)
     .branch(JMP, 'idle');
   const { vm, cpu } = bootGuest(t, main.bytes(), (vm) => {
-    vm.createIrqchip({ pit: true });
+    vm.irqchip!.create({ pit: true });
     vm.memory.write(HANDLERS, Uint8Array.from(handler.bytes()));
     writeIdt(vm.memory, { 0x20: HANDLERS });
   });
@@ -71,7 +77,7 @@ kvmTest('the in-kernel PIT and PIC deliver IRQ0 timer ticks at the programmed ra
     } else others.push(`${kindName(exit)}${exit.kind === ExitKind.Io ? ` port 0x${exit.port.toString(16)}` : ''} ${exit.reason}`);
   });
   const ticks = vm.memory.u32(COUNT);
-  const state = vm.irqchipState();
+  const state = vm.irqchip!.state();
   t.log(`${ticks} ticks in ${elapsed.toFixed(0)} ms (expected ≈${Math.round(elapsed)}); tick ${N} reported after ${reportedAt.toFixed(0)} ms; PIC base 0x${state.master.vectorBase.toString(16)} imr 0x${state.master.imr.toString(16)}; PIT ch0 mode ${state.pit?.mode} count ${state.pit?.count}`);
   // PIC and PIT ports are served in the kernel: the only userspace exit is the report.
   t.deepEqual(others, [], 'no exits besides the report (PIC/PIT port I/O stays in the kernel)');
@@ -85,7 +91,7 @@ kvmTest('the in-kernel PIT and PIC deliver IRQ0 timer ticks at the programmed ra
   t.true(reportedAt >= N / 2, `tick ${N} arrived after ${reportedAt.toFixed(1)} ms, faster than 1 kHz`);
 });
 
-kvmTest('setIrqLine raises an edge interrupt that the guest takes through the in-kernel PIC, again after EOI', (t) => {
+kvmTest('irqchip.setLine raises an edge interrupt that the guest takes through the in-kernel PIC, again after EOI', (t) => {
   if (!needsCapability(t, 'in-kernel-irqchip')) return;
   const IRQ = 5, VECTOR = 0x20 + IRQ;
   const handler = new Program(HANDLERS)
@@ -96,7 +102,7 @@ kvmTest('setIrqLine raises an edge interrupt that the guest takes through the in
     .emit(asm.hlt)
     .branch(JMP, 'idle');
   const { vm, cpu } = bootGuest(t, main.bytes(), (vm) => {
-    vm.createIrqchip({ pit: false });
+    vm.irqchip!.create({ pit: false });
     vm.memory.write(HANDLERS, Uint8Array.from(handler.bytes()));
     writeIdt(vm.memory, { [VECTOR]: HANDLERS });
   });
@@ -105,8 +111,8 @@ kvmTest('setIrqLine raises an edge interrupt that the guest takes through the in
   t.is(kindName(ready), 'io');
   t.is(ready.port, READY);
   for (let round = 0; round < 3; round++) {
-    vm.setIrqLine(IRQ, true);
-    vm.setIrqLine(IRQ, false);
+    vm.irqchip!.setLine(IRQ, true);
+    vm.irqchip!.setLine(IRQ, false);
     cpu.setDeadline(2000);
     const exit = cpu.run();
     t.is(kindName(exit), 'io', `round ${round}`);
@@ -117,12 +123,12 @@ kvmTest('setIrqLine raises an edge interrupt that the guest takes through the in
   cpu.setDeadline(30);
   t.is(kindName(cpu.run()), 'deadline');
   cpu.setDeadline(0);
-  const state = vm.irqchipState();
+  const state = vm.irqchip!.state();
   t.is(state.master.isr, 0, 'every interrupt was acknowledged with EOI');
   t.is(state.master.imr, 0xff & ~(1 << IRQ));
 });
 
-kvmTest('setIrqLine on an IOAPIC-only GSI reaches the guest through the IOAPIC and the local APIC', (t) => {
+kvmTest('irqchip.setLine on an IOAPIC-only GSI reaches the guest through the IOAPIC and the local APIC', (t) => {
   if (!needsCapability(t, 'in-kernel-irqchip')) return;
   const GSI = 16, VECTOR = 0x41;
   const handler = new Program(HANDLERS)
@@ -140,17 +146,17 @@ kvmTest('setIrqLine on an IOAPIC-only GSI reaches the guest through the IOAPIC a
     .emit(asm.hlt)
     .branch(JMP, 'idle');
   const { vm, cpu } = bootGuest(t, main.bytes(), (vm) => {
-    vm.createIrqchip({ pit: false });
+    vm.irqchip!.create({ pit: false });
     vm.memory.write(HANDLERS, Uint8Array.from(handler.bytes()));
     writeIdt(vm.memory, { [VECTOR]: HANDLERS });
   });
   cpu.setDeadline(2000);
   const ready = cpu.run();
   t.is(ready.port, READY, `first exit: ${kindName(ready)} ${ready.reason}`);
-  t.is(vm.irqchipState().ioapicRedirection[GSI], BigInt(VECTOR), 'the guest programmed the in-kernel IOAPIC');
+  t.is(vm.irqchip!.state().ioapicRedirection[GSI], BigInt(VECTOR), 'the guest programmed the in-kernel IOAPIC');
   for (let round = 0; round < 2; round++) {
-    vm.setIrqLine(GSI, true);
-    vm.setIrqLine(GSI, false);
+    vm.irqchip!.setLine(GSI, true);
+    vm.irqchip!.setLine(GSI, false);
     cpu.setDeadline(2000);
     const exit = cpu.run();
     t.is(exit.port, HANDLED, `round ${round}: ${kindName(exit)} ${exit.reason}`);
@@ -175,7 +181,7 @@ kvmTest('the in-kernel local APIC timer (periodic, xAPIC MMIO) interrupts the gu
     .emit(asm.hlt)
     .branch(JMP, 'idle');
   const { vm, cpu } = bootGuest(t, main.bytes(), (vm) => {
-    vm.createIrqchip({ pit: false });
+    vm.irqchip!.create({ pit: false });
     vm.memory.write(HANDLERS, Uint8Array.from(handler.bytes()));
     writeIdt(vm.memory, { [VECTOR]: HANDLERS });
   });
@@ -194,7 +200,7 @@ kvmTest('the in-kernel local APIC timer (periodic, xAPIC MMIO) interrupts the gu
 
 kvmTest('a vCPU halted in the kernel (sti; hlt, no interrupt source) is returned to the VMM by its deadline', (t) => {
   if (!needsCapability(t, 'in-kernel-irqchip')) return;
-  const { cpu } = bootGuest(t, [...asm.sti, ...asm.hlt, ...asm.outAl(REPORT), ...asm.spin], (vm) => vm.createIrqchip({ pit: true }));
+  const { cpu } = bootGuest(t, [...asm.sti, ...asm.hlt, ...asm.outAl(REPORT), ...asm.spin], (vm) => vm.irqchip!.create({ pit: true }));
   for (let i = 0; i < 3; i++) {
     const start = performance.now();
     cpu.setDeadline(50);
@@ -211,7 +217,7 @@ kvmTest('a vCPU halted in the kernel (sti; hlt, no interrupt source) is returned
 
 kvmTest('kick() from another thread wakes a vCPU halted in the kernel', async (t) => {
   if (!needsCapability(t, 'in-kernel-irqchip')) return;
-  const { cpu } = bootGuest(t, [...asm.sti, ...asm.hlt, ...asm.spin], (vm) => vm.createIrqchip({ pit: false }));
+  const { cpu } = bootGuest(t, [...asm.sti, ...asm.hlt, ...asm.spin], (vm) => vm.irqchip!.create({ pit: false }));
   const handle = (cpu as unknown as { handle: number }).handle;
   const { Worker } = await import('node:worker_threads');
   const addon = new URL('../build/Release/hyvisor_kvm.node', import.meta.url).pathname;
@@ -231,35 +237,35 @@ kvmTest('kick() from another thread wakes a vCPU halted in the kernel', async (t
   t.true(elapsed < 2000, `returned after ${elapsed.toFixed(0)} ms (the safety deadline is 5000 ms)`);
 });
 
-kvmTest('queueInterrupt after createIrqchip throws a BackendError that points to setIrqLine', (t) => {
+kvmTest('queueInterrupt after irqchip.create throws a BackendError that points to irqchip.setLine', (t) => {
   if (!needsCapability(t, 'in-kernel-irqchip')) return;
-  const { cpu } = bootGuest(t, asm.hlt, (vm) => vm.createIrqchip({ pit: false }));
+  const { cpu } = bootGuest(t, asm.hlt, (vm) => vm.irqchip!.create({ pit: false }));
   t.true(cpu.inKernelIrqchip);
-  t.throws(() => cpu.queueInterrupt(0x30), { instanceOf: BackendError, message: /in-kernel irqchip.*setIrqLine/ });
+  t.throws(() => cpu.queueInterrupt(0x30), { instanceOf: BackendError, message: /in-kernel irqchip.*irqchip\.setLine/ });
 });
 
-kvmTest('createIrqchip after a vCPU exists, twice, or setIrqLine without it, is refused with a message', (t) => {
+kvmTest('irqchip.create after a vCPU exists, twice, or irqchip.setLine without it, is refused with a message', (t) => {
   if (!needsCapability(t, 'in-kernel-irqchip')) return;
   const vm = backend().createVm({ name: 'irqchip-order' });
   t.teardown(() => vm.dispose());
-  t.throws(() => vm.setIrqLine(0, true), { instanceOf: BackendError, message: /no in-kernel irqchip; call createIrqchip\(\)/ });
+  t.throws(() => vm.irqchip!.setLine(0, true), { instanceOf: BackendError, message: /no in-kernel irqchip yet; call irqchip\.create\(\)/ });
   vm.createVcpu(0).dispose();
   // KVM counts vCPUs ever created, so even a disposed one forbids the irqchip.
-  t.throws(() => vm.createIrqchip({ pit: true }), { instanceOf: WiringError, message: /before createVcpu/ });
-  t.false(vm.hasIrqchip);
+  t.throws(() => vm.irqchip!.create({ pit: true }), { instanceOf: WiringError, message: /before createVcpu/ });
+  t.false(vm.irqchip!.created);
 
   const ok = backend().createVm({ name: 'irqchip-twice' });
   t.teardown(() => ok.dispose());
-  ok.createIrqchip({ pit: false });
-  t.throws(() => ok.createIrqchip({ pit: false }), { instanceOf: WiringError, message: /already has its in-kernel irqchip/ });
+  ok.irqchip!.create({ pit: false });
+  t.throws(() => ok.irqchip!.create({ pit: false }), { instanceOf: WiringError, message: /already has its in-kernel irqchip/ });
   for (const gsi of [24, -1, 1.5, Number.NaN]) {
-    t.throws(() => ok.setIrqLine(gsi, true), { instanceOf: BackendError, message: /gsi must be an integer 0-23/ });
+    t.throws(() => ok.irqchip!.setLine(gsi, true), { instanceOf: BackendError, message: /gsi must be an integer 0-23/ });
   }
-  t.notThrows(() => ok.setIrqLine(23, true));
-  t.notThrows(() => ok.setIrqLine(23, false));
+  t.notThrows(() => ok.irqchip!.setLine(23, true));
+  t.notThrows(() => ok.irqchip!.setLine(23, false));
 });
 
-kvmTest('without createIrqchip a vCPU keeps userspace injection and HLT exits', (t) => {
+kvmTest('without irqchip.create a vCPU keeps userspace injection and HLT exits', (t) => {
   const { cpu } = bootGuest(t, asm.hlt);
   t.false(cpu.inKernelIrqchip);
   t.true(cpu.queueInterrupt(0x30));

@@ -41,15 +41,15 @@ async function churn(t: ExecutionContext, irqchip: boolean): Promise<void> {
   const cycle = (): void => {
     const vm = backend().createVm({ name: 'churn' });
     try {
-      if (irqchip) vm.createIrqchip({ pit: true });
+      if (irqchip) vm.irqchip!.create({ pit: true });
       vm.addRegion('ram', 0, 2 << 20);
       vm.addRegion('rom', 0x400000, 0x1000, { readonly: true });
-      vm.addIoEventFd({ space: 'pio', address: irqchip ? 0x80 : 0x40, size: 1 });
+      vm.ioEvents!.add({ space: 'pio', address: irqchip ? 0x80 : 0x40, size: 1 });
       const cpu = vm.createVcpu(0);
       cpu.setDeadline(1000);
       if (irqchip) {
-        vm.setIrqLine(4, true);
-        vm.setIrqLine(4, false);
+        vm.irqchip!.setLine(4, true);
+        vm.irqchip!.setLine(4, false);
       }
     } finally {
       vm.dispose();
@@ -76,7 +76,7 @@ kvmSerialTest('creating and disposing 200 VMs with an in-kernel irqchip and PIT 
   if (!needsCapability(t, 'in-kernel-irqchip', 'pit2')) return;
   const threads = pitThreads();
   const probe = backend().createVm({ name: 'pit-probe' });
-  probe.createIrqchip({ pit: true });
+  probe.irqchip!.create({ pit: true });
   const visible = pitThreads() > threads;
   probe.dispose();
   if (!visible) t.log(`no kvm-pit/${process.pid} thread is visible in /proc here: the thread check below proves nothing`);

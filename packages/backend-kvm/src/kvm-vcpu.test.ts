@@ -141,7 +141,7 @@ kvmTest('kick() makes the next run return a deadline exit, once', (t) => {
 
 kvmTest('ioeventfd counts port writes without userspace exits', (t) => {
   const { cpu, vm } = bootGuest(t, [...asm.movEcx(100), ...asm.outAl(0x40), ...asm.decEcx, ...asm.jnz(-6), ...asm.hlt]);
-  const counter = vm.addIoEventFd({ space: 'pio', address: 0x40, size: 1 });
+  const counter = vm.ioEvents!.add({ space: 'pio', address: 0x40, size: 1 });
   t.is(counter.take(), 0);
   t.is(kindName(cpu.run()), 'hlt');
   t.is(counter.take(), 100);
@@ -255,7 +255,7 @@ kvmTest('info reports the flavour this host has', (t) => {
   t.is(info.flavour, expected);
   t.is(info.details['apiVersion'], 12);
   t.true(info.capabilities.has('guest-memory'));
-  t.log(`${info.description}; caps: ${[...info.capabilities].join(', ')}; tsc ${info.details['tscKhz']} kHz`);
+  t.log(`${info.description}; caps: ${[...info.capabilities].join(', ')}; tsc ${info.tscKhz} kHz`);
 });
 
 kvmTest('overlapping and misaligned regions are refused with a message', (t) => {

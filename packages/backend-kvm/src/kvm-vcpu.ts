@@ -5,7 +5,7 @@
  *
  * Two interrupt modes, fixed when the vCPU is created: without an in-kernel irqchip the VMM
  * queues vectors ({@link KvmVcpu.queueInterrupt}) and run() injects them with KVM_INTERRUPT and
- * interrupt-window exits; after {@link KvmVm.createIrqchip} the kernel's PIC/IOAPIC/LAPIC deliver
+ * interrupt-window exits; after `KvmVm.irqchip.create()` the kernel's PIC/IOAPIC/LAPIC deliver
  * interrupts, run() never touches KVM_INTERRUPT or `request_interrupt_window`, and HLT sleeps in
  * the kernel (only the deadline, a kick or a signal return such a vCPU to the VMM).
  *
@@ -19,7 +19,9 @@ import {
   BackendError,
   DisposableStore,
   ExitKind,
+  InterruptQueue,
   REGISTER_NAMES,
+  assertLive,
   createExit,
   type CpuidEntry,
   type DescriptorTable,
@@ -33,8 +35,6 @@ import {
 import type { KvmHost } from './kvm-backend.js';
 import { check, checkBuffer, errnoError, type KvmNative, type StructLayout } from './native.js';
 
-/** Pending-interrupt ring size: enough for a burst from several devices between two runs. */
-const IRQ_QUEUE_SIZE = 16;
 /** errno values the run path compares against (Linux x86-64). */
 const EINTR = 4, EEXIST = 17, E2BIG = 7;
 const SEGMENTS = ['cs', 'ds', 'es', 'fs', 'gs', 'ss', 'tr', 'ldt'] as const;
@@ -80,9 +80,8 @@ export class KvmVcpu implements Vcpu {
   private readonly exitIntr: number;
   private readonly iocInterrupt: number;
 
-  private readonly irqQueue = new Uint8Array(IRQ_QUEUE_SIZE);
-  private irqHead = 0;
-  private irqCount = 0;
+  /** Vectors waiting for KVM_INTERRUPT (never used with an in-kernel irqchip). */
+  private readonly irqs = new InterruptQueue();
   /** KVM_INTERRUPT argument, preallocated so injection does not allocate. */
   private readonly irqArg: Uint32Array;
 
@@ -169,7 +168,7 @@ export class KvmVcpu implements Vcpu {
   }
 
   private live(operation: string): void {
-    if (this.store.isDisposed) throw new BackendError(`${operation}: vCPU ${this.id} is disposed`);
+    assertLive(this.store, operation, `vCPU ${this.id}`);
   }
 
   // ------------------------------------------------------------------ hot path
@@ -184,7 +183,7 @@ export class KvmVcpu implements Vcpu {
     if (this.store.isDisposed) throw new BackendError(`run: vCPU ${this.id} is disposed`);
     // Never true with an in-kernel irqchip (queueInterrupt refuses), so such a vCPU never issues
     // KVM_INTERRUPT nor touches request_interrupt_window: KVM injects from its own LAPIC.
-    if (this.irqCount > 0) this.injectPending();
+    if (this.irqs.size > 0) this.injectPending();
     const exit = this.exit;
     const rc = this.native.vcpuRun(this.handle);
     if (rc < 0) {
@@ -231,18 +230,18 @@ export class KvmVcpu implements Vcpu {
    */
   private injectPending(): void {
     const u8 = this.u8;
+    const irqs = this.irqs;
     if (u8[this.oReady] !== 0 && u8[this.oIfFlag] !== 0) {
-      this.irqArg[0] = this.irqQueue[this.irqHead]!;
+      this.irqArg[0] = irqs.peek();
       const rc = this.native.ioctlBuf(this.fd, this.iocInterrupt, this.irqArg);
       if (rc >= 0) {
-        this.irqHead = (this.irqHead + 1) % IRQ_QUEUE_SIZE;
-        this.irqCount--;
+        irqs.drop();
       } else if (rc !== -EEXIST) {
         // EEXIST: KVM still holds the previous vector; retry after the next exit.
         throw errnoError(`KVM_INTERRUPT (vCPU ${this.id})`, rc);
       }
     }
-    u8[this.oReqWindow] = this.irqCount > 0 ? 1 : 0;
+    u8[this.oReqWindow] = irqs.size > 0 ? 1 : 0;
   }
 
   /** Fills the exit for the rare exit reasons; strings are built only here. */
@@ -307,28 +306,22 @@ export class KvmVcpu implements Vcpu {
 
   /**
    * Queues external interrupt `vector` (0–255). Returns false when the 16-entry queue is full.
-   * Throws {@link BackendError} if the VM has an in-kernel irqchip ({@link KvmVm.createIrqchip}):
-   * KVM then owns injection and device interrupts go through {@link KvmVm.setIrqLine}.
+   * Throws {@link BackendError} if the VM has an in-kernel irqchip (`KvmVm.irqchip.create()`):
+   * KVM then owns injection and device interrupts go through `vm.irqchip.setLine`.
    */
   queueInterrupt(vector: number): boolean {
     this.live('queueInterrupt');
     if (this.inKernelIrqchip) {
       throw new BackendError(
-        `queueInterrupt(${vector}): vCPU ${this.id} belongs to a VM with an in-kernel irqchip, where KVM injects interrupts itself (KVM_INTERRUPT is refused); raise the device's input with Vm.setIrqLine(gsi, level) instead`,
+        `queueInterrupt(${vector}): vCPU ${this.id} belongs to a VM with an in-kernel irqchip, where KVM injects interrupts itself (KVM_INTERRUPT is refused); raise the device's input with vm.irqchip.setLine(gsi, level) instead`,
       );
     }
-    if (!Number.isInteger(vector) || vector < 0 || vector > 255) {
-      throw new BackendError(`queueInterrupt: vector must be an integer 0-255, got ${vector}`);
-    }
-    if (this.irqCount === IRQ_QUEUE_SIZE) return false;
-    this.irqQueue[(this.irqHead + this.irqCount) % IRQ_QUEUE_SIZE] = vector;
-    this.irqCount++;
-    return true;
+    return this.irqs.push(vector);
   }
 
   /** Vectors queued but not yet handed to KVM. */
   get pendingInterrupts(): number {
-    return this.irqCount;
+    return this.irqs.size;
   }
 
   /**
@@ -338,7 +331,7 @@ export class KvmVcpu implements Vcpu {
   /** True if the guest could take an interrupt at the last exit (IF=1, no shadow) and none is queued. */
   get interruptWindowOpen(): boolean {
     const u8 = this.u8;
-    return this.irqCount === 0 && u8[this.oReady] !== 0 && u8[this.oIfFlag] !== 0;
+    return this.irqs.size === 0 && u8[this.oReady] !== 0 && u8[this.oIfFlag] !== 0;
   }
 
   /** Sets or clears `request_interrupt_window` in kvm_run for the next entry (no ioctl). */
@@ -370,7 +363,7 @@ export class KvmVcpu implements Vcpu {
    */
   lapicRegister(offset: number): number {
     this.live('lapicRegister');
-    if (!this.inKernelIrqchip) throw new BackendError(`lapicRegister: vCPU ${this.id} has no in-kernel local APIC (createIrqchip was not called)`);
+    if (!this.inKernelIrqchip) throw new BackendError(`lapicRegister: vCPU ${this.id} has no in-kernel local APIC (irqchip.create() was not called)`);
     if (!Number.isInteger(offset) || offset < 0 || offset > 0x3fc || offset % 4 !== 0) {
       throw new BackendError(`lapicRegister: offset must be a multiple of 4 in 0-0x3fc, got ${offset}`);
     }

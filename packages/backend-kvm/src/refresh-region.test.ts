@@ -91,7 +91,7 @@ function scenario(t: import('ava').ExecutionContext, refresh: boolean, ring3: bo
   let refreshUs = 0;
   if (refresh) {
     const start = performance.now();
-    vm.refreshRegion(poolRegion);
+    vm.regionRefresh!.refresh(poolRegion);
     refreshUs = (performance.now() - start) * 1000;
     t.is(pool.getBigUint64(0, true) & ~0xfffn, BigInt(POOL + 4096), 'contents kept');
   }
@@ -120,9 +120,9 @@ kvmTest('refreshRegion refuses a region of another VM', (t) => {
   const a = bootGuest(t, [0xf4]);
   const b = bootGuest(t, [0xf4]);
   const region = b.vm.memory.regions[0]!;
-  t.throws(() => a.vm.refreshRegion(region), { message: /is not a memory region of VM/ });
+  t.throws(() => a.vm.regionRefresh!.refresh(region), { message: /is not a memory region of VM/ });
   const own = a.vm.memory.regions[0]!;
   a.vm.memory.setU32(0x1000, 0x1234);
-  a.vm.refreshRegion(own);
+  a.vm.regionRefresh!.refresh(own);
   t.is(a.vm.memory.u32(0x1000), 0x1234);
 });

@@ -15,7 +15,7 @@ import { registerHybridStrategy } from './strategies.js';
 const KVM: Capability[] = ['guest-memory', 'readonly-memory', 'run-deadline', 'interrupt-injection', 'cpuid', 'msr', 'ioeventfd', 'in-kernel-irqchip', 'sync-regs'];
 
 function backend(caps: Capability[] = KVM, name = 'kvm'): BackendInfo {
-  return { name, flavour: name === 'kvm' ? 'kvm_pvm' : name, description: 'test', capabilities: new Set(caps), details: { tscKhz: 2_000_000 } };
+  return { name, flavour: name === 'kvm' ? 'kvm_pvm' : name, description: 'test', capabilities: new Set(caps), tscKhz: 2_000_000, details: {} };
 }
 
 const container = createHyvisorContainer();

@@ -11,7 +11,7 @@ import { hybridStrategy, registerHybridStrategy } from './strategies.js';
 const CAPS: Capability[] = ['guest-memory', 'run-deadline', 'interrupt-injection', 'cpuid', 'msr', 'ioeventfd', 'sync-regs'];
 
 function backend(caps: Capability[] = CAPS): BackendInfo {
-  return { name: 'kvm', flavour: 'kvm_pvm', description: 'test', capabilities: new Set(caps), details: { tscKhz: 2_299_998 } };
+  return { name: 'kvm', flavour: 'kvm_pvm', description: 'test', capabilities: new Set(caps), tscKhz: 2_299_998, details: {} };
 }
 
 test('hybrid is HVM CPU and paging with PV event channels, pvclock and the block ring', (t) => {

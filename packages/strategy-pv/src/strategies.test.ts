@@ -9,7 +9,7 @@ import { pvStrategy, registerPvStrategy } from './strategies.js';
 const ALL: Capability[] = ['guest-memory', 'readonly-memory', 'run-deadline', 'interrupt-injection', 'cpuid', 'msr', 'ioeventfd', 'sync-regs'];
 
 function backend(caps: Capability[] = ALL, name = 'kvm'): BackendInfo {
-  return { name, flavour: 'kvm_pvm', description: 'test', capabilities: new Set(caps), details: { tscKhz: 2_299_998 } };
+  return { name, flavour: 'kvm_pvm', description: 'test', capabilities: new Set(caps), tscKhz: 2_299_998, details: {} };
 }
 
 /** Another interrupt facet (the HVM one's name and shape; strategy-pv does not depend on strategy-hvm). */

@@ -69,7 +69,7 @@ export class Cpu {
   cr2 = 0;
   cr3 = 0;
   /**
-   * The VM's CR3 policy (`Vm.setCr3Policy`): MOV to CR3 raises #GP(0) when it returns false for
+   * The VM's CR3 policy (`vm.cr3Policy`): MOV to CR3 raises #GP(0) when it returns false for
    * the new PML4 address. Undefined (the default): no check.
    */
   cr3Policy: ((cr3: number) => boolean) | undefined = undefined;
@@ -93,7 +93,7 @@ export class Cpu {
   shadow = 0;
   /** Instructions completed (the virtual TSC counts these). */
   retired = 0;
-  /** Guest time in ns skipped while halted (the VMM's `advanceTime`): virtual time = retired × ns per instruction + this. */
+  /** Guest time in ns skipped while halted (the VMM's `vm.virtualClock.advanceTo`): virtual time = retired × ns per instruction + this. */
   skippedNs = 0;
   /** Instructions that raised #UD because the emulator does not implement them. */
   unimplemented = 0;

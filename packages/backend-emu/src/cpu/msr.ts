@@ -11,7 +11,7 @@ export const MSR_TSC = 0x10, MSR_APIC_BASE = 0x1b, MSR_EFER = 0xc0000080, MSR_ST
   MSR_LSTAR = 0xc0000082, MSR_CSTAR = 0xc0000083, MSR_FMASK = 0xc0000084, MSR_FS_BASE = 0xc0000100,
   MSR_GS_BASE = 0xc0000101, MSR_KERNEL_GS_BASE = 0xc0000102;
 
-/** Guest time per retired instruction, in ns: the virtual clock (`Vm.timeSource`) runs at one instruction per ns. */
+/** Guest time per retired instruction, in ns: the virtual clock (`vm.virtualClock`) runs at one instruction per ns. */
 export const NS_PER_INSTRUCTION = 1;
 /** The virtual TSC rate reported to the VMM and, through CPUID 0x40000002, to the guest. */
 export const TSC_KHZ = 1_000_000;

@@ -38,7 +38,7 @@ export function movToCr(cpu: Cpu, d: Insn): void {
     case 3: {
       // Bits 51:12 are the PML4 address; PCID/PWT/PCD bits are ignored.
       const cr3 = (hi & 0xfffff) * 0x1_0000_0000 + ((lo & 0xfffff000) >>> 0);
-      // The VMM's policy (Vm.setCr3Policy): a refused load is #GP(0), CR3 and the TLB untouched.
+      // The VMM's policy (vm.cr3Policy): a refused load is #GP(0), CR3 and the TLB untouched.
       if (cpu.cr3Policy !== undefined && !cpu.cr3Policy(cr3)) cpu.raise(13, 0);
       cpu.cr3 = cr3;
       cpu.mmu.flush();

@@ -6,7 +6,7 @@
  * exits themselves are filled by {@link Exits}; the Vcpu contract around it is `EmuVcpu`.
  * @module
  */
-import { EXIT_KIND_NAMES, ExitKind, type VmExit } from '@hyvisor/core';
+import { EXIT_KIND_NAMES, ExitKind, InterruptQueue, type VmExit } from '@hyvisor/core';
 import { A_EXCEPTION, A_INTERNAL, A_RESTART_EXIT, ABORT, numberToBig, type Cpu } from '../cpu/cpu.js';
 import { DecodeCache, type Block } from '../cpu/decode-cache.js';
 import { Fetcher } from '../cpu/fetch.js';
@@ -20,7 +20,6 @@ import { classify, executeFast } from '../execute/fast.js';
 import type { Mmu } from '../mmu/mmu.js';
 import { BlockBuilder } from './block-builder.js';
 import type { Exits } from './exits.js';
-import { InterruptQueue } from './interrupt-queue.js';
 
 /** Instructions between two looks at the host clock (deadline guard) and the kick flag. */
 export const CHECK_INTERVAL = 4096;

@@ -41,7 +41,7 @@ export async function infoCommand({ values }: Parsed): Promise<number> {
     if (!b.available) { lines.push(`  ${b.name}: not available: ${b.reason}`); continue; }
     lines.push(`  ${b.name}: ${b.info.flavour}: ${b.info.description}`);
     lines.push(`    capabilities: ${[...b.info.capabilities].join(', ')}`);
-    for (const [k, v] of Object.entries(b.info.details)) lines.push(`    ${k}: ${v}`);
+    for (const [k, v] of Object.entries(facts(b.info))) lines.push(`    ${k}: ${v}`);
   }
   lines.push('', 'strategies:');
   for (const s of strategies) lines.push(`  ${s.name}: ${s.description}`);
@@ -59,5 +59,15 @@ export async function infoCommand({ values }: Parsed): Promise<number> {
 }
 
 function infoJson(info: BackendInfo) {
-  return { flavour: info.flavour, description: info.description, capabilities: [...info.capabilities], details: info.details };
+  return { flavour: info.flavour, description: info.description, capabilities: [...info.capabilities], details: facts(info) };
+}
+
+/** The backend's typed facts (those it knows) followed by its display-only details. */
+function facts(info: BackendInfo): Record<string, string | number | boolean> {
+  const typed: Record<string, string | number | boolean> = {};
+  if (info.host !== undefined) typed['host'] = info.host;
+  if (info.tscKhz !== undefined) typed['tscKhz'] = info.tscKhz;
+  if (info.deterministic !== undefined) typed['deterministic'] = info.deterministic;
+  if (info.maxVcpus !== undefined) typed['maxVcpus'] = info.maxVcpus;
+  return { ...typed, ...info.details };
 }

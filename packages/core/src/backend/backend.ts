@@ -9,10 +9,13 @@ import type { Disposable } from '../lifecycle/disposable.js';
 import type { GuestMemory, MemoryRegion } from '../memory/guest-memory.js';
 import type { VmExit } from '../exits/vm-exit.js';
 import type { CpuidEntry, RegisterName, Registers, SpecialRegisters } from './registers.js';
+import type { VmAbilities } from './abilities.js';
 
 /**
  * What a backend can do. A facet lists the capabilities it needs; composing a VM on a backend
- * that lacks one fails at start-up with a message naming both.
+ * that lacks one fails at start-up with a message naming both. The capabilities in
+ * {@link VM_ABILITY_CAPABILITY} are the optional parts of a {@link Vm}: a VM has the sub-object
+ * exactly when its backend lists the capability ({@link offerAbilities} builds them so).
  */
 export type Capability =
   /** Guest RAM as host memory shared without copies. */
@@ -27,32 +30,65 @@ export type Capability =
   | 'cpuid'
   /** Read and write model-specific registers. */
   | 'msr'
-  /** Count a port or MMIO write without a userspace exit (KVM ioeventfd). */
-  | 'ioeventfd'
-  /** An interrupt controller emulated inside the backend (KVM in-kernel irqchip). */
-  | 'in-kernel-irqchip'
   /** Registers travel with the exit, no extra call per exit (KVM_CAP_SYNC_REGS). */
-  | 'sync-regs';
+  | 'sync-regs'
+  /** {@link Vm.ioEvents}: count a port or MMIO write without a userspace exit (KVM ioeventfd). */
+  | 'ioeventfd'
+  /** {@link Vm.irqchip}: interrupt controllers emulated inside the backend (KVM in-kernel irqchip). */
+  | 'in-kernel-irqchip'
+  /** {@link Vm.virtualClock}: guest time is virtual (counted, not read from the host) and can be advanced. */
+  | 'virtual-clock'
+  /** {@link Vm.cr3Policy}: the VMM can veto the guest's CR3 loads. */
+  | 'cr3-policy'
+  /** {@link Vm.regionRefresh}: drop the backend's translations derived from a region's contents. */
+  | 'region-refresh';
 
 /** Every capability name, for validation and listings. */
 export const CAPABILITIES: readonly Capability[] = [
-  'guest-memory', 'readonly-memory', 'run-deadline', 'interrupt-injection', 'cpuid', 'msr',
-  'ioeventfd', 'in-kernel-irqchip', 'sync-regs',
+  'guest-memory', 'readonly-memory', 'run-deadline', 'interrupt-injection', 'cpuid', 'msr', 'sync-regs',
+  'ioeventfd', 'in-kernel-irqchip', 'virtual-clock', 'cr3-policy', 'region-refresh',
 ];
 
-/** What a backend found on this host. */
+/**
+ * What the guest's code runs on, as far as the guest must care: it decides the host hint in
+ * Hyvisor's CPUID leaf (`HostHint`), e.g. which system-call gate works.
+ * - `hardware`: VT-x / AMD-V, everything as on bare metal;
+ * - `kvm_pvm`: software nested virtualization, ring 0 emulated by the host (see DESIGN.md);
+ * - `emulator`: Hyvisor's own x86-64 emulator.
+ */
+export type HostKind = 'hardware' | 'kvm_pvm' | 'emulator';
+
+/**
+ * What a backend found on this host. Code decides on the typed fields and on
+ * {@link capabilities}, never on {@link name} (a third-party backend must be able to stand in)
+ * nor on {@link details} (display only).
+ */
 export interface BackendInfo {
-  /** Backend name as used in config (`kvm`, `emu`). */
+  /** Backend name as used in config (`kvm`, `emu`); for messages and config, not for decisions. */
   readonly name: string;
   /**
-   * The flavour of the host, e.g. `kvm_pvm` (software nested virtualization),
-   * `kvm-vmx`, `kvm-svm`. Guests get a hint derived from it.
+   * The flavour of the host for people, e.g. `kvm_pvm` (software nested virtualization),
+   * `kvm-vmx`, `kvm-svm`, `emu`. Code reads {@link host} instead.
    */
   readonly flavour: string;
   /** One line for `hyvisor info`. */
   readonly description: string;
   readonly capabilities: ReadonlySet<Capability>;
-  /** Extra facts for `hyvisor info` (API version, TSC rate, vCPU limit, …). */
+  /** What the guest's code runs on (decides the guest's host hint). Absent: `hardware`. */
+  readonly host?: HostKind;
+  /** The TSC rate guests see, in kHz; absent or 0 if unknown. */
+  readonly tscKhz?: number;
+  /**
+   * True if the same guest and inputs give the same instruction count and exit sequence on every
+   * run (the emulator). Absent: false.
+   */
+  readonly deterministic?: boolean;
+  /** vCPUs one VM can have; absent if unknown. */
+  readonly maxVcpus?: number;
+  /**
+   * Extra facts for people (`hyvisor info`: API version, probed limits, …). Display only: code
+   * that needs a fact gets a typed field above.
+   */
   readonly details: Readonly<Record<string, string | number | boolean>>;
 }
 
@@ -75,79 +111,24 @@ export interface Backend extends Disposable {
   createVm(options?: VmOptions): Vm;
 }
 
-/** Selects the accesses an {@link IoEventFd} counts. */
-export interface IoEventSpec {
-  /** `pio` for a port, `mmio` for a guest-physical address. */
-  readonly space: 'pio' | 'mmio';
-  readonly address: number;
-  /** Access size in bytes (1, 2, 4 or 8). */
-  readonly size: number;
-  /** Count only writes of this value (otherwise any value). */
-  readonly match?: number;
-}
-
-/** Counts guest writes that completed without a userspace exit. */
-export interface IoEventFd extends Disposable {
-  readonly spec: IoEventSpec;
-  /** Returns the writes counted since the last call and resets the count (never blocks). */
-  take(): number;
-}
-
-/** A virtual machine: guest memory, vCPUs, and VM-wide event sources. */
-export interface Vm extends Disposable {
+/**
+ * A virtual machine: guest memory, vCPUs, and, as optional sub-objects ({@link VmAbilities}),
+ * what only some backends can do. Presence is the capability: `vm.irqchip?.setLine(4, true)`,
+ * never a method that throws "not supported".
+ */
+export interface Vm extends Disposable, VmAbilities {
   readonly name: string;
   /** Guest-physical memory; regions are added through {@link addRegion}. */
   readonly memory: GuestMemory;
   /** The backend this VM runs on. */
   readonly info: BackendInfo;
-  /** Allocates host memory for `[gpa, gpa+size)`, maps it into the guest and adds it to {@link memory}. */
-  addRegion(name: string, gpa: number, size: number, options?: RegionOptions): MemoryRegion;
   /**
-   * Drops every translation the backend derived from the contents of `region` (for KVM with
-   * shadow paging, e.g. kvm_pvm: shadow page tables built from guest page tables that live
-   * there), so that what the VMM wrote into the region's host memory behind the guest's back is
-   * read afresh. The region's contents and mapping stay as they are. Call only while no vCPU is
-   * in the guest (from an exit handler). Optional: a backend without such caches leaves it out.
-   * Costly (KVM: the memory slot is deleted and added again, which drops every shadow page of
-   * the VM), so callers batch it.
+   * Allocates host memory for `[gpa, gpa+size)`, maps it into the guest and adds it to
+   * {@link memory}. `gpa` and `size` must be multiples of 4 KiB on every backend (core's `checkRegion`).
    */
-  refreshRegion?(region: MemoryRegion): void;
+  addRegion(name: string, gpa: number, size: number, options?: RegionOptions): MemoryRegion;
   /** Creates vCPU number `id` (0-based). */
   createVcpu(id: number): Vcpu;
-  /** Registers an ioeventfd (capability `ioeventfd`). */
-  addIoEventFd(spec: IoEventSpec): IoEventFd;
-  /**
-   * Creates the backend's own interrupt controllers (capability `in-kernel-irqchip`): for KVM the
-   * in-kernel dual 8259 PIC, IOAPIC and local APICs, plus, with `pit`, the in-kernel 8254 PIT on
-   * ports 0x40-0x43 and 0x61. Call before creating vCPUs. Afterwards device interrupts are raised
-   * with {@link setIrqLine}, the backend injects and acknowledges them itself, a halted vCPU waits
-   * in the backend for its next interrupt, and {@link Vcpu.queueInterrupt} is not available.
-   */
-  createIrqchip(options: { readonly pit: boolean }): void;
-  /** Sets the level of input `gsi` of the in-kernel interrupt controllers (after {@link createIrqchip}). */
-  setIrqLine(gsi: number, level: boolean): void;
-  /**
-   * Guest-visible time in ns. A deterministic backend gives a virtual clock (the emulator:
-   * instructions retired × ns per instruction, plus time skipped while halted); absent: host
-   * monotonic time. The VMM runs its emulated timers on it, and on such a backend
-   * {@link Vcpu.setDeadline} counts guest time (the backend documents its host-time guard).
-   */
-  timeSource?(): number;
-  /**
-   * With a virtual {@link timeSource}: moves guest time forward to `ns` (never back). The VMM
-   * calls it instead of sleeping when the guest halts waiting for a timer event due at `ns`.
-   */
-  advanceTime?(ns: number): void;
-  /**
-   * Installs (or, with `undefined`, removes) a check of the guest's CR3 loads. A deterministic
-   * backend that can check CR3 loads calls `allow(cr3 & physical-address mask)` on every guest
-   * write to CR3 (MOV to CR3; not the VMM's own {@link Vcpu.setSpecialRegisters}) and raises
-   * #GP(0) in the guest when it returns false, leaving CR3 unchanged. `allow` runs inside the
-   * instruction: it must be pure VMM bookkeeping (no guest-memory writes, no throwing). KVM
-   * cannot (the guest's ring 0 runs on the CPU), so it does not offer it. Applies to the VM's
-   * current and future vCPUs.
-   */
-  setCr3Policy?(allow: ((cr3: number) => boolean) | undefined): void;
 }
 
 /** Run state of a vCPU, for telemetry and lifecycle. */

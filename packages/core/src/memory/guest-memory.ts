@@ -53,16 +53,14 @@ export class GuestMemory {
   }
 
   /**
-   * Adds a region. Overlap with an existing region, a size that does not match the buffer, or an
-   * address beyond {@link MAX_GPA} is a wiring mistake and throws {@link WiringError}.
+   * Checks that a region `name` at `[gpa, gpa+size)` could be added: a positive size, an address
+   * range below {@link MAX_GPA}, no overlap with an existing region. Throws {@link WiringError}
+   * otherwise. Backends call it before they allocate host memory for a region, so a mistake
+   * costs no mapping.
    */
-  addRegion(region: MemoryRegion): void {
-    const { name, gpa, size } = region;
+  checkPlacement(name: string, gpa: number, size: number): void {
     if (!Number.isSafeInteger(gpa) || gpa < 0 || !Number.isSafeInteger(size) || size <= 0 || gpa + size > MAX_GPA) {
       throw new WiringError(`memory region ${name}: bad range gpa=${gpa} size=${size}`);
-    }
-    if (region.buffer.byteLength < size) {
-      throw new WiringError(`memory region ${name}: buffer has ${region.buffer.byteLength} bytes, region needs ${size}`);
     }
     for (const e of this.entries) {
       if (gpa < e.end && e.region.gpa < gpa + size) {
@@ -70,6 +68,18 @@ export class GuestMemory {
           `memory region ${name} [${hex(gpa)}, ${hex(gpa + size)}) overlaps ${e.region.name} [${hex(e.region.gpa)}, ${hex(e.end)})`,
         );
       }
+    }
+  }
+
+  /**
+   * Adds a region. Overlap with an existing region, a size that does not match the buffer, or an
+   * address beyond {@link MAX_GPA} is a wiring mistake and throws {@link WiringError}.
+   */
+  addRegion(region: MemoryRegion): void {
+    const { name, gpa, size } = region;
+    this.checkPlacement(name, gpa, size);
+    if (region.buffer.byteLength < size) {
+      throw new WiringError(`memory region ${name}: buffer has ${region.buffer.byteLength} bytes, region needs ${size}`);
     }
     const entry: RegionEntry = {
       region,

@@ -4,7 +4,7 @@
  * HLT are handled inside the host kernel, so they cost no userspace exit.
  * @module
  */
-import type { InterruptFacet, IrqLine, TimerFacet, Vm } from '@hyvisor/core';
+import { CompositionError, type InKernelIrqchip, type InterruptFacet, type IrqLine, type TimerFacet, type Vm } from '@hyvisor/core';
 
 /** Interrupt facet over the backend's in-kernel PIC + IOAPIC + local APIC. */
 export class KvmIrqchipInterrupts implements InterruptFacet {
@@ -13,25 +13,29 @@ export class KvmIrqchipInterrupts implements InterruptFacet {
   readonly description = "the backend's in-kernel 8259 PICs, IOAPIC and local APIC; device lines are raised with one system call, EOI and HLT never exit";
   readonly requires = ['in-kernel-irqchip'] as const;
   readonly featureBits = 0;
-  private vm: Vm | undefined;
+  private chip: InKernelIrqchip | undefined;
   private readonly lines = new Map<number, IrqLine>();
 
   /** @param withPit also create the in-kernel PIT (the `kvm-pit` timer facet relies on it). */
   constructor(private readonly withPit: boolean) {}
 
   prepareVm(vm: Vm): void {
-    vm.createIrqchip({ pit: this.withPit });
-    this.vm = vm;
+    // assertComposable has checked 'in-kernel-irqchip', so vm.irqchip is present; a VM that
+    // disagrees with its capability list is a backend bug worth a clear message.
+    const chip = vm.irqchip;
+    if (chip === undefined) throw new CompositionError(`interrupt facet '${this.name}': VM ${vm.name} has no in-kernel irqchip (backend ${vm.info.name} lacks capability in-kernel-irqchip)`);
+    chip.create({ pit: this.withPit });
+    this.chip = chip;
   }
 
   irqLine(irq: number): IrqLine {
     let line = this.lines.get(irq);
     if (!line) {
-      const vm = (): Vm => {
-        if (!this.vm) throw new Error(`irq ${irq}: the in-kernel irqchip is not created yet`);
-        return this.vm;
+      const chip = (): InKernelIrqchip => {
+        if (!this.chip) throw new Error(`irq ${irq}: the in-kernel irqchip is not created yet`);
+        return this.chip;
       };
-      line = { raise: () => vm().setIrqLine(irq, true), lower: () => vm().setIrqLine(irq, false) };
+      line = { raise: () => chip().setLine(irq, true), lower: () => chip().setLine(irq, false) };
       this.lines.set(irq, line);
     }
     return line;

@@ -60,7 +60,7 @@ export class DirectPagingMemory implements MemoryFacet {
 
   /**
    * @param refreshPool refresh the backend's view of the pool before a released page is declared
-   *   again (`Vm.refreshRegion`, where the backend has it). Default true; false only to show the
+   *   again (`vm.regionRefresh`, where the backend has it). Default true; false only to show the
    *   stale translations it prevents (tests).
    */
   constructor(private readonly refreshPool = true) {}
@@ -84,7 +84,8 @@ export class DirectPagingMemory implements MemoryFacet {
     const pool = vm.memory.regions.find((r) => r.name === PT_POOL_REGION);
     // Where the backend caches translations of guest page tables (kvm_pvm's shadow MMU), reusing
     // a released pool page first drops them: the VMM's writes to the pool are not tracked there.
-    const refresh = this.refreshPool && pool !== undefined && vm.refreshRegion !== undefined ? () => vm.refreshRegion!(pool) : undefined;
+    const regionRefresh = vm.regionRefresh;
+    const refresh = this.refreshPool && pool !== undefined && regionRefresh !== undefined ? () => regionRefresh.refresh(pool) : undefined;
     const mmu = new DirectPaging(vm.memory, ctx.ramSize, ctx.telemetry.counters, refresh ? { refresh } : {});
     ctx.mmio.register(PT_POOL_REGION, PtPool.BASE, PtPool.SIZE, new PoolWriteGuard(ctx.vm.memory, ctx.telemetry.counters));
     ctx.hypercalls.register(Hypercall.MMU_UPDATE, 'MMU_UPDATE', (a) => mmu.mmuUpdate(a.a0, a.a1));
@@ -92,10 +93,10 @@ export class DirectPagingMemory implements MemoryFacet {
     this.mmu = mmu;
     // Where the backend can check CR3 loads (the emulator), the guest may load only what direct
     // paging allows (DirectPaging.cr3Allowed); a refusal is #GP(0) in the guest, counted here.
-    if (vm.setCr3Policy !== undefined) {
+    if (vm.cr3Policy !== undefined) {
       const counters = ctx.telemetry.counters;
       const refused = counters.define('pv.mmu.cr3_refused', 'guest CR3 loads refused (#GP) because the table is not a pinned L4');
-      vm.setCr3Policy((gpa) => {
+      vm.cr3Policy.set((gpa) => {
         if (mmu.cr3Allowed(gpa)) return true;
         counters.values[refused]!++;
         return false;

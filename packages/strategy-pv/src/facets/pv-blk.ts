@@ -98,8 +98,9 @@ export class PvBlkIo implements IoFacet {
     // Every notify that exits (any width, or no ioeventfd) is handled at once.
     ctx.pio.register('pv-blk-notify', Ports.PV_BLK_NOTIFY, 1, new NotifyPort(ring));
     let efd: IoEventFd | undefined;
-    if ((this.options.ioeventfd ?? true) && ctx.vm.info.capabilities.has('ioeventfd')) {
-      efd = owned.add(ctx.vm.addIoEventFd({ space: 'pio', address: Ports.PV_BLK_NOTIFY, size: BLK_NOTIFY_SIZE, match: BLK_QUEUE_INDEX }));
+    const ioEvents = ctx.vm.ioEvents;
+    if ((this.options.ioeventfd ?? true) && ioEvents !== undefined) {
+      efd = owned.add(ioEvents.add({ space: 'pio', address: Ports.PV_BLK_NOTIFY, size: BLK_NOTIFY_SIZE, match: BLK_QUEUE_INDEX }));
       const fd = efd;
       owned.add(ctx.addPollHook(() => {
         if (fd.take() > 0) ring.process();

@@ -53,8 +53,7 @@ export class PvClockTimer implements TimerFacet {
     const events = requireEventChannels(ctx, `timer facet '${this.name}'`);
     const vcpu = ctx.vcpus[0]!;
     const tsc = this.options.tscSource?.(ctx) ?? vcpuTscSource(vcpu);
-    const tscKhz = Number(ctx.vm.info.details['tscKhz'] ?? 0);
-    const source = new PvClockSource(tsc, calibrate(tsc, ctx.clock, Number.isFinite(tscKhz) ? tscKhz : 0));
+    const source = new PvClockSource(tsc, calibrate(tsc, ctx.clock, ctx.vm.info.tscKhz ?? 0));
     const counters = ctx.telemetry.counters;
     const firedSlot = counters.define('pv.timer.fired', 'one-shot timer deadlines that sent VIRQ_TIMER');
     const setSlot = counters.define('pv.timer.set', 'SET_TIMER_OP calls');

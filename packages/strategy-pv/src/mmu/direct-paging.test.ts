@@ -1,6 +1,6 @@
 import test from 'ava';
 import { CompositionError, Hypercall, HypercallErrno, MmuExt, PtPool } from '@hyvisor/core';
-import { fakeMachine, type FakeMachine } from '../testing/fake-machine.js';
+import { FAKE_CAPABILITIES, fakeMachine, type FakeMachine } from '../testing/fake-machine.js';
 import { Rng } from '../testing/random.js';
 import { DirectPagingMemory, PT_POOL_REGION } from '../facets/direct-paging.js';
 import { FakeVm } from '../testing/fake-machine.js';
@@ -345,11 +345,10 @@ test('property: after any sequence of accepted updates every table entry is vali
   t.pass();
 });
 
-/** A machine whose backend counts `refreshRegion` calls (as kvm-vm's slot delete + add). */
+/** A machine whose backend records `regionRefresh.refresh` calls (as kvm-vm's slot delete + add). */
 function refreshSetup(refreshPool = true) {
-  const m = fakeMachine();
-  const refreshed: string[] = [];
-  Object.assign(m.vm, { refreshRegion: (r: { name: string }) => { refreshed.push(r.name); } });
+  const m = fakeMachine({ capabilities: [...FAKE_CAPABILITIES, 'region-refresh'] });
+  const refreshed = m.vm.refreshed;
   const facet = new DirectPagingMemory(refreshPool);
   facet.prepareVm(m.vm);
   facet.attach(m.ctx);

@@ -6,7 +6,7 @@
  * cannot write the pool), so a pinned L4 only ever reaches valid tables.
  *
  * On KVM this is cooperative (the guest kernel could load CR3 with anything); a backend that
- * enforces it (`Vm.setCr3Policy`, the emulator) asks {@link DirectPaging.cr3Allowed} before
+ * enforces it (`vm.cr3Policy`, the emulator) asks {@link DirectPaging.cr3Allowed} before
  * accepting a CR3 value.
  * @module
  */
@@ -18,7 +18,7 @@ import { NO_TABLE, POOL_PAGES, checkEntry, isTableEntry, poolPage, tablePageOf }
 export interface DirectPagingOptions {
   /**
    * Makes the backend forget translations it derived from the pool's contents
-   * (`Vm.refreshRegion`). The VMM writes tables through its own mapping, which a shadow MMU
+   * (`vm.regionRefresh`). The VMM writes tables through its own mapping, which a shadow MMU
    * (kvm_pvm) does not track, so a pool page that was a table, was released and is declared again
    * could still be shadowed with its old contents. Called at such a DECLARE_TABLE, at most once
    * per reuse generation: one call covers every page released before it.

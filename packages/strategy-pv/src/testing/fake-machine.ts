@@ -7,8 +7,9 @@
  * @module
  */
 import {
-  ExitDispatcher, FACET_NAMES, HypercallTable, MmioBus, PioBus, Ports, TelemetryHub, createExit, GuestMemory,
-  type BackendInfo, type Capability, type CpuidEntry, type Disposable, type IoEventFd, type IoEventSpec,
+  ExitDispatcher, FACET_NAMES, HypercallTable, MmioBus, PioBus, Ports, TelemetryHub, createExit, GuestMemory, offerAbilities,
+  type BackendInfo, type Capability, type CpuidEntry, type Disposable, type IoEventFd, type IoEventSpec, type IoEvents,
+  type RegionRefresh,
   type IrqLine, type MachineContext, type MemoryRegion, type RegionOptions, type RegisterName, type Registers,
   type SpecialRegisters, type Strategy, type Vcpu, type Vm, type VmConfig, type VmExit,
 } from '@hyvisor/core';
@@ -116,13 +117,28 @@ export class FakeIoEventFd implements IoEventFd {
   }
 }
 
-/** A VM over ArrayBuffer regions. */
+/**
+ * A VM over ArrayBuffer regions. Its optional parts follow `info.capabilities` as a real
+ * backend's do: `ioEvents` (fake ioeventfds) with `ioeventfd`, `regionRefresh` (recorded in
+ * {@link refreshed}) with `region-refresh`.
+ */
 export class FakeVm implements Vm {
   readonly name = 'test';
   readonly memory = new GuestMemory();
   readonly ioEventFds: FakeIoEventFd[] = [];
+  /** Names of the regions passed to `regionRefresh.refresh`, in order. */
+  readonly refreshed: string[] = [];
+  readonly ioEvents: IoEvents | undefined;
+  readonly regionRefresh: RegionRefresh | undefined;
 
-  constructor(readonly info: BackendInfo) {}
+  constructor(readonly info: BackendInfo) {
+    const abilities = offerAbilities(info, {
+      ioEvents: () => ({ add: (spec: IoEventSpec) => this.addIoEventFd(spec) }),
+      regionRefresh: () => ({ refresh: (region: MemoryRegion) => { this.refreshed.push(region.name); } }),
+    });
+    this.ioEvents = abilities.ioEvents;
+    this.regionRefresh = abilities.regionRefresh;
+  }
 
   addRegion(name: string, gpa: number, size: number, options: RegionOptions = {}): MemoryRegion {
     const region: MemoryRegion = { name, gpa, size, buffer: new ArrayBuffer(size), readonly: options.readonly ?? false };
@@ -134,18 +150,10 @@ export class FakeVm implements Vm {
     throw new Error('FakeVm.createVcpu: use the RecordingVcpu of fakeMachine()');
   }
 
-  addIoEventFd(spec: IoEventSpec): IoEventFd {
+  private addIoEventFd(spec: IoEventSpec): IoEventFd {
     const fd = new FakeIoEventFd(spec);
     this.ioEventFds.push(fd);
     return fd;
-  }
-
-  createIrqchip(): void {
-    throw new Error('FakeVm.createIrqchip: no in-kernel irqchip');
-  }
-
-  setIrqLine(): void {
-    throw new Error('FakeVm.setIrqLine: no in-kernel irqchip');
   }
 
   dispose(): void {}
@@ -155,9 +163,9 @@ export class FakeVm implements Vm {
 export interface FakeMachineOptions {
   /** Guest RAM bytes at 0 (default 4 MiB). */
   readonly ramSize?: number;
-  /** Backend capabilities (default: everything but the in-kernel irqchip). */
+  /** Backend capabilities (default: {@link FAKE_CAPABILITIES}). */
   readonly capabilities?: readonly Capability[];
-  /** `tscKhz` in the backend's details (default 2 300 000; 0 leaves it out). */
+  /** The backend's `tscKhz` (default 2 300 000; 0 leaves it out). */
   readonly tscKhz?: number;
   /** Adds canary regions right after RAM and around the pool, filled with {@link CANARY_BYTE}. */
   readonly canaries?: boolean;
@@ -197,7 +205,8 @@ export interface FakeMachine {
   canariesIntact(): boolean;
 }
 
-const ALL_BUT_IRQCHIP: readonly Capability[] = [
+/** The capabilities of {@link fakeMachine}'s backend unless a test says otherwise. */
+export const FAKE_CAPABILITIES: readonly Capability[] = [
   'guest-memory', 'readonly-memory', 'run-deadline', 'interrupt-injection', 'cpuid', 'msr', 'ioeventfd', 'sync-regs',
 ];
 
@@ -209,8 +218,9 @@ export function fakeMachine(options: FakeMachineOptions = {}): FakeMachine {
     name: 'fake',
     flavour: 'test',
     description: 'test double',
-    capabilities: new Set(options.capabilities ?? ALL_BUT_IRQCHIP),
-    details: tscKhz > 0 ? { tscKhz } : {},
+    capabilities: new Set(options.capabilities ?? FAKE_CAPABILITIES),
+    ...(tscKhz > 0 ? { tscKhz } : {}),
+    details: {},
   };
   const vm = new FakeVm(info);
   vm.addRegion('ram', 0, ramSize);

@@ -11,7 +11,7 @@
  *
  * **Calibration.** At attach, {@link calibrate} brackets several MSR reads between two host clock
  * reads and keeps the tightest: the pair (tsc, host ns) is known to ± half that bracket. pvclock
- * system time 0 is that TSC; the rate is `KVM_GET_TSC_KHZ` from the backend's details (or, when
+ * system time 0 is that TSC; the rate is `KVM_GET_TSC_KHZ` from the backend's `info.tscKhz` (or, when
  * the backend does not give it, measured over 20 ms with two such pairs). Guest time is then
  * defined by the TSC alone: it never jumps and never drifts against the TSC. Host time only
  * decides when one-shot timers fire, and those check the guest's own clock before firing, so a

@@ -5,11 +5,13 @@
  */
 import { Cpuid, HostHint, type BackendInfo, type CpuidEntry } from '@hyvisor/core';
 
-/** The host hint for the guest: tells it, e.g., which system-call gate works on this host. */
+/** The host hint for the guest, from the backend's {@link BackendInfo.host}: tells it, e.g., which system-call gate works on this host. */
 export function hostHintFor(info: BackendInfo): number {
-  if (info.flavour === 'kvm_pvm') return HostHint.KVM_PVM;
-  if (info.name === 'emu') return HostHint.EMULATOR;
-  return HostHint.HARDWARE;
+  switch (info.host ?? 'hardware') {
+    case 'kvm_pvm': return HostHint.KVM_PVM;
+    case 'emulator': return HostHint.EMULATOR;
+    case 'hardware': return HostHint.HARDWARE;
+  }
 }
 
 /**

@@ -91,7 +91,7 @@ export class Machine implements Disposable, ExitTrigger {
   readonly ramSize: number;
   /**
    * Events of emulated timers; the run loop keeps the vCPU's deadline no later than the next. On
-   * host monotonic time, or on the VM's {@link Vm.timeSource} when the backend has a virtual clock.
+   * host monotonic time, or on the VM's {@link Vm.virtualClock} when the backend has one.
    */
   readonly clock: TimerQueue;
 
@@ -134,13 +134,14 @@ export class Machine implements Disposable, ExitTrigger {
     this.telemetry.probes.hooked = true;
     try {
       this.vm = this.owned.add(this.backend.createVm({ name: this.name }));
-      this.clock = new TimerQueue(this.vm.timeSource?.bind(this.vm));
+      const virtualClock = this.vm.virtualClock;
+      this.clock = new TimerQueue(virtualClock ? () => virtualClock.now() : undefined);
       this.vm.addRegion('ram', 0, this.ramSize);
       writeBootTables(this.vm.memory);
       for (const f of FACET_NAMES) this.strategy[f].prepareVm?.(this.vm);
       this.vcpu = this.vm.createVcpu(0);
       this.vcpu.setSpecialRegisters(longModeSpecialRegisters(this.vcpu.getSpecialRegisters()));
-      const tscKhz = Number(this.backend.info.details.tscKhz ?? 0);
+      const tscKhz = this.backend.info.tscKhz ?? 0;
       this.vcpu.setCpuid(buildCpuid(this.vcpu.supportedCpuid(), strategyFeatureBits(this.strategy), hostHintFor(this.backend.info), tscKhz));
       this.attachFacets();
       // A device that schedules an event earlier than the armed deadline moves the deadline up.
@@ -376,9 +377,9 @@ export class Machine implements Disposable, ExitTrigger {
         turnAt = performance.now();
         continue;
       }
-      if (this.vm.advanceTime && Number.isFinite(clock.nextAt())) {
+      if (this.vm.virtualClock && Number.isFinite(clock.nextAt())) {
         if (performance.now() - turnAt >= this.sliceMs) { await eventLoopTurn(); turnAt = performance.now(); }
-        this.vm.advanceTime(clock.nextAt());
+        this.vm.virtualClock.advanceTo(clock.nextAt());
         continue;
       }
       const waitMs = (clock.nextAt() - clock.now()) / 1e6;
@@ -399,8 +400,8 @@ export class Machine implements Disposable, ExitTrigger {
   private async waitForOneEvent(): Promise<void> {
     this.poll();
     const waitMs = (this.clock.nextAt() - this.clock.now()) / 1e6;
-    if (this.vm.advanceTime && Number.isFinite(waitMs)) {
-      this.vm.advanceTime(this.clock.nextAt());
+    if (this.vm.virtualClock && Number.isFinite(waitMs)) {
+      this.vm.virtualClock.advanceTo(this.clock.nextAt());
     } else if (waitMs > 2 || !Number.isFinite(waitMs)) {
       await sleepMs(Math.min(Number.isFinite(waitMs) ? waitMs - 1 : 5, this.sliceMs));
     } else if (waitMs > 0) {
