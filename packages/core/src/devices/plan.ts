@@ -27,6 +27,8 @@ export interface PlannedDevice {
   readonly options: DeviceOptionValues;
   /** Where it came from, for messages: `board testbed` or `devices[2]`. */
   readonly origin: string;
+  /** The config file of a `devices:` entry as the user named it, for messages. */
+  readonly source?: string;
 }
 
 /** The checked device set of a machine. */
@@ -61,7 +63,7 @@ export function planDevices(choice: DeviceChoice, devices: DeviceRegistry, board
     const prefix = spec.source !== undefined ? `${spec.source}: ` : '';
     const field = `${prefix}${spec.field}`;
     const def = typeof spec.device === 'string' ? devices.get(spec.device, `${field}.device`) : loadDeviceModule(spec.device, field);
-    const p = place(def, spec, field, spec.field);
+    const p = { ...place(def, spec, field, spec.field), ...(spec.source !== undefined ? { source: spec.source } : {}) };
     const earlier = fromConfig.get(p.name);
     if (earlier !== undefined) {
       throw new ConfigError(`${field}: instance name '${p.name}' is already used by ${earlier}; give one of them another name: (e.g. name: ${p.name}-2)`, spec.field);

@@ -77,7 +77,7 @@ function attachOne(host: DeviceHost, p: PlannedDevice, console: DeviceConsole): 
       host.pio.register(p.name, r.base, r.count, handlers[i]!);
     } catch (err) {
       if (!(err instanceof WiringError)) throw err;
-      throw new ConfigError(`${p.origin}: ${err.message}; move it with port: or pick another board or strategy`, p.origin);
+      throw new ConfigError(`${p.source !== undefined ? `${p.source}: ` : ''}${p.origin}: ${err.message}; move it with port: or pick another board or strategy`, p.origin);
     }
   });
   const state = made.state ?? (isStateful(handlers[0]) ? handlers[0] : undefined);
@@ -138,12 +138,12 @@ export class MachineDevices {
 
   /** The console's input queue. */
   get input(): SerialInputQueue {
-    return this.require(this.console, 'a uart16550', 'minimal').input;
+    return this.require(this.console, 'uart16550', 'minimal').input;
   }
 
   /** The console UART model. */
   get uart(): Uart16550 {
-    return this.require(this.console, 'a uart16550', 'minimal').uart;
+    return this.require(this.console, 'uart16550', 'minimal').uart;
   }
 
   get debugExit(): DebugExit {
@@ -188,11 +188,11 @@ export class MachineDevices {
 
   private typed<H>(device: string, board: string): H {
     const d = this.ofType<H>(device)[0];
-    return this.require(d, `a ${device}`, board).handle;
+    return this.require(d, device, board).handle;
   }
 
   private require<T>(v: T | undefined, what: string, board: string): T {
-    if (v === undefined) throw new WiringError(`this machine (board ${this.board}) has no ${what}; use board: ${board} or add it under devices:`);
+    if (v === undefined) throw new WiringError(`this machine (board ${this.board}) has no ${what} device; use board: ${board} or add it under devices:`);
     return v;
   }
 }

@@ -1,0 +1,102 @@
+import test from 'ava';
+import {
+  BoardRegistry, ConfigError, CompositionError, DeviceRegistry, PioBus, TimerQueue, WiringError, planDevices, validateConfig,
+  type Disposable, type IrqLine,
+} from '@hyvisor/core';
+import { addBuiltinDevices, BufferSerialOutput, NullSerialOutput } from '@hyvisor/devices';
+import { attachDevices, type DeviceHost } from './attach.js';
+
+/** A machine as devices see it: a real PIO bus and clock, recorded interrupt lines and exits. */
+function host() {
+  const raised: number[] = [];
+  const exits: number[] = [];
+  const owned: Disposable[] = [];
+  const h: DeviceHost = {
+    pio: new PioBus(),
+    clock: new TimerQueue(() => 0),
+    irqLine: (irq: number): IrqLine => ({ raise: () => raised.push(irq), lower() {} }),
+    requestExit: (code: number) => exits.push(code),
+    own: <T extends Disposable>(d: T) => { owned.push(d); return d; },
+  };
+  return { h, raised, exits, owned };
+}
+
+function plan(raw: Record<string, unknown>) {
+  const devices = new DeviceRegistry();
+  const boards = new BoardRegistry();
+  addBuiltinDevices(devices, boards);
+  return planDevices(validateConfig({ guest: { kernel: '/g.elf' }, serial: { output: 'buffer' }, ...raw }), devices, boards);
+}
+const serial = { output: 'buffer', input: 'none' } as const;
+
+test('the testbed board puts its five devices on their ports, wired to the machine', (t) => {
+  const { h, raised, exits } = host();
+  const d = attachDevices(h, plan({}), { serial });
+  t.deepEqual(h.pio.ranges.map((r) => [r.name, r.base, r.length]), [['com1', 0x3f8, 8], ['debug-exit', 0xf4, 4], ['bench', 0x510, 2], ['irq-test', 0x512, 2], ['stall', 0x514, 4]]);
+  h.pio.write(0x3f8, 1, 0x41);
+  t.is((d.serialOutput as BufferSerialOutput).text(), 'A');
+  h.pio.write(0x510, 1, 0);
+  t.is(d.bench.count, 1);
+  h.pio.write(0x512, 1, 1);
+  t.deepEqual(raised, [5], 'irq-test raises IRQ 5 through the machine');
+  h.pio.write(0xf4, 4, 7);
+  t.deepEqual(exits, [7]);
+  t.is(d.board, 'testbed');
+  t.is(d.find('stall')?.device, 'stall');
+});
+
+test('on the minimal board the test devices are absent and their accessors say which board has them', (t) => {
+  const { h } = host();
+  const d = attachDevices(h, plan({ board: 'minimal' }), { serial });
+  t.deepEqual(h.pio.ranges.map((r) => r.name), ['com1', 'debug-exit']);
+  t.is(h.pio.read(0x514, 4), -1, 'the stall port is unowned');
+  t.throws(() => d.stall, { instanceOf: WiringError, message: 'this machine (board minimal) has no stall device; use board: testbed or add it under devices:' });
+  t.throws(() => d.bench, { instanceOf: WiringError, message: /use board: testbed/ });
+  t.throws(() => d.get('bench'), { instanceOf: WiringError, message: "this machine (board minimal) has no device named 'bench' (it has: com1, debug-exit)" });
+});
+
+test('a second UART from config gets its own port, IRQ and output; com1 stays the console', (t) => {
+  const { h, raised } = host();
+  const d = attachDevices(h, plan({ board: 'minimal', devices: [{ device: 'uart16550', name: 'com2', port: 0x2f8, irq: 3, output: 'none' }] }), { serial });
+  t.is(d.ofType('uart16550').length, 2);
+  t.true(d.serialOutput instanceof BufferSerialOutput);
+  t.true(d.find<{ output: unknown }>('com2')!.handle.output instanceof NullSerialOutput);
+  h.pio.write(0x2f8 + 4, 1, 0x08); // MCR.OUT2
+  h.pio.write(0x2f8 + 1, 1, 0x02); // IER.ETBEI: THR empty raises at once
+  t.deepEqual(raised, [3]);
+});
+
+test('a device on a port a strategy facet already owns is a config error naming the entry', (t) => {
+  const { h } = host();
+  h.pio.register('pit', 0x40, 4, { read: () => 0, write() {} });
+  const err = t.throws(() => attachDevices(h, plan({ devices: [{ device: 'irq-test', name: 'irq2', port: 0x42 }] }), { serial }), { instanceOf: ConfigError });
+  t.is(err!.message, 'devices[0]: pio device irq2 [0x42, 0x44) overlaps pit [0x40, 0x44); move it with port: or pick another board or strategy');
+});
+
+test('a factory that throws is a composition error naming the device', (t) => {
+  const devices = new DeviceRegistry();
+  const boards = new BoardRegistry();
+  devices.register({ name: 'broken', description: 'x', ports: [{ base: 0x600, count: 1 }], create: () => { throw new Error('no backing file\nstack'); } });
+  boards.register({ name: 'b', description: 'x', devices: [{ device: 'broken' }] });
+  const p = planDevices({ board: 'b', devices: [] }, devices, boards);
+  t.throws(() => attachDevices(host().h, p, { serial }), { instanceOf: CompositionError, message: "board b: device broken 'broken' failed to start: no backing file" });
+});
+
+test('device states: saved by instance name as plain data, restored onto a machine with the same devices', (t) => {
+  const a = attachDevices(host().h, plan({}), { serial });
+  a.bench.write(0, 1, 0);
+  a.bench.write(0, 1, 0);
+  a.irqTest.write(0, 1, 1);
+  a.uart.write(7, 1, 0x99);
+  const saved = JSON.parse(JSON.stringify(a.saveState()));
+  t.deepEqual(Object.keys(saved), ['com1', 'debug-exit', 'bench', 'irq-test', 'stall']);
+  const { h, raised } = host();
+  const b = attachDevices(h, plan({}), { serial });
+  b.restoreState(saved);
+  t.deepEqual(b.saveState(), a.saveState());
+  t.is(b.bench.count, 2);
+  t.deepEqual(raised, [5], 'the restored irq-test drives its line');
+  t.is(h.pio.read(0x3ff, 1), 0x99);
+  const minimal = attachDevices(host().h, plan({ board: 'minimal' }), { serial });
+  t.throws(() => minimal.restoreState(saved), { instanceOf: WiringError, message: /device state for 'bench' \(bench-counter\) does not match this machine's devices/ });
+});
