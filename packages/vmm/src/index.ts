@@ -5,6 +5,8 @@
  */
 export * from './loader/elf.js';
 export * from './loader/start-info.js';
+export * from './loader/bzimage.js';
+export * from './loader/linux.js';
 export * from './machine/cpuid.js';
 export * from './machine/machine.js';
 export * from './strategy/minimal.js';

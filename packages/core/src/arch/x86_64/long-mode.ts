@@ -29,8 +29,8 @@ const EFER_LME = 0x100n, EFER_LMA = 0x400n;
 /** Page-table entry bits: present, writable, page size (2 MiB at level 2). */
 const PTE_P = 1n, PTE_RW = 2n, PTE_PS = 0x80n;
 
-/** Packs a segment descriptor (flags in the 0xF0FF layout Firecracker uses). */
-function gdtEntry(flags: number, base: number, limit: number): bigint {
+/** Packs a segment descriptor (flags in the 0xF0FF layout Firecracker uses: access byte low, G/D/L/AVL in bits 12-15). */
+export function gdtEntry(flags: number, base: number, limit: number): bigint {
   return (
     ((BigInt(base) & 0xff00_0000n) << 32n) |
     ((BigInt(flags) & 0x0000_f0ffn) << 40n) |
@@ -40,8 +40,8 @@ function gdtEntry(flags: number, base: number, limit: number): bigint {
   );
 }
 
-/** The hidden part of a segment register for a GDT descriptor. */
-function segmentFrom(selector: number, entry: bigint): Segment {
+/** The hidden part of a segment register (flat, base 0) for a GDT descriptor loaded with `selector`. */
+export function segmentFrom(selector: number, entry: bigint): Segment {
   const flags = Number((entry >> 40n) & 0xf0ffn);
   return {
     base: 0n,
