@@ -11,4 +11,8 @@ export * from './bench-counter.js';
 export * from './irq-test.js';
 export * from './stall.js';
 export * from './storage/block-store.js';
+export * from './pc/mc146818-rtc.js';
+export * from './pc/i8042.js';
+export * from './pc/post-code.js';
+export * from './pc/system-control-port.js';
 export * from './builtin.js';

@@ -318,6 +318,31 @@ test('port B keeps the speaker bit and toggles the refresh bit with time', (t) =
   t.not(pit.portB.read(0, 1) & PortB.REFRESH, a);
 });
 
+test('channel2 gives the gate and output to a port B outside the PIT (mode 1: a rising gate triggers the one-shot)', (t) => {
+  const { clock, pit, program } = setup();
+  program(2, 1, 100);
+  clock.advanceTo(ns(500));
+  pit.channel2.setGate(true);
+  const start = clock.time;
+  clock.advanceTo(start + Math.floor(99 * PIT_TICK_NS));
+  t.false(pit.channel2.output(), 'low while the one-shot counts');
+  clock.advanceTo(start + ns(100));
+  t.true(pit.channel2.output(), 'high again at terminal count');
+  pit.channel2.setGate(false);
+  pit.channel2.setGate(true); // retrigger
+  t.false(pit.channel2.output());
+});
+
+test('channel2 in mode 2 with the gate low holds its output high (8254 datasheet, GATE low)', (t) => {
+  const { clock, pit, program } = setup();
+  program(2, 2, 10);
+  pit.channel2.setGate(true);
+  clock.advanceTo(Math.ceil(9 * PIT_TICK_NS) + 1);
+  t.false(pit.channel2.output(), 'low for one clock at the end of each period');
+  pit.channel2.setGate(false);
+  t.true(pit.channel2.output());
+});
+
 test('channel 0 events stop when the channel is reprogrammed', (t) => {
   const { clock, control, program } = setup();
   program(0, 2, 1193);

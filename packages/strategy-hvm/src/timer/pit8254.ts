@@ -1,7 +1,8 @@
 /**
  * The Intel 8254 programmable interval timer after its datasheet (order no. 231164), as wired in
  * a PC: three channels at ports 0x40-0x42 with the control word at 0x43, an input clock of
- * 1.193182 MHz, channel 0's output on IRQ0, channel 2's gate and output on port 0x61 (port B).
+ * 1.193182 MHz, channel 0's output on IRQ0, channel 2's gate and output on port 0x61 (port B,
+ * `SystemControlPort` from `@hyvisor/devices`, reached through {@link Pit8254.channel2}).
  *
  * Counters are never decremented by a loop: a channel remembers when its count was loaded and
  * computes its value and output from the {@link Clock}. Channel 0 schedules a clock event for its
@@ -35,6 +36,7 @@
  * @module
  */
 import type { Clock, Disposable, IrqLine, PioDevice } from '@hyvisor/core';
+import { PortB as SystemControlBits, SYSTEM_CONTROL_PORT, SystemControlPort, type TimerChannel2 } from '@hyvisor/devices';
 
 /** The PIT's input clock in Hz. */
 export const PIT_HZ = 1_193_182;
@@ -91,25 +93,12 @@ export const PitStatus = {
   NULL_COUNT: 0x40,
 } as const;
 
-/** Port B (0x61) bits. */
-export const PortB = {
-  /** R/W: channel 2 gate. */
-  GATE2: 0x01,
-  /** R/W: speaker data enable (stored only). */
-  SPEAKER: 0x02,
-  /** R/W: parity and channel check enables (stored only). */
-  CHECKS: 0x0c,
-  /** Read: toggles with each DRAM refresh request (every 15.085 µs). */
-  REFRESH: 0x10,
-  /** Read: channel 2 output. */
-  OUT2: 0x20,
-} as const;
+/** Port B (0x61) bits: the system control port's (`@hyvisor/devices`). */
+export const PortB = SystemControlBits;
 
 /** I/O port of the PIT's port B device. */
-export const PORT_B = 0x61;
+export const PORT_B = SYSTEM_CONTROL_PORT;
 
-/** DRAM refresh period the port B refresh bit toggles at, in ns. */
-const REFRESH_NS = 15_085;
 /** Rounding guard when converting elapsed ns to whole ticks. */
 const EPS = 1e-7;
 /**
@@ -246,18 +235,20 @@ export class Pit8254 implements PioDevice, Disposable {
   private lineHigh = false;
   private lastEdgeNs = -Infinity;
   private readonly minPeriodNs: number;
-  private speaker = 0;
 
   /** IRQ0 rising edges delivered. */
   ticks = 0;
   /** Channel 0 periods that ended while the VMM was late and were coalesced (no edge of their own). */
   lostTicks = 0;
 
-  /** Port B (0x61): channel 2's gate and output, for guests that calibrate their clocks with them. */
-  readonly portB: PioDevice = {
-    read: () => this.readPortB(),
-    write: (_offset, _size, value) => this.writePortB(value),
+  /** Channel 2's gate and output, as the system control port (0x61) drives and reads them. */
+  readonly channel2: TimerChannel2 = {
+    setGate: (level) => this.setGate(2, level),
+    output: () => this.channels[2].output(this.clock.now()),
   };
+
+  /** Port B (0x61) wired to {@link channel2}, for guests that calibrate their clocks with it. */
+  readonly portB: PioDevice;
 
   constructor(
     private readonly clock: Clock,
@@ -265,6 +256,7 @@ export class Pit8254 implements PioDevice, Disposable {
     options: Pit8254Options = {},
   ) {
     this.minPeriodNs = options.minPeriodNs ?? 200_000;
+    this.portB = new SystemControlPort(clock, this.channel2);
   }
 
   /** Channel 0's period in ns (the tick length the guest programmed). */
@@ -518,23 +510,5 @@ export class Pit8254 implements PioDevice, Disposable {
     this.lineHigh = level;
     if (level) this.irq.raise();
     else this.irq.lower();
-  }
-
-  // ---- port B -------------------------------------------------------------------------------
-
-  private readPortB(): number {
-    const now = this.clock.now();
-    const ch2 = this.channels[2];
-    return (
-      (ch2.gate ? PortB.GATE2 : 0) |
-      this.speaker |
-      (Math.floor(now / REFRESH_NS) & 1 ? PortB.REFRESH : 0) |
-      (ch2.output(now) ? PortB.OUT2 : 0)
-    );
-  }
-
-  private writePortB(value: number): void {
-    this.speaker = value & (PortB.SPEAKER | PortB.CHECKS);
-    this.setGate(2, (value & PortB.GATE2) !== 0);
   }
 }

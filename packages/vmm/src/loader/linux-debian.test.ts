@@ -21,7 +21,9 @@ function od(file: string, offset: number, size: 1 | 2 | 4 | 8): number {
 
 debianTest('Debian\'s cloud kernel header matches what od reads at the documented offsets', (t) => {
   const file = guest!.kernel;
-  t.regex(execFileSync('file', ['-b', file], { encoding: 'utf8' }), /^Linux kernel x86 boot executable bzImage, version 6\./);
+  let kind: string | undefined;
+  try { kind = execFileSync('file', ['-b', file], { encoding: 'utf8' }); } catch { t.log('file(1) is not installed: its check is skipped'); }
+  if (kind !== undefined) t.regex(kind, /^Linux kernel x86 boot executable bzImage, version 6\./);
   const h = parseBzImage(fs.readFileSync(file), RAM, file);
   t.is(h.version, od(file, 0x206, 2));
   t.true(h.version >= 0x020c);
