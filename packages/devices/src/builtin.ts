@@ -7,13 +7,16 @@
 import type { Readable } from 'node:stream';
 import type { DependencyContainer } from 'tsyringe';
 import {
-  BOARDS, DEVICES, Irq, Ports, type BoardDefinition, type BoardRegistry, type DeviceRegistry, type DeviceDefinition, type Disposable,
+  BOARDS, ConfigError, DEVICES, Irq, Ports, type BoardDefinition, type BoardRegistry, type DeviceRegistry, type DeviceDefinition, type Disposable,
 } from '@hyvisor/core';
 import { BenchCounter } from './bench-counter.js';
 import { DebugExit } from './debug-exit.js';
 import { IrqTestDevice } from './irq-test.js';
 import { StallDevice } from './stall.js';
 import { Uart16550 } from './uart/uart16550.js';
+import { I8042, I8042Irq, I8042Port } from './pc/i8042.js';
+import { Mc146818Rtc, RTC_IRQ, RTC_PORT } from './pc/mc146818-rtc.js';
+import { POST_CODE_PORT, PostCode } from './pc/post-code.js';
 import {
   BufferSerialOutput, NullSerialOutput, SerialInputQueue, StdoutSerialOutput, type SerialOutput,
 } from './uart/serial-io.js';
@@ -109,9 +112,64 @@ export const stallDevice: DeviceDefinition<Record<string, never>, StallDevice> =
   },
 };
 
+/** Options of the `mc146818-rtc` device. */
+export interface RtcDeviceOptions {
+  /** `host` (the host's wall time when the machine is built) or a date like `2026-01-01T00:00:00Z`. */
+  readonly epoch?: string;
+}
+
+/** The CMOS RTC at 0x70/0x71 on IRQ 8; its time runs on the machine's clock (virtual time on the emulator). */
+export const rtcDevice: DeviceDefinition<RtcDeviceOptions, Mc146818Rtc> = {
+  name: 'mc146818-rtc',
+  description: 'MC146818 CMOS RTC (0x70/0x71, IRQ 8): date and time, periodic, alarm and update interrupts',
+  defaultInstanceName: 'rtc',
+  ports: [{ base: RTC_PORT, count: Mc146818Rtc.PORT_COUNT }],
+  irq: RTC_IRQ,
+  options: {
+    epoch: { type: 'string', default: 'host', description: "the time the clock starts at: 'host' (wall time) or an ISO date, e.g. 2026-01-01T00:00:00Z (for repeatable runs)" },
+  },
+  create(ctx, options) {
+    const epoch = options.epoch ?? 'host';
+    const epochMs = epoch === 'host' ? Date.now() : Date.parse(epoch);
+    if (!Number.isFinite(epochMs)) throw new ConfigError(`devices: ${ctx.name}: epoch: expected 'host' or an ISO date like 2026-01-01T00:00:00Z, got '${epoch}'`, 'devices');
+    const rtc = new Mc146818Rtc(ctx.clock, ctx.irq, { epochMs });
+    ctx.own(rtc);
+    return { pio: rtc, handle: rtc };
+  },
+};
+
+/**
+ * The keyboard controller (data 0x60, status/command 0x64, IRQ 1) with no keyboard or mouse.
+ * Its reset command (0xFE) ends the run with exit code 0, as a guest's reboot does.
+ */
+export const i8042Device: DeviceDefinition<Record<string, never>, I8042> = {
+  name: 'i8042',
+  description: 'i8042 keyboard controller (0x60, 0x64, IRQ 1) with nothing plugged in; command 0xFE resets (ends the run, exit code 0)',
+  ports: [{ base: I8042Port.DATA, count: 1 }, { base: I8042Port.STATUS, count: 1 }],
+  irq: I8042Irq.KEYBOARD,
+  create(ctx) {
+    const kbc = new I8042({ requestReset: () => ctx.exit.requestExit(0) }, ctx.irq);
+    // The model decodes 0x60 as offset 0 and 0x64 as offset 4; each range here starts at offset 0.
+    const status = { read: (_o: number, size: number) => kbc.read(4, size), write: (_o: number, size: number, v: number) => kbc.write(4, size, v) };
+    return { pio: [kbc, status], handle: kbc };
+  },
+};
+
+/** Port 0x80: POST codes and Linux's I/O delay writes, counted and dropped. */
+export const postCodeDevice: DeviceDefinition<Record<string, never>, PostCode> = {
+  name: 'post-code',
+  description: 'POST-code port 0x80: keeps the last code written (Linux writes it as an I/O delay)',
+  defaultInstanceName: 'post',
+  ports: [{ base: POST_CODE_PORT, count: 1 }],
+  create() {
+    const d = new PostCode();
+    return { pio: d, handle: d };
+  },
+};
+
 /** Every built-in device type. */
 export const BUILTIN_DEVICES: readonly DeviceDefinition<any, any>[] = [
-  uart16550Device, debugExitDevice, benchCounterDevice, irqTestDevice, stallDevice,
+  uart16550Device, debugExitDevice, benchCounterDevice, irqTestDevice, stallDevice, rtcDevice, i8042Device, postCodeDevice,
 ];
 
 /** COM1 and the exit port: all the hello guest needs. */
@@ -132,13 +190,14 @@ export const testbedBoard: BoardDefinition = {
 };
 
 /**
- * A PC for stock kernels. So far COM1 and debug-exit; the Linux guest work adds the CMOS RTC,
- * PIT channel 2 through port 0x61, the i8042 and port 0x80 here as registered devices.
+ * A PC for stock kernels: COM1, debug-exit, the CMOS RTC, the i8042 and port 0x80. Port 0x61
+ * (PIT channel 2) is not here: it belongs to whichever PIT the strategy brings (the emulated
+ * 8254 registers it with its channel 2 wired in; KVM's in-kernel PIT handles it itself).
  */
 export const pcBoard: BoardDefinition = {
   name: 'pc',
-  description: 'PC platform for stock kernels: COM1 and debug-exit so far (RTC, PIT channel 2, i8042 to come)',
-  devices: [{ device: 'uart16550' }, { device: 'debug-exit' }],
+  description: 'PC platform for stock kernels: COM1, debug-exit, CMOS RTC (0x70, IRQ 8), i8042 (0x60/0x64), port 0x80',
+  devices: [{ device: 'uart16550' }, { device: 'debug-exit' }, { device: 'mc146818-rtc' }, { device: 'i8042' }, { device: 'post-code' }],
 };
 
 /** Every built-in board. */
