@@ -73,7 +73,11 @@ function shiftUndefined(kind: number, c: number, size: number): number {
   if (c === 0) return 0;
   if (kind < 4) return c === 1 ? 0 : OF; // rotates: only CF and OF change; OF is defined for 1-bit rotates
   let u = AF | (c === 1 ? 0 : OF);
-  if (c >= size * 8) u |= CF; // SHL/SHR/SAR by the operand size or more (8- and 16-bit operands)
+  // SDM vol. 2, SAL/SAR/SHL/SHR: CF "is undefined for SHL and SHR instructions where the count is
+  // greater than or equal to the size (in bits) of the destination operand" (only 8- and 16-bit
+  // operands get there: counts are masked to 5 or 6 bits). SAR keeps shifting the sign bit out, so
+  // its CF is defined (the sign) for any count; the CPU agrees (`sar al, 9` with al = 0x80: CF = 1).
+  if (c >= size * 8 && kind !== 7) u |= CF;
   return u;
 }
 

@@ -125,12 +125,37 @@ test('a non-present entry is always accepted', (t) => {
   t.is(s.update([pg(3), 0xffff_ffff_ffff_fffen]), 1);
 });
 
-test('reserved bits must be zero', (t) => {
+test('reserved bits must be zero: every bit 52..62, at every level, in leaves and in table pointers', (t) => {
   const s = setup();
-  s.declare(3, 1);
-  t.is(s.update([pg(3), (1n << 52n) | 0x5000n | P]), -HypercallErrno.EINVAL);
-  t.is(s.update([pg(3), (1n << 62n) | 0x5000n | P]), -HypercallErrno.EINVAL);
-  t.is(s.update([pg(3), (1n << 63n) | 0x5000n | P]), 1, 'NX is allowed');
+  tree(s); // L4 page 0 → L3 page 1 → L2 page 2 → L1 page 3
+  s.declare(4, 1);
+  s.declare(5, 2);
+  s.declare(6, 3);
+  // A valid present entry for each kind of table; each must be refused with any one bit 52..62 set.
+  const valid: [string, number, bigint][] = [
+    ['L1 leaf', pg(3) + 8, 0x5000n | P | RW],
+    ['L2 2 MiB leaf', pg(2) + 8, 0x200000n | PS | P | RW],
+    ['L2 → L1', pg(2) + 16, BigInt(pg(4)) | P | RW],
+    ['L3 → L2', pg(1) + 8, BigInt(pg(5)) | P | RW],
+    ['L4 → L3', pg(0) + 8, BigInt(pg(6)) | P | RW],
+  ];
+  const before = s.poolBytes();
+  for (const [what, ptr, val] of valid) {
+    for (let bit = 52n; bit <= 62n; bit++) {
+      t.is(s.update([ptr, val | (1n << bit)]), -HypercallErrno.EINVAL, `${what} with bit ${bit}`);
+    }
+  }
+  t.deepEqual(s.poolBytes(), before, 'nothing was written');
+  for (const [what, ptr, val] of valid) t.is(s.update([ptr, val | (1n << 63n)]), 1, `${what}: NX (bit 63) is allowed`);
+});
+
+test('a 2 MiB leaf refuses each of its reserved bits 13..20 (bit 12 is PAT)', (t) => {
+  const s = setup();
+  s.declare(2, 2);
+  for (let bit = 13n; bit <= 20n; bit++) {
+    t.is(s.update([pg(2), 0x200000n | (1n << bit) | PS | P]), -HypercallErrno.EINVAL, `bit ${bit}`);
+  }
+  t.is(s.update([pg(2), 0x200000n | (1n << 12n) | PS | P]), 1, 'PAT');
 });
 
 test('a 2 MiB leaf must lie inside RAM with its reserved bits clear', (t) => {
@@ -279,18 +304,78 @@ function hostilePtr(rng: Rng): number {
   }
 }
 
-test('property: hostile MMU_UPDATE batches never throw, never touch memory outside RAM and the pool, and a rejected batch leaves the pool byte-identical', (t) => {
+/**
+ * The rules of docs/pv-abi.md ("Direct paging") for one request, written independently of the
+ * facet (BigInt, no shared code): is writing `val` at `ptr` allowed, given the declared level of
+ * each pool page (`levelOf`) and the RAM size?
+ */
+function oracleAllows(ptr: bigint, val: bigint, levelOf: (page: number) => number, ramSize: number): boolean {
+  const poolBase = BigInt(PtPool.BASE), poolEnd = poolBase + BigInt(PtPool.SIZE);
+  // ptr: an aligned 8-byte entry inside a declared table.
+  if ((ptr & 7n) !== 0n || ptr < poolBase || ptr >= poolEnd) return false;
+  const level = levelOf(Number((ptr - poolBase) >> 12n));
+  if (level === 0) return false;
+  if ((val & P) === 0n) return true; // not present: always fine
+  if ((val & (0x7ffn << 52n)) !== 0n) return false; // bits 52..62 reserved (63, NX, allowed)
+  const frame = val & 0x000f_ffff_ffff_f000n;
+  const ps = (val & PS) !== 0n;
+  const writable = (val & RW) !== 0n;
+  const leafOk = (base: bigint, size: bigint): boolean =>
+    base + size <= BigInt(ramSize) || (base >= poolBase && base + size <= poolEnd && !writable);
+  if (level === 1) return leafOk(frame, 0x1000n);
+  if (level === 2 && ps) {
+    if ((val & 0x1f_e000n) !== 0n) return false; // bits 13..20 of a 2 MiB leaf
+    return leafOk(frame & ~0x1f_f000n, 0x20_0000n);
+  }
+  if (ps) return false; // PS in L3 (no 1 GiB pages) and L4
+  if (frame < poolBase || frame >= poolEnd) return false;
+  return levelOf(Number((frame - poolBase) >> 12n)) === level - 1;
+}
+
+/** The result the ABI prescribes for MMU_UPDATE(list, n) over `reqs`. */
+function oracleResult(reqs: readonly [bigint, bigint][], list: number, n: number, levelOf: (page: number) => number, ramSize: number): number {
+  if (n > 512) return -HypercallErrno.EINVAL;
+  if (list + n * 16 > ramSize) return -HypercallErrno.EFAULT;
+  return reqs.every(([ptr, val]) => oracleAllows(ptr, val, levelOf, ramSize)) ? n : -HypercallErrno.EINVAL;
+}
+
+/** A plausible entry with one rule broken on purpose (or none), so every rule is exercised often. */
+function ruleBreaker(rng: Rng, ramSize: number): bigint {
+  const valid = rng.chance(0.5) ? BigInt(pg(rng.below(16))) | P | RW : BigInt(rng.below(ramSize / 4096) * 4096) | P | RW;
+  switch (rng.below(8)) {
+    case 0: return valid | (1n << BigInt(52 + rng.below(11))); // a reserved high bit
+    case 1: return BigInt(rng.below(ramSize / 0x200000) * 0x200000) | (1n << BigInt(13 + rng.below(8))) | PS | P; // 2 MiB reserved bit
+    case 2: return BigInt(pg(rng.below(16))) | P | RW; // the pool writable (as a leaf) or a table pointer
+    case 3: return BigInt(ramSize + rng.below(64) * 4096) | P; // beyond RAM
+    case 4: return BigInt(pg(rng.below(16))) | PS | P; // PS at any level
+    case 5: return BigInt(pg(16 + rng.below(8))) | P; // an undeclared pool page
+    case 6: return valid | (1n << 63n); // NX: allowed
+    default: return valid;
+  }
+}
+
+test('property: hostile MMU_UPDATE batches get exactly the result the ABI prescribes (every rule refused), never throw, never touch memory outside RAM and the pool, and a rejected batch leaves the pool byte-identical', (t) => {
+  let refused = 0, applied = 0;
   for (let seed = 1; seed <= 40; seed++) {
     const rng = new Rng(seed);
     const s = setup({ canaries: true });
     for (let i = 0; i < 16; i++) s.declare(i, 1 + rng.below(4));
+    const levelOf = (page: number) => s.facet.mmu!.levelOf(pg(page));
     for (let round = 0; round < 60; round++) {
       const n = rng.chance(0.05) ? 513 + rng.below(10) : rng.below(12);
       const list = rng.chance(0.05) ? s.m.ramSize - rng.below(64) : REQS;
+      const reqs: [bigint, bigint][] = [];
       for (let i = 0; i < Math.min(n, 600); i++) {
-        s.m.memory.setU64(REQS + i * 16, rng.chance(0.9) ? BigInt(hostilePtr(rng)) : BigInt(rng.u32()) << 32n);
-        s.m.memory.setU64(REQS + i * 16 + 8, hostileValue(rng, s.m.ramSize));
+        const ptr = rng.chance(0.9) ? BigInt(hostilePtr(rng)) : BigInt(rng.u32()) << 32n;
+        const val = rng.chance(0.5) ? hostileValue(rng, s.m.ramSize) : ruleBreaker(rng, s.m.ramSize);
+        s.m.memory.setU64(REQS + i * 16, ptr);
+        s.m.memory.setU64(REQS + i * 16 + 8, val);
+        reqs.push([ptr, val]);
       }
+      // What the guest wrote at `list` is what the VMM reads (the list may start below REQS).
+      const listed: [bigint, bigint][] = [];
+      for (let i = 0; i < n && list + i * 16 + 16 <= s.m.ramSize; i++) listed.push([s.m.memory.u64(list + i * 16)!, s.m.memory.u64(list + i * 16 + 8)!]);
+      const expected = oracleResult(listed, list, n, levelOf, s.m.ramSize);
       const before = s.m.memory.read(PtPool.BASE, 16 * 4096)!;
       let r: number;
       try {
@@ -298,14 +383,40 @@ test('property: hostile MMU_UPDATE batches never throw, never touch memory outsi
       } catch (err) {
         return t.fail(`seed ${seed} round ${round}: threw ${String(err)}`);
       }
+      if (r !== expected) {
+        const bad = listed.find(([ptr, val]) => oracleAllows(ptr, val, levelOf, s.m.ramSize) !== (r >= 0));
+        return t.fail(`seed ${seed} round ${round}: MMU_UPDATE returned ${r}, the ABI says ${expected}${bad ? ` (first disputed request: ptr 0x${bad[0].toString(16)} val 0x${bad[1].toString(16)})` : ''}`);
+      }
+      if (r < 0) refused++;
+      else applied++;
       if (r < 0 && Buffer.compare(Buffer.from(before), Buffer.from(s.m.memory.read(PtPool.BASE, 16 * 4096)!)) !== 0) {
         return t.fail(`seed ${seed} round ${round}: rejected batch (${r}) changed the pool`);
       }
-      if (r >= 0 && r !== n) return t.fail(`seed ${seed} round ${round}: applied ${r} of ${n}`);
       if (rng.chance(0.2)) s.ext(1 + rng.below(5), pg(rng.below(16)) + (rng.chance(0.1) ? 8 : 0), rng.below(6));
     }
     if (!s.m.canariesIntact()) return t.fail(`seed ${seed}: a canary was overwritten`);
     if (!s.m.memory.read(pg(16), PtPool.SIZE - 16 * 4096)!.every((b) => b === 0)) return t.fail(`seed ${seed}: an undeclared pool page was written`);
+  }
+  t.log(`${applied} batches applied, ${refused} refused`);
+  t.true(applied > 100 && refused > 100, 'both outcomes were exercised');
+});
+
+test('property: each rule alone makes a single-entry update fail, at every level', (t) => {
+  // One valid batch of one request per level, then the same request with exactly one rule broken.
+  const rng = new Rng(7);
+  for (let round = 0; round < 400; round++) {
+    const s = setup();
+    tree(s);
+    s.declare(4, 1);
+    s.declare(5, 2);
+    s.declare(6, 3);
+    const levelOf = (page: number) => s.facet.mmu!.levelOf(pg(page));
+    const page = rng.below(7);
+    const ptr = BigInt(pg(page) + rng.below(512) * 8);
+    const val = ruleBreaker(rng, s.m.ramSize);
+    const expected = oracleResult([[ptr, val]], REQS, 1, levelOf, s.m.ramSize);
+    const got = s.update([Number(ptr), val]);
+    if (got !== expected) return t.fail(`level ${levelOf(page)} entry, val 0x${val.toString(16)}: got ${got}, the ABI says ${expected}`);
   }
   t.pass();
 });
