@@ -10,8 +10,8 @@
  * Layout (4 MiB of RAM, all identity-mapped by user-accessible 2 MiB pages): GDT 0x1000 (null,
  * kernel code 0x08, kernel data 0x10, user data 0x1b, user code 0x23, TSS 0x28), TSS 0x2000
  * (RSP0 = 0x9000), IDT 0x3000 (every vector → a `push vector; hlt` stub at 0x5000 + 8 × vector,
- * interrupt gates, DPL 3), page tables 0x10000, user code 0x100000, user data 0x300000 (one page),
- * user stack below 0x380000.
+ * interrupt gates, DPL 3), page tables 0x10000, user code 0x100000, user data 0x300000 (one page, or as many as
+ * {@link Ring3Input.data} fills), user stack below 0x380000.
  * @module
  */
 import {
@@ -37,7 +37,10 @@ export interface Ring3Input {
   readonly regs?: Partial<Record<Gpr, bigint>>;
   /** Initial RFLAGS (bits other than the arithmetic ones and DF are forced: IF=1, bit 1 set). */
   readonly rflags?: number;
-  /** Initial contents of the user data page (at most 4096 bytes; the rest is zero). */
+  /**
+   * Initial contents of the user data area at {@link USER_DATA}: one page, or as many whole pages as
+   * this array covers (at most {@link USER_DATA_MAX} bytes); the rest of the last page is zero.
+   */
   readonly data?: Uint8Array;
 }
 
@@ -49,8 +52,12 @@ export interface Ring3Output {
   readonly rip: bigint;
   readonly rflags: number;
   readonly regs: Record<Gpr, bigint>;
+  /** The user data area afterwards (as many pages as the input's). */
   readonly data: Uint8Array;
 }
+
+/** Largest user data area: up to the user stack. */
+export const USER_DATA_MAX = USER_STACK_TOP - USER_DATA;
 
 function desc(base: number, limit: number, access: number, flags: number): bigint {
   return (BigInt(base >>> 24) << 56n) | (BigInt(flags & 0xf) << 52n) | (BigInt((limit >>> 16) & 0xf) << 48n) |
@@ -97,7 +104,8 @@ export function runRing3(backend: Backend, input: Ring3Input): Ring3Output {
     m.setU64(PML4 + 0x2000, 0x87n);
     m.setU64(PML4 + 0x2008, 0x200000n | 0x87n);
     m.write(USER_CODE, input.code);
-    if (input.data) m.write(USER_DATA, input.data.subarray(0, 4096));
+    const dataSize = Math.min(USER_DATA_MAX, Math.max(4096, Math.ceil((input.data?.length ?? 0) / 4096) * 4096));
+    if (input.data) m.write(USER_DATA, input.data.subarray(0, dataSize));
 
     const vcpu = vm.createVcpu(0);
     const base = longModeSpecialRegisters(vcpu.getSpecialRegisters());
@@ -134,7 +142,7 @@ export function runRing3(backend: Backend, input: Ring3Input): Ring3Output {
     out.rsp = m.u64(at + 24)!;
     return {
       vector, error, rip: m.u64(at)!, rflags: Number(m.u64(at + 16)! & 0xffffffffn), regs: out,
-      data: Uint8Array.from(m.read(USER_DATA, 4096)!),
+      data: Uint8Array.from(m.read(USER_DATA, dataSize)!),
     };
   } finally {
     vm.dispose();

@@ -316,7 +316,12 @@ export function execute(cpu: Cpu, d: Insn, pf: Platform): void {
     case 0xe0: case 0xe1: case 0xe2: { // LOOPNE, LOOPE, LOOP
       let zero: boolean;
       if (d.adsz === 4) { L[RCX] = (L[RCX]! - 1) >>> 0; H[RCX] = 0; zero = L[RCX] === 0; }
-      else { cpu.setNumber(RCX, cpu.signed(RCX) - 1); zero = (L[RCX]! | H[RCX]!) === 0; }
+      else {
+        // Exact 64-bit decrement on the halves: RCX above 2^53 is not a safe Number (found by the differential test).
+        if (L[RCX] === 0) H[RCX] = (H[RCX]! - 1) >>> 0;
+        L[RCX] = (L[RCX]! - 1) >>> 0;
+        zero = (L[RCX]! | H[RCX]!) === 0;
+      }
       let take = !zero;
       if (op === 0xe0) take = take && !condition(cpu, 4);
       else if (op === 0xe1) take = take && condition(cpu, 4);
