@@ -14,7 +14,7 @@ const elf = path.join(root, 'packages/guest-hello/build/hello.elf');
 const missing = !fs.existsSync('/dev/kvm') ? '/dev/kvm is missing' : !fs.existsSync(elf) ? `${elf} is missing` : undefined;
 if (missing) console.log(`skipping the telemetry client example test: ${missing}`);
 
-(missing ? test.skip : test)('needs /dev/kvm: the telemetry client example prints a live summary of a running guest', async (t) => {
+(missing ? test.skip : test)('the telemetry client example prints a live summary of a running guest [kvm]', async (t) => {
   const container = createHyvisorContainer();
   registerKvmBackend(container);
   registerMinimalStrategy(container);

@@ -3,7 +3,8 @@
  * computation; null system calls through the SYSCALL gate): instructions retired per second of
  * host time between the guest's start and end markers (MIPS), and the host time per operation
  * against the same testbed binary under QEMU TCG in the same run (QEMU's guest-measured ns per
- * op; `qemuRatio` = emulator host ns per op / QEMU ns per op, so 10 means ten times slower).
+ * op; `qemuRatio` = emulator host ns per op / QEMU ns per op, so 10 means ten times slower). In
+ * each round the two alternate who goes first, so the host's drift hits both alike.
  * @module
  */
 import 'reflect-metadata';
@@ -90,18 +91,23 @@ export const emu: Benchmark = {
       const iterations = positiveInt(`${workload}-iterations`, options[`${workload}-iterations`], DEFAULT_ITERATIONS[workload]!);
       const emuRounds: EmuRound[] = [];
       const qemuNs: number[] = [];
+      const qemuRound = (): number => {
+        const run = runTestbedInQemu(workload, iterations);
+        const res = run.results.find((x) => x.workload === workload);
+        if (run.exitCode !== 0 || res?.check !== 'ok') throw new Error(`QEMU: ${workload} failed:\n${run.console}`);
+        return res.nsPerOp;
+      };
       for (let r = 0; r < rounds; r++) {
+        // Within a round the emulator and QEMU alternate who goes first (as exit-cost and the
+        // workload rounds do), so drift in the host's load hits both sides alike.
+        let q: number | undefined;
+        if (qemu && r % 2 === 1) q = qemuRound();
         const e = await emuRound(workload, iterations);
+        if (qemu && r % 2 === 0) q = qemuRound();
         emuRounds.push(e);
-        let q = '';
-        if (qemu) {
-          const run = runTestbedInQemu(workload, iterations);
-          const res = run.results.find((x) => x.workload === workload);
-          if (run.exitCode !== 0 || res?.check !== 'ok') throw new Error(`QEMU: ${workload} failed:\n${run.console}`);
-          qemuNs.push(res.nsPerOp);
-          q = `, QEMU ${res.nsPerOp.toFixed(1)} ns/op`;
-        }
-        log(`${workload} round ${r + 1}/${rounds}: ${(e.instructions / e.hostMs / 1000).toFixed(2)} MIPS, ${((e.hostMs * 1e6) / iterations).toFixed(1)} host ns/op${q}`);
+        if (q !== undefined) qemuNs.push(q);
+        const order = qemu ? (r % 2 === 0 ? ' (emulator first)' : ' (QEMU first)') : '';
+        log(`${workload} round ${r + 1}/${rounds}${order}: ${(e.instructions / e.hostMs / 1000).toFixed(2)} MIPS, ${((e.hostMs * 1e6) / iterations).toFixed(1)} host ns/op${q === undefined ? '' : `, QEMU ${q.toFixed(1)} ns/op`}`);
       }
       const hostMs = median(emuRounds.map((e) => e.hostMs));
       const instructions = emuRounds[0]!.instructions;

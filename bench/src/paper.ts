@@ -222,22 +222,28 @@ function row(rows: readonly PaperRow[], workload: string, strategy: string): Pap
   return rows.find((r) => r.workload === workload && r.strategy === strategy);
 }
 
-function speedupClaim(rows: readonly PaperRow[], workload: string, other: 'pv' | 'hvm', claim: string, paperSpeedup: number, atLeast: boolean): ClaimCheck {
+/**
+ * A speed-up claim: met only when the measured ratio (other's ns per op / hybrid's) reaches the
+ * paper's figure (`paperRatio`, e.g. 1.3 for "~30 % faster"). A hybrid that is faster but by less
+ * is reported as falling short, not as met.
+ */
+export function speedupClaim(rows: readonly PaperRow[], workload: string, other: 'pv' | 'hvm', claim: string, paperRatio: number): ClaimCheck {
   const h = row(rows, workload, 'hybrid')?.nsPerOp;
   const o = row(rows, workload, other)?.nsPerOp;
   if (!h || !o) return { claim, measured: 'not measured', holds: undefined };
-  const speedup = o / h - 1;
-  const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(0)}%`;
-  const measured = `hybrid ${formatNs(h)} vs ${other} ${formatNs(o)} per op: hybrid/${other} = ${(h / o).toFixed(3)}, speed-up ${pct(speedup)} (paper: ${atLeast ? '>' : '~'}${(paperSpeedup * 100).toFixed(0)}%)`;
-  return { claim, measured, holds: atLeast ? speedup > paperSpeedup : speedup > 0 };
+  const ratio = o / h;
+  const holds = ratio >= paperRatio;
+  const shortfall = !holds && ratio > 1 ? ' — hybrid is faster, but by less than the paper reports' : '';
+  const measured = `hybrid ${formatNs(h)} vs ${other} ${formatNs(o)} per op: ${other}/hybrid = ${ratio.toFixed(3)}× (paper: ≥ ${paperRatio.toFixed(2)}×)${shortfall}`;
+  return { claim, measured, holds };
 }
 
 /** The paper's claims, each with what this run measured. */
 export function checkClaims(rows: readonly PaperRow[]): ClaimCheck[] {
   const out = [
-    speedupClaim(rows, 'memory', 'pv', 'memory-intensive: hybrid beats PV by ~30%', 0.3, false),
-    speedupClaim(rows, 'syscall', 'pv', 'system-call microbenchmark: hybrid beats PV by ~50%', 0.5, false),
-    speedupClaim(rows, 'io', 'hvm', 'I/O-intensive: hybrid beats HVM by more than 16%', 0.16, true),
+    speedupClaim(rows, 'memory', 'pv', 'memory-intensive: hybrid beats PV by ~30% (≥ 1.3×)', 1.3),
+    speedupClaim(rows, 'syscall', 'pv', 'system-call microbenchmark: hybrid beats PV by ~50% (≥ 1.5×)', 1.5),
+    speedupClaim(rows, 'io', 'hvm', 'I/O-intensive: hybrid beats HVM by more than 16% (≥ 1.16×)', 1.16),
   ];
   const t = (s: string) => row(rows, 'time', s);
   const drift = (s: string) => {

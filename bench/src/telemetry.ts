@@ -2,7 +2,10 @@
  * `telemetry`: what live telemetry costs the exit path. The same exit-heavy guest loop (the hello
  * guest's `exits=N` port writes) runs with telemetry off (no server, no probes) and on (probes,
  * the telemetry server, and one WebSocket client subscribed to every topic), alternating in one
- * run so drift in the host's load hits both sides alike. Goal: overhead ≤ 3 %.
+ * run so drift in the host's load hits both sides alike. Goal: overhead ≤ 3 %. An "on" round
+ * starts the guest only once the server has acknowledged the subscription (`subscribed`), and
+ * fails unless samples reached the client while the guest ran: an "on" round that streamed
+ * nothing would measure telemetry off.
  * @module
  */
 import 'reflect-metadata';
@@ -26,6 +29,8 @@ interface Round {
   readonly eventsPerSec: number;
   /** Messages the client received per second. */
   readonly messagesPerSec: number;
+  /** `sample` messages the client received while the guest ran (at least 1, or the round fails). */
+  readonly samples: number;
   readonly dropped: number;
 }
 
@@ -81,26 +86,33 @@ async function onRound(exits: number, intervalMs: number): Promise<Omit<Round, '
   composed.machine.own(attachStandInProbes(composed.machine));
   const server = await TelemetryServer.start(composed.machine, { port: 0, intervalMs, env: {} });
   let messages = 0;
+  let samples = 0;
   let dropped = 0;
   const ws = new WebSocket(server.wsUrl);
   try {
+    // Subscribe after the server's hello and wait for its `subscribed` reply (with our id), so
+    // the guest starts only once samples are being streamed to this client.
     await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('telemetry: no `subscribed` reply within 10 s')), 10_000);
       ws.once('error', reject);
       ws.on('message', (data) => {
         messages++;
-        const m = JSON.parse(String(data)) as { type: string; dropped?: number };
+        const m = JSON.parse(String(data)) as { type: string; id?: unknown; dropped?: number; message?: string };
         if (typeof m.dropped === 'number') dropped = m.dropped;
-        if (m.type === 'hello') {
-          ws.send(JSON.stringify({ type: 'subscribe', topics: ['*'] }));
-          resolve();
-        }
+        if (m.type === 'sample') samples++;
+        if (m.type === 'hello') ws.send(JSON.stringify({ type: 'subscribe', id: 'bench', topics: ['*'] }));
+        else if (m.type === 'subscribed' && m.id === 'bench') { clearTimeout(timer); resolve(); }
+        else if (m.type === 'error') { clearTimeout(timer); reject(new Error(`telemetry: ${m.message ?? 'error'}`)); }
       });
     });
     const before = messages;
+    const samplesBefore = samples;
     const { usPerExit, ms } = await runGuest(composed, exits);
+    const streamed = samples - samplesBefore;
+    if (streamed === 0) throw new Error(`telemetry: no sample reached the client during an "on" round (${ms.toFixed(0)} ms, interval ${intervalMs} ms): the round would have measured telemetry off`);
     const c = composed.machine.telemetry.counters;
     const events = Object.entries(c.snapshot()).filter(([k]) => k.startsWith('exits.') || /^io\.(pio|mmio)\.(read|write)\.ops$/.test(k)).reduce((s, [, v]) => s + v, 0);
-    return { onUsPerExit: usPerExit, eventsPerSec: events / (ms / 1000), messagesPerSec: (messages - before) / (ms / 1000), dropped };
+    return { onUsPerExit: usPerExit, eventsPerSec: events / (ms / 1000), messagesPerSec: (messages - before) / (ms / 1000), samples: streamed, dropped };
   } finally {
     ws.terminate();
     await server.close();
@@ -124,7 +136,7 @@ export const telemetry: Benchmark = {
       if (r % 2 === 0) { off = await offRound(exits); on = await onRound(exits, intervalMs); }
       else { on = await onRound(exits, intervalMs); off = await offRound(exits); }
       perRound.push({ offUsPerExit: off, ...on });
-      log(`round ${r + 1}/${rounds}: off ${off.toFixed(3)} µs/exit, on ${on.onUsPerExit.toFixed(3)} µs/exit, ${Math.round(on.eventsPerSec)} events/s, ${on.messagesPerSec.toFixed(0)} msgs/s`);
+      log(`round ${r + 1}/${rounds}: off ${off.toFixed(3)} µs/exit, on ${on.onUsPerExit.toFixed(3)} µs/exit, ${Math.round(on.eventsPerSec)} events/s, ${on.messagesPerSec.toFixed(0)} msgs/s, ${on.samples} samples during the run`);
     }
     const off = median(perRound.map((p) => p.offUsPerExit));
     const on = median(perRound.map((p) => p.onUsPerExit));

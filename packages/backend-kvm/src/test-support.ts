@@ -18,7 +18,7 @@ export const kvm = kvmAvailable();
  * passes, so the reason shows up in the test output instead of a silent skip.
  */
 export function kvmTest(title: string, fn: (t: ExecutionContext) => void | Promise<void>): void {
-  test(`${title} (needs /dev/kvm)`, kvm.ok ? fn : (t) => {
+  test(`${title} [kvm]`, kvm.ok ? fn : (t) => {
     t.log(`skipped: ${kvm.reason}`);
     t.pass();
   });
@@ -45,7 +45,7 @@ export function needsCapability(t: ExecutionContext, capability: Capability, det
 
 /** Same as {@link kvmTest}, but serial (for tests that count process-wide resources). */
 export function kvmSerialTest(title: string, fn: (t: ExecutionContext) => void | Promise<void>): void {
-  test.serial(`${title} (needs /dev/kvm)`, kvm.ok ? fn : (t) => {
+  test.serial(`${title} [kvm]`, kvm.ok ? fn : (t) => {
     t.log(`skipped: ${kvm.reason}`);
     t.pass();
   });

@@ -31,7 +31,7 @@ async function launch(): Promise<BrowserContext> {
   });
 }
 
-dashTest('needs /dev/kvm and chromium: the dashboard charts a live testbed guest and agrees with /metrics', async (t) => {
+dashTest('the dashboard charts a live testbed guest and agrees with /metrics [kvm] (needs chromium)', async (t) => {
   const token = 'dashboard-test-token';
   const disk = path.join(os.tmpdir(), `hyvisor-dash-${process.pid}.img`);
   const composed = testbedMachine('all', 3000, disk);

@@ -9,7 +9,7 @@ const missing = kvmMissing();
 if (missing) console.log(`skipping telemetry KVM tests: ${missing}`);
 const kvmTest = missing ? test.skip : test.serial;
 
-kvmTest('needs /dev/kvm: a live hello guest streams exits per kind and port that match /metrics', async (t) => {
+kvmTest('a live hello guest streams exits per kind and port that match /metrics [kvm]', async (t) => {
   const exits = 200_000;
   const composed = helloMachine(exits);
   const { machine } = composed;
@@ -45,7 +45,7 @@ kvmTest('needs /dev/kvm: a live hello guest streams exits per kind and port that
   t.true(promValue(fams, 'hyvisor_vcpu_run_seconds_total')! > 0);
 });
 
-kvmTest('needs /dev/kvm: pause and resume over the protocol stop and restart the exits', async (t) => {
+kvmTest('pause and resume over the protocol stop and restart the exits [kvm]', async (t) => {
   const token = 'pause-resume-token';
   const composed = helloMachine(3_000_000);
   const { machine } = composed;

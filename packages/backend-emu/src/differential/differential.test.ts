@@ -25,7 +25,7 @@ let kvmBackend: Backend | undefined;
 const emuBackend = new EmuBackend();
 
 function diffTest(title: string, fn: (t: ExecutionContext, kvm: Backend) => void): void {
-  test.serial(`${title} (needs /dev/kvm)`, (t) => {
+  test.serial(`${title} [kvm]`, (t) => {
     if (!kvm.ok) {
       t.log(`skipped: ${kvm.reason}`);
       t.pass();
