@@ -12,6 +12,7 @@ export type { ExitCostResult } from './exit-cost.js';
 export type { WorkloadResult } from './workloads.js';
 export type { TelemetryBenchResult } from './telemetry.js';
 export type { PaperRow, PaperResult } from './paper.js';
+export type { StartupResult } from './startup.js';
 
 const rounds = (what: string) => ({ type: 'string', value: 'N', description: what }) as const;
 
@@ -66,5 +67,13 @@ export const BENCHMARKS: Readonly<Record<string, BenchmarkSpec>> = {
       'syscall-iterations': { type: 'string', value: 'N', description: 'iterations of the syscall workload (default 100000)' },
     },
     load: async () => (await import('./emu.js')).emu,
+  },
+  startup: {
+    description: 'hyvisor run of the hello guest vs node -e 0 as whole processes, and the time to the first guest instruction at 64 MiB and 4 GiB',
+    options: {
+      rounds: rounds('alternating rounds, at least 10 (default 10)'),
+      backend: { type: 'string', value: 'NAME', description: 'kvm or emu (default kvm where /dev/kvm is usable, else emu)' },
+    },
+    load: async () => (await import('./startup.js')).startup,
   },
 };

@@ -45,4 +45,8 @@ export class EmuBackend implements Backend {
     this.disposed = true;
     for (const vm of [...this.vms].reverse()) vm.dispose();
   }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
 }

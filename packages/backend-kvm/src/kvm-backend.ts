@@ -160,6 +160,10 @@ export class KvmBackend implements Backend {
     this.host.native.close(this.host.kvmFd);
     if (first !== undefined) throw first;
   }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
 }
 
 /**

@@ -6,12 +6,14 @@ import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BENCHMARKS } from '@hyvisor/bench';
 import { BACKENDS, FACETS, FACET_NAMES, STRATEGIES, createHyvisorContainer } from '@hyvisor/core';
 import { COMMANDS } from './commands.js';
 import { BUILTIN_PLUGINS, containerFor, pluginsFor } from './catalog.js';
+import { FIRST_INSTRUCTION_ENV, reportFirstInstruction } from './first-instruction.js';
 import { editDistance, optionLabel, optionsOf, suggest, type CommandSpec } from './spec.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -169,4 +171,45 @@ test("the README's command table uses only commands, benchmarks and options the 
     for (const m of row.matchAll(/--([\w-]+)/g)) t.true(m[1]! in optionsOf(spec), `README \`${row}\`: ${spec.path} has --${m[1]}`);
   }
   for (const name of Object.keys(BENCHMARKS)) t.true(rows.some((r) => r.startsWith(`bench ${name}`)), `README has a row for bench ${name}`);
+});
+
+test('a run of hello.yaml loads no other backend, strategy package, telemetry server, ws, rxjs or bench code', (t) => {
+  // A module-loader hook records every module the ESM loader loads (CommonJS ones through import included).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hyvisor-loads-'));
+  const log = path.join(dir, 'loaded.txt');
+  fs.writeFileSync(path.join(dir, 'hooks.mjs'), `import fs from 'node:fs';\nexport async function load(url, context, next) { fs.appendFileSync(${JSON.stringify(log)}, url + '\\n'); return next(url, context); }\n`);
+  fs.writeFileSync(path.join(dir, 'register.mjs'), `import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n`);
+  // Run it for real (on the emulator where KVM is missing).
+  const backend = fs.existsSync('/dev/kvm') ? 'kvm' : 'emu';
+  const r = spawnSync(process.execPath, ['--import', path.join(dir, 'register.mjs'), cli, 'run', 'examples/hello.yaml', '--backend', backend], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+  t.is(r.status, 0, r.stderr);
+  const loaded = fs.readFileSync(log, 'utf8').split('\n').filter(Boolean);
+  t.true(loaded.some((u) => u.includes('/packages/vmm/')), 'the hook saw the run');
+  const unwanted = ['/strategy-hvm/', '/strategy-pv/', '/strategy-hybrid/', '/packages/telemetry/', '/bench/', '/ws@', '/rxjs@', backend === 'kvm' ? '/backend-emu/' : '/backend-kvm/'];
+  for (const u of unwanted) t.deepEqual(loaded.filter((x) => x.includes(u)), [], `no ${u} module`);
+});
+
+test('the first-instruction report is what bench startup reads, and the vCPU gets its own run back', async (t) => {
+  const { parseFirstInstruction, FIRST_INSTRUCTION_ENV: benchEnv } = await import('@hyvisor/bench/dist/startup.js');
+  t.is(benchEnv, FIRST_INSTRUCTION_ENV);
+  class FakeVcpu { runs = 0; run() { this.runs++; return 'exit'; } }
+  const vcpu = new FakeVcpu();
+  let out = '';
+  reportFirstInstruction(vcpu as never, { write: (s: string) => { out += s; return true; } } as never);
+  t.is(vcpu.run(), 'exit');
+  t.is(vcpu.run(), 'exit');
+  t.is(vcpu.runs, 2);
+  t.false(Object.prototype.hasOwnProperty.call(vcpu, 'run'), 'the wrapper is gone after the first run');
+  t.is(out.split('\n').filter(Boolean).length, 1, 'one report');
+  const parsed = parseFirstInstruction(out);
+  t.truthy(parsed);
+  t.true(parsed!.ms > 0 && parsed!.cpuMs > 0);
+});
+
+test('hyvisor run with the report on prints the first-instruction line', (t) => {
+  const r = spawnSync(process.execPath, [cli, 'run', 'examples/hello.yaml', '--backend', 'emu'], {
+    cwd: root, encoding: 'utf8', timeout: 60_000, env: { ...process.env, [FIRST_INSTRUCTION_ENV]: '1' },
+  });
+  t.is(r.status, 0, r.stderr);
+  t.regex(r.stderr, /^hyvisor: first instruction at ms \d+\.\d{3} \(cpu ms \d+\.\d{3}\)$/m);
 });

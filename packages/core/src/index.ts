@@ -3,7 +3,8 @@
  * strategy lives here; those are plugins that depend on this package.
  * @packageDocumentation
  */
-import 'reflect-metadata';
+// reflect-metadata and tsyringe load through require in di/tsyringe.ts (cheaper than an ESM import of CommonJS).
+import './di/tsyringe.js';
 
 export * from './errors.js';
 export * from './lifecycle/disposable.js';

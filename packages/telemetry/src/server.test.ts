@@ -295,3 +295,20 @@ test('the dashboard and its script are served with a no-network policy', async (
   t.notRegex(js, /https?:\/\//);
   t.is((await fetch(`${server.url}/nope`)).status, 404);
 });
+
+test('close() resolves once the clients are gone and the port is free; `await using` closes the same way', async (t) => {
+  let port: number;
+  let client: TestClient;
+  {
+    await using server = await TelemetryServer.start(fakeTarget(), { port: 0, env: {} });
+    port = server.port;
+    client = await TestClient.open(server.wsUrl);
+    t.is(server.close(), server.close(), 'a second close() is the same promise');
+  }
+  // Bound again at once: the listening socket is closed, not closing.
+  const again = await TelemetryServer.start(fakeTarget(), { port, env: {} });
+  await again.close();
+  // The client sees its connection end (no time bound: it just has to happen).
+  if (client.closeCode === undefined) await new Promise((r) => client.ws.once('close', r));
+  t.not(client.closeCode, undefined);
+});

@@ -120,6 +120,7 @@ export class TelemetryServer implements Disposable {
   private interval: number;
   private dropTotal = 0;
   private closed = false;
+  private closing: Promise<void> | undefined;
 
   private constructor(
     private readonly target: TelemetryTarget,
@@ -221,23 +222,42 @@ export class TelemetryServer implements Disposable {
     for (const c of this.clients) this.sendReply(c, text);
   }
 
-  /** Closes every client and the listening socket. */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /**
+   * Closes every client and the listening socket; resolves once every client socket has closed
+   * and the server no longer listens (the port is free again). Calling it again returns the same
+   * promise.
+   */
+  close(): Promise<void> {
+    return (this.closing ??= this.shutdown());
+  }
+
+  /** `await using server = await TelemetryServer.start(…)` closes it as {@link close} does. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** Starts {@link close} without waiting for it; prefer `await close()` or `await using`. */
+  dispose(): void {
+    void this.close();
+  }
+
+  private async shutdown(): Promise<void> {
     this.closed = true;
     this.sampler?.unsubscribe();
     this.eventSub.unsubscribe();
+    const sockets = [...this.clients].map((c) => c.ws.readyState === WebSocket.CLOSED
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => c.ws.once('close', () => resolve())));
     for (const c of this.clients) c.ws.terminate();
     this.clients.clear();
-    this.wss.close();
-    await new Promise<void>((resolve) => {
-      this.http.close(() => resolve());
-      this.http.closeAllConnections();
-    });
-  }
-
-  dispose(): void {
-    void this.close();
+    await Promise.all([
+      ...sockets,
+      new Promise<void>((resolve) => this.wss.close(() => resolve())),
+      new Promise<void>((resolve) => {
+        this.http.close(() => resolve());
+        this.http.closeAllConnections();
+      }),
+    ]);
   }
 
   // ---- HTTP ----

@@ -7,6 +7,7 @@ import { WORKLOADS, guestCmdline, loadConfigFile, parseDuration, parseListen, ty
 import { createMachineFromConfig } from '@hyvisor/vmm';
 import type { TelemetryServer } from '@hyvisor/telemetry';
 import { containerFor } from '../catalog.js';
+import { FIRST_INSTRUCTION_ENV, reportFirstInstruction } from '../first-instruction.js';
 import { UsageError, type Parsed } from '../spec.js';
 
 /** Exit code after Ctrl-C, as shells expect (128 + SIGINT). */
@@ -48,6 +49,7 @@ export async function runCommand({ values, positionals }: Parsed): Promise<numbe
     stdin.setRawMode(true);
     stdin.on('data', (b: Buffer) => { if (b.includes(3)) onSigint(); });
   }
+  if (process.env[FIRST_INSTRUCTION_ENV] === '1') reportFirstInstruction(machine.vcpu);
   try {
     const result = await machine.run();
     const stats = machine.vcpu.stats?.();

@@ -5,7 +5,7 @@
  * test for a concrete class.
  * @module
  */
-import type { Disposable } from '../lifecycle/disposable.js';
+import type { Disposable, ScopedDisposable } from '../lifecycle/disposable.js';
 import type { GuestMemory, MemoryRegion } from '../memory/guest-memory.js';
 import type { VmExit } from '../exits/vm-exit.js';
 import type { CpuidEntry, RegisterName, Registers, SpecialRegisters } from './registers.js';
@@ -104,8 +104,8 @@ export interface RegionOptions {
   readonly readonly?: boolean;
 }
 
-/** A backend: creates VMs on one host. */
-export interface Backend extends Disposable {
+/** A backend: creates VMs on one host. `using backend = …` disposes it (and its VMs) on every path. */
+export interface Backend extends ScopedDisposable {
   readonly info: BackendInfo;
   /** Creates an empty VM (no memory, no vCPU). */
   createVm(options?: VmOptions): Vm;

@@ -3,7 +3,8 @@
  * @module
  */
 import * as fs from 'node:fs';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { createRequire } from 'node:module';
+import type * as Yaml from 'yaml';
 import { ConfigError } from '../errors.js';
 import type { VmConfig } from './schema.js';
 import { validateConfig } from './validate.js';
@@ -30,8 +31,10 @@ export function parseConfigText(text: string, file = 'config'): unknown {
       throw new ConfigError(`${file}: not valid JSON: ${(err as Error).message}`);
     }
   }
+  // Loaded here, not at import: ~70 CommonJS modules that a JSON config or composing in code never needs.
+  const { parse, YAMLParseError } = createRequire(import.meta.url)('yaml') as typeof Yaml;
   try {
-    return parseYaml(text, { prettyErrors: true, uniqueKeys: true });
+    return parse(text, { prettyErrors: true, uniqueKeys: true });
   } catch (err) {
     if (err instanceof YAMLParseError) {
       const where = err.linePos?.[0] ? `line ${err.linePos[0].line}, column ${err.linePos[0].col}` : 'somewhere';

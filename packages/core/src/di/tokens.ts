@@ -3,8 +3,8 @@
  * tokens; nobody passes bare strings around.
  * @module
  */
-import 'reflect-metadata';
-import { container as rootContainer, type DependencyContainer, type InjectionToken } from 'tsyringe';
+import type { DependencyContainer, InjectionToken } from 'tsyringe';
+import { rootContainer } from './tsyringe.js';
 import type { Backend, BackendInfo } from '../backend/backend.js';
 import type { Strategy } from '../strategy/strategy.js';
 import { Registry } from './registry.js';

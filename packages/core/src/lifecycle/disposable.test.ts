@@ -52,3 +52,24 @@ test('toDisposable runs its release function at most once', (t) => {
   d.dispose();
   t.is(n, 1);
 });
+
+test('`using` releases a store and a toDisposable when the scope ends, newest first', (t) => {
+  const order: string[] = [];
+  {
+    using store = new DisposableStore();
+    store.defer(() => order.push('store item'));
+    using single = toDisposable(() => order.push('single'));
+    t.is(typeof single[Symbol.dispose], 'function');
+  }
+  t.deepEqual(order, ['single', 'store item']);
+});
+
+test('`using` releases on the error path too', (t) => {
+  const store = new DisposableStore();
+  t.throws(() => {
+    using s = store;
+    s.defer(() => undefined);
+    throw new Error('boom');
+  }, { message: 'boom' });
+  t.true(store.isDisposed);
+});

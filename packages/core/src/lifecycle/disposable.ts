@@ -5,28 +5,40 @@
  * @module
  */
 
-/** Something that holds a resource and releases it once. */
+/**
+ * Something that holds a resource and releases it once. Objects a user holds (a machine, a
+ * backend, a store) are also {@link ScopedDisposable}s, so `using` releases them on every path.
+ */
 export interface Disposable {
   dispose(): void;
 }
 
-/** Wraps a release function as a {@link Disposable} that runs at most once. */
-export function toDisposable(release: () => void): Disposable {
+/** A {@link Disposable} that TypeScript's `using` takes: `[Symbol.dispose]()` is `dispose()`. */
+export interface ScopedDisposable extends Disposable {
+  [Symbol.dispose](): void;
+}
+
+/** Wraps a release function as a {@link ScopedDisposable} that runs at most once. */
+export function toDisposable(release: () => void): ScopedDisposable {
   let done = false;
-  return {
+  const d = {
     dispose() {
       if (done) return;
       done = true;
       release();
     },
+    [Symbol.dispose]() {
+      d.dispose();
+    },
   };
+  return d;
 }
 
 /**
  * Owns disposables and releases them in reverse order of registration. Errors from one
  * release do not stop the others; the first one is rethrown at the end.
  */
-export class DisposableStore implements Disposable {
+export class DisposableStore implements ScopedDisposable {
   private readonly items: Disposable[] = [];
   private disposed = false;
 
@@ -60,5 +72,9 @@ export class DisposableStore implements Disposable {
       }
     }
     if (first !== undefined) throw first;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 }

@@ -3,8 +3,9 @@
  * discrete events (start, stop, error). Subscribers never run on the vCPU's exit path.
  * @module
  */
-import { Observable, Subject, interval, map, startWith } from 'rxjs';
+import type { Observable, Subject } from 'rxjs';
 import { Counters } from './counters.js';
+import { rxjs } from './rx.js';
 import { TelemetryProbes } from './probes.js';
 import { TelemetryStreams } from './streams.js';
 
@@ -40,7 +41,9 @@ export class TelemetryHub {
    * figures can be shown per device. Not for the hot path.
    */
   portName: (port: number) => string | undefined = () => undefined;
-  private readonly eventSubject = new Subject<TelemetryEvent>();
+  /** Made on the first subscription's request, so a run nobody watches never loads rxjs. */
+  private eventSubject: Subject<TelemetryEvent> | undefined;
+  private completed = false;
   private stateValue = 'created';
 
   /** The last state a `state` event reported (`created` before any). */
@@ -49,7 +52,13 @@ export class TelemetryHub {
   }
 
   /** Discrete events, hot: subscribe before they happen. */
-  readonly events: Observable<TelemetryEvent> = this.eventSubject.asObservable();
+  get events(): Observable<TelemetryEvent> {
+    if (this.eventSubject === undefined) {
+      this.eventSubject = new (rxjs().Subject)<TelemetryEvent>();
+      if (this.completed) this.eventSubject.complete();
+    }
+    return this.eventSubject.asObservable();
+  }
 
   /** Publishes a discrete event. Not for the hot path. */
   emit(event: TelemetryEvent): void {
@@ -59,7 +68,7 @@ export class TelemetryHub {
     } else if (event.type === 'error') {
       this.counters.values[this.probes.slots.errors]!++;
     }
-    this.eventSubject.next(event);
+    this.eventSubject?.next(event);
   }
 
   /**
@@ -68,6 +77,7 @@ export class TelemetryHub {
    */
   sample(intervalMs: number): Observable<CounterSample> {
     if (!(intervalMs >= 1)) throw new RangeError(`telemetry interval must be at least 1 ms, got ${intervalMs}`);
+    const { Observable, interval, map, startWith } = rxjs();
     return new Observable<CounterSample>((subscriber) => {
       let prev: Record<string, number> | undefined;
       let prevTime = 0;
@@ -98,6 +108,7 @@ export class TelemetryHub {
 
   /** Ends the event stream. */
   complete(): void {
-    this.eventSubject.complete();
+    this.completed = true;
+    this.eventSubject?.complete();
   }
 }

@@ -5,7 +5,8 @@
  * here runs on the vCPU's exit path.
  * @module
  */
-import { Observable, filter, map, share } from 'rxjs';
+import type { Observable } from 'rxjs';
+import { rxjs } from './rx.js';
 import { CoreCounter } from './counters.js';
 import { EXIT_KIND_COUNT, EXIT_KIND_NAMES } from '../exits/vm-exit.js';
 import { HYPERCALL_SLOTS, LATENCY_BUCKETS_US } from './probes.js';
@@ -164,6 +165,7 @@ export class TelemetryStreams {
   readonly errors: Observable<Extract<TelemetryEvent, { type: 'error' }>>;
 
   constructor(private readonly hub: TelemetryHub, readonly intervalMs: number) {
+    const { Observable, filter, map, share } = rxjs();
     this.frames = new Observable<TelemetryFrame>((subscriber) => {
       const framer = new FrameBuilder(hub);
       return hub.sample(intervalMs).subscribe({

@@ -151,7 +151,9 @@ kvmTest('a strategy that needs a capability the backend lacks is refused at star
   const real = new KvmBackend();
   const caps = new Set(real.info.capabilities);
   caps.delete('run-deadline');
-  const backend: Backend = { info: { ...real.info, capabilities: caps }, createVm: (o) => real.createVm(o), dispose: () => real.dispose() };
+  const backend: Backend = {
+    info: { ...real.info, capabilities: caps }, createVm: (o) => real.createVm(o), dispose: () => real.dispose(), [Symbol.dispose]: () => real.dispose(),
+  };
   try {
     const err = t.throws(() => new Machine({ backend, strategy: minimalStrategy(), memory: 32 << 20 }), { instanceOf: CompositionError });
     t.regex(err!.message, /cpu facet 'native' needs capability 'run-deadline'/);

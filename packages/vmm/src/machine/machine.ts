@@ -254,6 +254,11 @@ export class Machine implements Disposable, ExitTrigger {
     this.owned.dispose();
   }
 
+  /** `using machine = new Machine(…)` disposes it on every path, as {@link dispose} does. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
   private async loop(): Promise<void> {
     for (;;) {
       if (this.stopRequested) return;
