@@ -52,15 +52,21 @@ export const uart16550Device: DeviceDefinition<UartDeviceOptions, SerialPort> = 
   create(ctx, options) {
     const outputKind = options.output ?? ctx.console.serial.output;
     const inputKind = options.input ?? (ctx.name === 'com1' ? ctx.console.serial.input : 'none');
+    // A closed stdout (EPIPE: the reader of the pipe exited) ends the run with one line.
+    const onClosed = (err: Error): void => {
+      const message = `serial console output closed (${(err as NodeJS.ErrnoException).code ?? err.message}): run stopped`;
+      if (ctx.exit.fail) ctx.exit.fail(message);
+      else ctx.exit.requestExit(1);
+    };
     const output: SerialOutput =
-      outputKind === 'stdout' ? new StdoutSerialOutput(ctx.console.stdout ?? process.stdout)
-        : outputKind === 'buffer' ? new BufferSerialOutput()
+      outputKind === 'stdout' ? new StdoutSerialOutput(ctx.console.stdout ?? process.stdout, { onClosed })
+        : outputKind === 'buffer' ? new BufferSerialOutput(ctx.console.serial.bufferLimit)
           : new NullSerialOutput();
     const uart = new Uart16550(ctx.irq, output);
     const input = new SerialInputQueue(uart);
     if (inputKind === 'stdin') ctx.own(connectInput(input, ctx.console.stdin ?? process.stdin));
-    // Push out a partly written line when the machine goes away.
-    ctx.own({ dispose: () => uart.flush() });
+    // Push out a partly written line when the machine goes away (and stop listening to stdout).
+    ctx.own({ dispose: () => (output instanceof StdoutSerialOutput ? output.dispose() : uart.flush()) });
     return { pio: uart, handle: { uart, output, input }, state: uart };
   },
 };

@@ -3,8 +3,9 @@
  * uses: the backend and strategy it names, and the telemetry server (with `ws`) only when asked.
  * @module
  */
-import { WORKLOADS, guestCmdline, loadConfigFile, parseDuration, parseListen, type VmConfig } from '@hyvisor/core';
-import { createMachineFromConfig } from '@hyvisor/vmm';
+import { WORKLOADS, formatSize, guestCmdline, loadConfigFile, parseDuration, parseListen, type VmConfig } from '@hyvisor/core';
+import { BufferSerialOutput } from '@hyvisor/devices';
+import { createMachineFromConfig, type StandardDevices } from '@hyvisor/vmm';
 import type { TelemetryServer } from '@hyvisor/telemetry';
 import { containerFor } from '../catalog.js';
 import { FIRST_INSTRUCTION_ENV, reportFirstInstruction } from '../first-instruction.js';
@@ -54,6 +55,8 @@ export async function runCommand({ values, positionals }: Parsed): Promise<numbe
     const result = await machine.run();
     const stats = machine.vcpu.stats?.();
     if (stats) process.stderr.write(`hyvisor: ${machine.backend.info.name}: ${statsLine(stats)}\n`);
+    const lost = consoleLoss(composed.devices);
+    if (lost) process.stderr.write(`hyvisor: ${lost}\n`);
     if (result.reason === 'stopped') {
       process.stderr.write(`\nhyvisor: ${result.message}\n`);
       return EXIT_INTERRUPTED;
@@ -67,6 +70,17 @@ export async function runCommand({ values, positionals }: Parsed): Promise<numbe
     stdin.pause();
     composed.dispose();
   }
+}
+
+/** What the console lost during the run, as one line, or '' if nothing was lost. */
+export function consoleLoss(devices: StandardDevices): string {
+  const parts: string[] = [];
+  const out = devices.serialOutput;
+  if (out instanceof BufferSerialOutput && out.dropped > 0) {
+    parts.push(`${out.dropped} bytes past serial.bufferLimit (${formatSize(out.limit)}) discarded`);
+  }
+  if (devices.uart.txDropped > 0) parts.push(`${devices.uart.txDropped} bytes the guest wrote to a full transmitter lost`);
+  return parts.length > 0 ? `serial console: ${parts.join('; ')}` : '';
 }
 
 /** `12345678 instructions, exits: io 1234, mmio 0, hlt 3, …` from a backend's `Vcpu.stats()` (io, mmio and hlt always; other kinds when non-zero). */

@@ -31,4 +31,10 @@ export interface ByteSink {
 /** Lets a device end the run (e.g. the guest wrote an exit code). */
 export interface ExitTrigger {
   requestExit(code: number): void;
+  /**
+   * Ends the run as failed (exit code 1) with `message`: a failure of the VMM's side of a device
+   * (its host stream closed, …), not the guest's doing. Optional: without it a device ends the
+   * run with {@link requestExit}(1).
+   */
+  fail?(message: string): void;
 }

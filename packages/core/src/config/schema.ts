@@ -10,6 +10,11 @@ export interface SerialConfig {
   readonly output: 'stdout' | 'none' | 'buffer';
   /** `stdin` feeds the UART's receive register; `none` (default) leaves it empty. */
   readonly input: 'stdin' | 'none';
+  /**
+   * With `output: buffer`: most bytes kept in memory (default 16 MiB); bytes past it are
+   * discarded and counted, and the CLI reports the count when the run ends.
+   */
+  readonly bufferLimit?: number;
 }
 
 /** The disk behind the storage device (HVM) or the block ring (PV). */

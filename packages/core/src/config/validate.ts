@@ -19,7 +19,7 @@ const GUEST_FIELDS = ['kernel', 'cmdline', 'workload', 'iterations'] as const;
 const STORAGE_FIELDS = ['path', 'size'] as const;
 /** Workloads of the testbed guest. */
 export const WORKLOADS = ['cpu', 'syscall', 'memory', 'irq', 'io', 'time', 'all'] as const;
-const SERIAL_FIELDS = ['output', 'input'] as const;
+const SERIAL_FIELDS = ['output', 'input', 'bufferLimit'] as const;
 
 /** Where a config came from: its file (for messages and relative paths). */
 export interface ConfigSource {
@@ -371,7 +371,14 @@ function validateSerial(raw: unknown, fail: Fail): SerialConfig {
   if (output !== 'stdout' && output !== 'none' && output !== 'buffer') fail('serial.output', `expected stdout, none or buffer, got ${describe(output)}`);
   const input = s.input ?? 'none';
   if (input !== 'stdin' && input !== 'none') fail('serial.input', `expected stdin or none, got ${describe(input)}`);
-  return { output: output as SerialConfig['output'], input: input as SerialConfig['input'] };
+  let bufferLimit: number | undefined;
+  if (s.bufferLimit !== undefined) {
+    bufferLimit = parseSize(s.bufferLimit);
+    if (bufferLimit === undefined || bufferLimit < 1 || bufferLimit > 2 ** 31) {
+      fail('serial.bufferLimit', `expected a size like "16MiB" (at least 1 byte, at most 2GiB), got ${describe(s.bufferLimit)}`);
+    }
+  }
+  return { output: output as SerialConfig['output'], input: input as SerialConfig['input'], ...(bufferLimit !== undefined ? { bufferLimit } : {}) };
 }
 
 function checkUnknown(obj: Record<string, unknown>, known: readonly string[], prefix: string, fail: Fail): void {

@@ -4,7 +4,7 @@
  * This is the hot path: no allocation, no logging, telemetry is a counter increment.
  * @module
  */
-import { ExitKind, exitValue, setExitValue, type VmExit } from './vm-exit.js';
+import { EXIT_KIND_NAMES, ExitKind, exitValue, setExitValue, type VmExit } from './vm-exit.js';
 import type { PioBus } from '../bus/pio-bus.js';
 import type { MmioBus } from '../bus/mmio-bus.js';
 import { CoreCounter, type Counters } from '../telemetry/counters.js';
@@ -33,7 +33,11 @@ export type HypercallExitHandler = (exit: VmExit) => void;
 export class ExitDispatcher {
   /** Set by a CPU facet whose hypercall transport uses the backend's native hypercall exit. */
   onHypercall: HypercallExitHandler | undefined;
-
+  /**
+   * Why the last {@link dispatch} returned {@link Disposition.Error} because a device or handler
+   * threw: names the device and the exit (a VMM bug, never the guest's doing). Undefined until then.
+   */
+  fault: string | undefined;
 
   constructor(
     private readonly pio: PioBus,
@@ -45,10 +49,23 @@ export class ExitDispatcher {
     if (probes) probes.mmioRange = (index) => mmio.range(index);
   }
 
-  /** Routes one exit and says what the loop should do next. */
+  /**
+   * Routes one exit and says what the loop should do next. A device or handler that throws is a
+   * VMM bug: the exception stops here, {@link fault} says which device and exit, and the answer
+   * is {@link Disposition.Error} (the run ends; nothing escapes into the event loop).
+   */
   dispatch(exit: VmExit): Disposition {
     const counts = this.counters.values;
     counts[exit.kind]!++;
+    try {
+      return this.route(exit, counts);
+    } catch (err) {
+      this.fault = this.describeFault(exit, err);
+      return Disposition.Error;
+    }
+  }
+
+  private route(exit: VmExit, counts: Float64Array): Disposition {
     switch (exit.kind) {
       case ExitKind.Io:
         this.portIo(exit, counts);
@@ -69,6 +86,27 @@ export class ExitDispatcher {
         return Disposition.Shutdown;
       default:
         return Disposition.Error;
+    }
+  }
+
+  /** The message for a throwing device: which device, which access, what it threw. Off the hot path. */
+  private describeFault(exit: VmExit, err: unknown): string {
+    const what = err instanceof Error ? err.message : String(err);
+    const dir = exit.write ? 'write' : 'read';
+    switch (exit.kind) {
+      case ExitKind.Io: {
+        const name = this.pio.find(exit.port)?.name;
+        return `device ${name ? `'${name}'` : '(none)'} failed on a ${exit.size}-byte port ${dir} at 0x${exit.port.toString(16)}` +
+          `${exit.count > 1 ? ` (×${exit.count})` : ''}: ${what}`;
+      }
+      case ExitKind.Mmio: {
+        const r = this.mmio.find(exit.gpa);
+        return `device ${r ? `'${r.name}'` : '(none)'} failed on a ${exit.size}-byte MMIO ${dir} at 0x${exit.gpa.toString(16)}: ${what}`;
+      }
+      case ExitKind.Hypercall:
+        return `the handler of hypercall ${exit.hypercall} failed: ${what}`;
+      default:
+        return `the handler of a ${EXIT_KIND_NAMES[exit.kind] ?? exit.kind} exit failed: ${what}`;
     }
   }
 

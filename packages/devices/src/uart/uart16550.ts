@@ -3,10 +3,16 @@
  * rust-vmm's `vm-superio` serial device: it knows its eight registers and meets the world through
  * an {@link IrqLine}, a {@link SerialOutput} and {@link Uart16550.enqueueInput}.
  *
- * Transmission is instantaneous (a byte written to THR is in the output before the write
- * returns), so THRE and TEMT are always set and there is no transmit FIFO to model. Reception is
- * modelled faithfully: a 16-byte RX FIFO in FIFO mode, a single holding register in 16450 mode,
- * overrun, trigger levels and the interrupt priorities of IIR.
+ * Transmission is instantaneous while the host side takes bytes (a byte written to THR is in
+ * the output before the write returns, THRE and TEMT stay set). When the output reports itself
+ * full ({@link SerialOutput.full}: stdout piped into a reader that does not read), the
+ * transmitter is busy as on a slow line: bytes wait in THR (16450 mode) or the 16-byte transmit
+ * FIFO (FIFO mode), THRE and TEMT read clear and no THRE interrupt is raised; when the output
+ * drains ({@link SerialOutput.onWritable}) the bytes leave, THRE is set and, if enabled, the THRE
+ * interrupt is raised. A byte written while THR/the FIFO is full is lost, as on the real part,
+ * and counted ({@link Uart16550.txDropped}). Reception is modelled faithfully: a 16-byte RX FIFO
+ * in FIFO mode, a single holding register in 16450 mode, overrun, trigger levels and the
+ * interrupt priorities of IIR.
  * @module
  */
 import type { IrqLine, PioDevice, StatefulDevice } from '@hyvisor/core';
@@ -69,7 +75,7 @@ export const Fcr = {
   ENABLE: 0x01,
   /** Clears the receive FIFO. */
   CLEAR_RX: 0x02,
-  /** Clears the transmit FIFO (a no-op here: transmission is instantaneous). */
+  /** Clears the transmit FIFO (bytes still waiting for a busy output are discarded). */
   CLEAR_TX: 0x04,
   /** Receive trigger level: bits 6..7 select 1, 4, 8 or 14 bytes. */
   TRIGGER_MASK: 0xc0,
@@ -101,9 +107,9 @@ export const Lsr = {
   PE: 0x04,
   FE: 0x08,
   BI: 0x10,
-  /** Transmitter holding register empty: always set here. */
+  /** Transmitter holding register (FIFO mode: transmit FIFO) empty. Clear while bytes wait for a busy output. */
   THRE: 0x20,
-  /** Transmitter empty: always set here. */
+  /** Transmitter empty (holding register and shift register): clear while bytes wait for a busy output. */
   TEMT: 0x40,
 } as const;
 
@@ -166,6 +172,11 @@ export class Uart16550 implements PioDevice, SerialReceiver, StatefulDevice<Uart
   private irqLevel = false;
   /** Set when {@link enqueueInput} refused bytes; the next time room appears, {@link onRxSpace} fires. */
   private rxRefused = false;
+  /** Bytes waiting for a busy output: THR (16450 mode) or the transmit FIFO. */
+  private readonly tx = new Uint8Array(UART_FIFO_SIZE);
+  private txHead = 0;
+  private txCount = 0;
+  private txLost = 0;
   private readonly out2GatesIrq: boolean;
 
   /** Called (synchronously) when the receiver has room again after {@link enqueueInput} refused bytes. */
@@ -177,6 +188,17 @@ export class Uart16550 implements PioDevice, SerialReceiver, StatefulDevice<Uart
     options: Uart16550Options = {},
   ) {
     this.out2GatesIrq = options.out2GatesIrq ?? true;
+    out.onWritable = () => this.txDrain();
+  }
+
+  /** Bytes waiting in THR / the transmit FIFO for the output to take them. */
+  get txPending(): number {
+    return this.txCount;
+  }
+
+  /** Bytes the guest wrote to a full THR / transmit FIFO (lost, as on the real part). */
+  get txDropped(): number {
+    return this.txLost;
   }
 
   /** True while the interrupt output is asserted. */
@@ -339,22 +361,62 @@ export class Uart16550 implements PioDevice, SerialReceiver, StatefulDevice<Uart
   }
 
   private writeThr(v: number): void {
-    // Writing THR clears a pending THRE interrupt; the byte leaves at once, so THR is empty
-    // again and the interrupt is pending again before the write returns.
+    // Writing THR clears a pending THRE interrupt. While the output takes bytes the byte leaves
+    // at once, so THR is empty again and the interrupt pending again before the write returns.
     this.thrInterrupt = false;
-    if (this.mcr & Mcr.LOOP) this.receive(v);
-    else this.out.write(v);
+    if (this.mcr & Mcr.LOOP) {
+      this.receive(v);
+    } else if (this.txCount === 0 && this.out.full !== true) {
+      this.out.write(v);
+    } else {
+      // The line is busy: the byte waits in THR / the FIFO; with no room it is lost (counted).
+      if (this.txCount < this.txCapacity()) this.txPush(v);
+      else this.txLost++;
+      this.updateIrq();
+      return;
+    }
     this.thrInterrupt = true;
     this.updateIrq();
+  }
+
+  private txCapacity(): number {
+    return this.fifoEnabled ? UART_FIFO_SIZE : 1;
+  }
+
+  private txPush(byte: number): void {
+    this.tx[(this.txHead + this.txCount) % UART_FIFO_SIZE] = byte;
+    this.txCount++;
+  }
+
+  /** The output has room again: the waiting bytes leave; THR empty raises the THRE interrupt. */
+  private txDrain(): void {
+    if (this.txCount === 0) return;
+    const out = this.out;
+    while (this.txCount > 0 && out.full !== true) {
+      out.write(this.tx[this.txHead]!);
+      this.txHead = (this.txHead + 1) % UART_FIFO_SIZE;
+      this.txCount--;
+    }
+    if (this.txCount === 0) {
+      this.txHead = 0;
+      this.thrInterrupt = true;
+      this.updateIrq();
+    }
+  }
+
+  private txClear(): void {
+    this.txHead = 0;
+    this.txCount = 0;
+    this.thrInterrupt = true;
   }
 
   private writeIer(v: number): void {
     const changed = (this.ier ^ v) & 0x0f;
     this.ier = v & 0x0f;
-    // Setting ETBEI while THR is empty (always, here) raises the THRE interrupt even if an IIR
-    // read had cleared it before: Linux's and Windows' drivers rely on it (QEMU does the same).
-    // Clearing ETBEI forgets it.
-    if (changed & Ier.ETBEI) this.thrInterrupt = (this.ier & Ier.ETBEI) !== 0;
+    // Setting ETBEI while THR is empty raises the THRE interrupt even if an IIR read had cleared
+    // it before: Linux's and Windows' drivers rely on it (QEMU does the same). Clearing ETBEI
+    // forgets it.
+    if (changed & Ier.ETBEI) this.thrInterrupt = (this.ier & Ier.ETBEI) !== 0 && this.txCount === 0;
     this.updateIrq();
   }
 
@@ -364,9 +426,11 @@ export class Uart16550 implements PioDevice, SerialReceiver, StatefulDevice<Uart
       // Changing the FIFO mode clears the FIFOs (and changes the capacity).
       this.fifoEnabled = enable;
       this.rxClear();
+      if (this.txCount > 0) this.txClear();
     }
     if (enable) {
       if (v & Fcr.CLEAR_RX) this.rxClear();
+      if (v & Fcr.CLEAR_TX && this.txCount > 0) this.txClear();
       this.rxTrigger = TRIGGER_LEVELS[v >>> 6]!;
     }
     this.updateIrq();
@@ -399,7 +463,7 @@ export class Uart16550 implements PioDevice, SerialReceiver, StatefulDevice<Uart
   }
 
   private readLsr(): number {
-    const v = (this.rxCount > 0 ? Lsr.DR : 0) | (this.overrun ? Lsr.OE : 0) | Lsr.THRE | Lsr.TEMT;
+    const v = (this.rxCount > 0 ? Lsr.DR : 0) | (this.overrun ? Lsr.OE : 0) | (this.txCount === 0 ? Lsr.THRE | Lsr.TEMT : 0);
     if (this.overrun) {
       this.overrun = false;
       this.updateIrq();

@@ -203,6 +203,17 @@ export class Machine implements Disposable, ExitTrigger {
     this.wakePaused?.();
   }
 
+  /**
+   * Ends the run as failed (reason `error`, exit code 1) with `message`, at the next exit or
+   * deadline: for the VMM's own failures outside an exit (the console's stdout closed, …).
+   */
+  fail(message: string): void {
+    this.requestStop('error', message, 1);
+    this.telemetry.emit({ type: 'error', time: Date.now(), message });
+    this.vcpu.kick();
+    this.wakePaused?.();
+  }
+
   /** Pauses after the current time slice; the vCPU keeps its state. */
   pause(): void {
     if (this.stateValue !== 'running') return;
@@ -436,7 +447,9 @@ export class Machine implements Disposable, ExitTrigger {
       default: {
         const kind = EXIT_KIND_NAMES[exit.kind] ?? String(exit.kind);
         const rip = exit.rip !== 0n ? ` at RIP 0x${exit.rip.toString(16)}` : this.safeRip();
-        this.requestStop('error', `guest stopped by ${kind} exit${rip}: ${exit.reason || 'no detail'}`, 1);
+        const fault = this.dispatcher.fault;
+        if (fault !== undefined) this.requestStop('error', `VMM bug, run stopped: ${fault} (${kind} exit${rip})`, 1);
+        else this.requestStop('error', `guest stopped by ${kind} exit${rip}: ${exit.reason || 'no detail'}`, 1);
         this.telemetry.emit({ type: 'error', time: Date.now(), message: this.stopMessage });
       }
     }
