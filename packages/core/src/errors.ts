@@ -3,6 +3,7 @@
  * the person who reads it (the CLI prints `message` alone, never a stack trace).
  * @module
  */
+import type { CompositionConflict, CompositionMissing } from './strategy/composition.js';
 
 /** Base class of every error Hyvisor raises on purpose. `code` is stable and machine-readable. */
 export class HyvisorError extends Error {
@@ -33,9 +34,22 @@ export class BackendError extends HyvisorError {
   }
 }
 
-/** A strategy cannot run on the chosen backend, or two facets cannot be combined. */
+/**
+ * A strategy cannot run on the chosen backend, or its facets cannot be combined. The message is
+ * one line for people; {@link missing} and {@link conflicts} say the same for code.
+ */
 export class CompositionError extends HyvisorError {
-  constructor(message: string) {
+  /**
+   * @param missing what the facets need and the composition lacks: backend capabilities, and
+   *   services no facet provides (with the registered facets that could).
+   * @param conflicts facets that cannot work together: an excluded service present, a service
+   *   provided twice, a cycle of needs, a facet's own rule.
+   */
+  constructor(
+    message: string,
+    readonly missing: readonly CompositionMissing[] = [],
+    readonly conflicts: readonly CompositionConflict[] = [],
+  ) {
     super('COMPOSITION', message);
   }
 }

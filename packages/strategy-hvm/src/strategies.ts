@@ -48,22 +48,18 @@ export function hvmStrategy(backend?: BackendInfo): Strategy {
  * Registers the HVM facets by implementation name in the container's facet registry (a config
  * can then say `strategy: { base: hybrid, timer: emulated-pit }`): `native`, `hardware-paging`,
  * `emulated-pic-apic`, `kvm-irqchip` (with the in-kernel PIT, as `hvm` creates it),
- * `emulated-pit`, `kvm-pit`, `emulated-ata`. Names already registered are left alone.
+ * `emulated-pit`, `kvm-pit`, `emulated-ata`, each with its static info (nothing is built to
+ * register it). Names already registered are left alone.
  */
 export function registerHvmFacets(container: DependencyContainer): void {
   const facets = container.resolve(FACETS);
-  facets.provide('cpu', nativeCpu.name, nativeCpu.description, () => nativeCpu);
-  facets.provide('memory', hardwarePaging.name, hardwarePaging.description, () => hardwarePaging);
-  const irq = new EmulatedInterrupts();
-  facets.provide('interrupt', irq.name, irq.description, () => new EmulatedInterrupts());
-  const kvm = new KvmIrqchipInterrupts(true);
-  facets.provide('interrupt', kvm.name, kvm.description, () => new KvmIrqchipInterrupts(true));
-  const pit = new EmulatedPit();
-  facets.provide('timer', pit.name, pit.description, () => new EmulatedPit());
-  const kpit = new KvmPitTimer();
-  facets.provide('timer', kpit.name, kpit.description, () => new KvmPitTimer());
-  const ata = new EmulatedAta();
-  facets.provide('io', ata.name, ata.description, () => new EmulatedAta());
+  facets.provide(nativeCpu, () => nativeCpu);
+  facets.provide(hardwarePaging, () => hardwarePaging);
+  facets.provide(EmulatedInterrupts.info, () => new EmulatedInterrupts());
+  facets.provide(KvmIrqchipInterrupts.info, () => new KvmIrqchipInterrupts(true));
+  facets.provide(EmulatedPit.info, () => new EmulatedPit());
+  facets.provide(KvmPitTimer.info, () => new KvmPitTimer());
+  facets.provide(EmulatedAta.info, () => new EmulatedAta());
 }
 
 /** Registers `hvm` and `hvm-userspace`, and the HVM facets ({@link registerHvmFacets}). */

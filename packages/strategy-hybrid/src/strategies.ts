@@ -5,8 +5,9 @@
  * emulated interrupt controller (no EOI exit), pvclock plus a one-shot timer instead of emulated
  * ticks, and the PV block ring instead of emulated device registers.
  *
- * Hybrid needs nothing of its own: the PV facets install the hypercall doorbell themselves, and
- * their composition rules (pvclock and pv-blk need `event-channel`) hold here by construction.
+ * Hybrid needs nothing of its own: the PV facets make the PV domain (hypercall doorbell, SCHED_OP)
+ * in the machine's scope themselves, and what pvclock and pv-blk need (`EVENT_CHANNELS`) the
+ * `event-channel` facet provides.
  * @module
  */
 import type { DependencyContainer } from 'tsyringe';
@@ -36,12 +37,11 @@ export function hybridStrategy(_backend?: BackendInfo): Strategy {
  */
 export function registerHybridFacets(container: DependencyContainer): void {
   const facets = container.resolve(FACETS);
-  const s = hybridStrategy();
-  facets.provide('cpu', s.cpu.name, s.cpu.description, () => nativeCpu);
-  facets.provide('memory', s.memory.name, s.memory.description, () => hardwarePaging);
-  facets.provide('interrupt', s.interrupt.name, s.interrupt.description, () => new EventChannelInterrupts());
-  facets.provide('timer', s.timer.name, s.timer.description, () => new PvClockTimer());
-  facets.provide('io', s.io.name, s.io.description, () => new PvBlkIo());
+  facets.provide(nativeCpu, () => nativeCpu);
+  facets.provide(hardwarePaging, () => hardwarePaging);
+  facets.provide(EventChannelInterrupts.info, () => new EventChannelInterrupts());
+  facets.provide(PvClockTimer.info, () => new PvClockTimer());
+  facets.provide(PvBlkIo.info, () => new PvBlkIo());
 }
 
 /** Registers `hybrid` in the container's strategy registry, and its facets ({@link registerHybridFacets}). */

@@ -10,7 +10,8 @@
  * - timer: {@link PvClockTimer} (`pvclock`): the pvclock record ({@link PvClockSource}) and the
  *   one-shot timer ({@link OneShotTimer});
  * - I/O: {@link PvBlkIo} (`pv-blk`): virtio-blk over a split ring ({@link BlkRing});
- * - SCHED_OP ({@link SchedOps}) and the per-machine PV state ({@link pvDomain}).
+ * - SCHED_OP ({@link SchedOps}) and the per-machine PV state, a service of the machine's scope
+ *   ({@link PV_DOMAIN}).
  *
  * Test doubles for a machine context live in `@hyvisor/strategy-pv/testing`.
  * @packageDocumentation

@@ -1,52 +1,38 @@
 /**
- * What the PV facets of one machine share: the hypercall doorbell, `SCHED_OP`, and the event
- * channels (owned by the `event-channel` interrupt facet, used by the pvclock timer and the block
- * ring to deliver their events). Created by the first PV facet that attaches, keyed by the VM.
+ * What the PV facets of one machine share: the hypercall doorbell and `SCHED_OP`. A service of
+ * the machine's scope ({@link PV_DOMAIN}), made by the first PV facet that asks for it; the event
+ * channels are a service of their own (core's `EVENT_CHANNELS`, provided by the `event-channel`
+ * interrupt facet), so nothing here is keyed by VM or kept between machines.
  * @module
  */
-import { Hypercall, WiringError, type MachineContext, type Vm } from '@hyvisor/core';
+import { Hypercall, serviceToken, type MachineContext, type ServiceToken } from '@hyvisor/core';
 import { ensureDoorbell, type HypercallDoorbell } from './hypercall/doorbell.js';
 import { SchedOps } from './sched/sched-op.js';
-import type { EventChannels } from './evtchn/event-channels.js';
 
 /** The PV state of one machine. */
 export class PvDomain {
-  /** The event channels, once the `event-channel` facet has attached. */
-  events: EventChannels | undefined;
-
   constructor(
     readonly doorbell: HypercallDoorbell,
     readonly sched: SchedOps,
   ) {}
-}
 
-const domains = new WeakMap<Vm, PvDomain>();
-
-/**
- * The machine's PV domain: on first use installs the doorbell ({@link ensureDoorbell}) and
- * registers `SCHED_OP`.
- */
-export function pvDomain(ctx: MachineContext): PvDomain {
-  let d = domains.get(ctx.vm);
-  if (d === undefined) {
+  /** Installs the doorbell ({@link ensureDoorbell}) and registers `SCHED_OP` on `ctx`'s machine. */
+  static create(ctx: MachineContext): PvDomain {
     const doorbell = ensureDoorbell(ctx);
     const sched = new SchedOps((wakeWhen) => ctx.block(wakeWhen), ctx.telemetry.counters);
     ctx.hypercalls.register(Hypercall.SCHED_OP, 'SCHED_OP', sched.handle);
-    d = new PvDomain(doorbell, sched);
-    domains.set(ctx.vm, d);
+    return new PvDomain(doorbell, sched);
   }
-  return d;
 }
 
 /**
- * The machine's event channels for facet `facet`, which delivers its events through them. Throws
- * {@link WiringError} if the `event-channel` interrupt facet has not attached (its composition rule
- * should have caught that; the run loop attaches the interrupt facet before timer and I/O).
+ * The machine's PV domain: no facet provides it; the first PV facet that needs it makes it in
+ * the machine's scope ({@link PvDomain.create}). A third-party PV facet lists it in `needs` and
+ * takes it with `ctx.services.get(PV_DOMAIN)` like the built-in ones.
  */
-export function requireEventChannels(ctx: MachineContext, facet: string): EventChannels {
-  const events = pvDomain(ctx).events;
-  if (events === undefined) {
-    throw new WiringError(`${facet}: delivers its events through event channels, but the interrupt facet 'event-channel' is not attached (attach it first)`);
-  }
-  return events;
+export const PV_DOMAIN: ServiceToken<PvDomain> = serviceToken('hyvisor.pv-domain', 'PV domain (hypercall doorbell and SCHED_OP)', PvDomain.create);
+
+/** The machine's PV domain (`ctx.services.get(PV_DOMAIN)`). */
+export function pvDomain(ctx: MachineContext): PvDomain {
+  return ctx.services.get(PV_DOMAIN);
 }

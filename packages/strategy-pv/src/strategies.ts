@@ -29,16 +29,16 @@ export function pvStrategy(_backend?: BackendInfo): Strategy {
 
 /**
  * Registers the PV facets by implementation name in the container's facet registry: `pv-syscall`,
- * `direct-paging`, `event-channel`, `pvclock`, `pv-blk`. Names already registered are left alone.
+ * `direct-paging`, `event-channel`, `pvclock`, `pv-blk` (with their static info: nothing is built
+ * to register them). Names already registered are left alone.
  */
 export function registerPvFacets(container: DependencyContainer): void {
   const facets = container.resolve(FACETS);
-  const made = pvStrategy();
-  facets.provide('cpu', made.cpu.name, made.cpu.description, () => new PvSyscallCpu());
-  facets.provide('memory', made.memory.name, made.memory.description, () => new DirectPagingMemory());
-  facets.provide('interrupt', made.interrupt.name, made.interrupt.description, () => new EventChannelInterrupts());
-  facets.provide('timer', made.timer.name, made.timer.description, () => new PvClockTimer());
-  facets.provide('io', made.io.name, made.io.description, () => new PvBlkIo());
+  facets.provide(PvSyscallCpu.info, () => new PvSyscallCpu());
+  facets.provide(DirectPagingMemory.info, () => new DirectPagingMemory());
+  facets.provide(EventChannelInterrupts.info, () => new EventChannelInterrupts());
+  facets.provide(PvClockTimer.info, () => new PvClockTimer());
+  facets.provide(PvBlkIo.info, () => new PvBlkIo());
 }
 
 /** Registers `pv` in the container's strategy registry, and the PV facets ({@link registerPvFacets}). */

@@ -3,10 +3,11 @@
  * dispatcher, the vCPU's run and interrupt queue, the interrupt facet's `beforeRun` and the run
  * loop's slice from the outside. It costs a closure call per exit, so the real hooks (listed in
  * docs/telemetry-protocol.md, "Where the figures come from") replace it: once the machine sets
- * `telemetry.probes.hooked`, this does nothing.
+ * `telemetry.probes.hooked`, this does nothing (but the timer figures, which come from the
+ * machine's `TIMER_STATS` service).
  * @module
  */
-import { ExitKind, ProbeCounter, CoreCounter, type Disposable, type TelemetryHub, type VmExit } from '@hyvisor/core';
+import { ExitKind, ProbeCounter, CoreCounter, TIMER_STATS, type Disposable, type ServiceToken, type TelemetryHub, type VmExit } from '@hyvisor/core';
 
 /** What the stand-in touches (a vmm `Machine` has all of it). */
 export interface InstrumentableMachine {
@@ -21,8 +22,9 @@ export interface InstrumentableMachine {
   };
   readonly strategy: {
     readonly interrupt: { beforeRun?(vcpu: never): void; interruptPending?(): boolean };
-    readonly timer: object;
   };
+  /** The machine's services (a vmm `Machine`'s): timer figures come from `TIMER_STATS` there. */
+  readonly services?: { find<T>(token: ServiceToken<T>): T | undefined };
 }
 
 type AnyFn = (...args: never[]) => unknown;
@@ -35,16 +37,15 @@ export function attachStandInProbes(machine: InstrumentableMachine): Disposable 
   hub.portName = (port) => machine.pio.find(port)?.name;
   const mmioBus = machine.mmio;
   if (mmioBus) probes.mmioRange = (index) => mmioBus.range(index);
-  // Timer events and drift from an emulated PIT's own tick counters (read at sample time).
-  const pit = (machine.strategy.timer as { pit?: { ticks: number; lostTicks: number } }).pit;
-  if (pit) {
+  // Timer events and drift from whatever timer facet provides TIMER_STATS (read at sample time).
+  const stats = machine.services?.find(TIMER_STATS);
+  if (stats) {
     const periodUs = () => {
-      const ch = (pit as unknown as { channels?: { periodNs?(): number }[] }).channels?.[0];
-      const ns = ch?.periodNs?.();
-      return ns !== undefined && Number.isFinite(ns) && ns > 0 ? ns / 1000 : 0;
+      const ns = stats.periodNs();
+      return Number.isFinite(ns) && ns > 0 ? ns / 1000 : 0;
     };
-    hub.counters.defineSource(ProbeCounter.TimerEvents, 'timer events', () => pit.ticks);
-    hub.counters.defineSource(ProbeCounter.DriftUs, 'guest time drift', () => -pit.lostTicks * periodUs(), { type: 'gauge', unit: 'us' });
+    hub.counters.defineSource(ProbeCounter.TimerEvents, 'timer events', () => stats.events);
+    hub.counters.defineSource(ProbeCounter.DriftUs, 'guest time drift', () => -stats.lostTicks * periodUs(), { type: 'gauge', unit: 'us' });
   }
   if (probes.hooked) return { dispose: () => undefined };
 

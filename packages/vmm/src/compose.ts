@@ -94,7 +94,7 @@ export function createMachineFromConfig(container: DependencyContainer, config: 
     const strategy = plan.create(backend.info);
     machine = new Machine({
       name: config.name, backend, strategy, memory: config.memory,
-      sliceMs: config.sliceMs, timeLimitMs: config.timeLimitMs, config,
+      sliceMs: config.sliceMs, timeLimitMs: config.timeLimitMs, config, container,
     });
   } catch (err) {
     backend.dispose();

@@ -17,6 +17,7 @@ import type { TelemetryHub } from '../telemetry/hub.js';
 import type { IrqLine } from '../bus/device.js';
 import type { Clock } from '../time/timer-queue.js';
 import type { VmConfig } from '../config/schema.js';
+import type { AnyServiceToken, ServiceScope } from './service.js';
 
 /** The five facet names. */
 export type FacetName = 'cpu' | 'memory' | 'interrupt' | 'timer' | 'io';
@@ -42,6 +43,12 @@ export interface MachineContext {
   /** The VM's configuration (storage file, …), when the machine was built from one. */
   readonly config?: VmConfig;
   /**
+   * This machine's services: a facet provides what its {@link FacetInfo.provides} lists here in
+   * {@link Facet.attach}, and takes what its {@link FacetInfo.needs} lists (facets are attached
+   * providers first, see {@link attachOrder}).
+   */
+  readonly services: ServiceScope;
+  /**
    * Called from a hypercall or device handler: when the current exit is handled, the vCPU sleeps
    * (the run loop fires due timer events and runs the poll hooks meanwhile) until `wakeWhen()`
    * returns true, or the machine is stopped or reaches its time limit (a pause holds the sleep and
@@ -58,19 +65,43 @@ export interface MachineContext {
   addPollHook(poll: () => void): Disposable;
 }
 
-/** What every facet has. */
-export interface Facet {
+/**
+ * What a facet is, readable without constructing it: a facet class carries it as its static
+ * `info` ({@link FacetClass}), a registry entry as its descriptor, so registration and listings
+ * (`hyvisor info`, {@link planStrategy}) build nothing. An instance repeats it (see
+ * {@link FacetBase}); composition checks read the instance, which may differ in what it
+ * provides (e.g. `kvm-irqchip` without its PIT).
+ */
+export interface FacetInfo<K extends FacetName = FacetName> {
   /** Which part of the machine it virtualizes. */
-  readonly facet: FacetName;
+  readonly facet: K;
   /** Implementation name, unique per facet (`emulated`, `event-channel`, …). */
   readonly name: string;
   /** One line: how it works. */
   readonly description: string;
   /** Backend capabilities it cannot work without. */
   readonly requires: readonly Capability[];
+  /** Services it provides to the machine's other facets (into {@link MachineContext.services}, at attach). */
+  readonly provides?: readonly AnyServiceToken[];
+  /** Services it needs from another facet of the strategy (or that a token creates on use). */
+  readonly needs?: readonly AnyServiceToken[];
+  /** Services it cannot share a machine with (e.g. a userspace PIT and the in-kernel one). */
+  readonly excludes?: readonly AnyServiceToken[];
+}
+
+/** A facet class: constructs facets of kind `K` and carries their metadata statically. */
+export interface FacetClass<K extends FacetName = FacetName> {
+  readonly info: FacetInfo<K>;
+  new (...args: never[]): FacetTypes[K];
+}
+
+/** What every facet has: its {@link FacetInfo}, and how it joins a machine. */
+export interface Facet extends FacetInfo {
   /**
-   * A composition rule: given the whole strategy, returns why this facet cannot work in it (e.g.
-   * "the in-kernel PIT needs the in-kernel irqchip interrupt facet"), or undefined if it can.
+   * A composition rule beyond services: given the whole strategy, returns why this facet cannot
+   * work in it, or undefined if it can. Prefer {@link FacetInfo.needs} and
+   * {@link FacetInfo.excludes}: a rule that compares another facet's *name* refuses a renamed or
+   * third-party facet that would work.
    */
   check?(strategy: FacetSet): string | undefined;
   /** Prepares the VM before any vCPU exists (e.g. creates an in-kernel interrupt controller). */
@@ -141,3 +172,43 @@ export interface FacetTypes {
 
 /** Extra CPUID leaves a facet wants the guest to see (rare; most only set feature bits). */
 export type CpuidContribution = readonly CpuidEntry[];
+
+/**
+ * A base class that copies a facet's static {@link FacetInfo} onto the instance, so the metadata
+ * is written once, on the class:
+ *
+ * ```ts
+ * export class PvClockTimer extends FacetBase<'timer'> implements TimerFacet {
+ *   static readonly info = defineFacet({ facet: 'timer', name: 'pvclock', …, needs: [EVENT_CHANNELS] });
+ * }
+ * ```
+ * A subclass inherits its parent's `info` or declares its own (a renamed subclass keeps every
+ * service its parent provides, so composition rules still hold). `info` passed to the
+ * constructor overrides the static one (for a facet whose provides depend on its options).
+ */
+export abstract class FacetBase<K extends FacetName> implements FacetInfo<K> {
+  readonly facet: K;
+  readonly name: string;
+  readonly description: string;
+  readonly requires: readonly Capability[];
+  readonly provides: readonly AnyServiceToken[];
+  readonly needs: readonly AnyServiceToken[];
+  readonly excludes: readonly AnyServiceToken[];
+
+  constructor(info?: FacetInfo<K>) {
+    const i = info ?? (new.target as unknown as { info?: FacetInfo<K> }).info;
+    if (i === undefined) throw new TypeError(`${new.target.name}: a FacetBase subclass needs a static info (or info passed to super())`);
+    this.facet = i.facet;
+    this.name = i.name;
+    this.description = i.description;
+    this.requires = i.requires;
+    this.provides = i.provides ?? [];
+    this.needs = i.needs ?? [];
+    this.excludes = i.excludes ?? [];
+  }
+}
+
+/** Checks and freezes a facet descriptor (types only: an identity at run time, frozen). */
+export function defineFacet<K extends FacetName>(info: FacetInfo<K>): FacetInfo<K> {
+  return Object.freeze({ ...info });
+}

@@ -2,7 +2,8 @@ import test from 'ava';
 import type { BackendInfo, Capability } from '../backend/backend.js';
 import { CompositionError } from '../errors.js';
 import type { FacetName, FacetTypes } from '../facets/facet.js';
-import { assertComposable, missingCapabilities, strategyFeatureBits, withFacets, type Strategy } from './strategy.js';
+import { strategyFeatureBits, withFacets, type Strategy } from './strategy.js';
+import { assertComposable, missingCapabilities } from './composition.js';
 
 /** A facet test double: only the declarative fields a composition check reads. */
 function facet<F extends FacetName>(kind: F, name: string, requires: Capability[] = [], featureBits = 0): FacetTypes[F] {

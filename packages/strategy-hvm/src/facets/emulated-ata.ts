@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Irq, Ports, Storage, type Disposable, type IoFacet, type MachineContext } from '@hyvisor/core';
+import { FacetBase, Irq, Ports, Storage, defineFacet, type Disposable, type IoFacet, type MachineContext } from '@hyvisor/core';
 import { AtaDisk } from '../io/ata-disk.js';
 import { FileBlockStore, MemoryBlockStore, type BlockStore } from '@hyvisor/devices';
 
@@ -14,11 +14,14 @@ import { FileBlockStore, MemoryBlockStore, type BlockStore } from '@hyvisor/devi
 const DEFAULT_DISK_BYTES = 16 * 1024 * 1024;
 
 /** I/O facet: register-level devices (the console UART is a standard device; this adds the disk). */
-export class EmulatedAta implements IoFacet {
-  readonly facet = 'io';
-  readonly name = 'emulated-ata';
-  readonly description = 'ATA-PIO disk at 0x1f0 moving data through its data register: one exit per access';
-  readonly requires = [] as const;
+export class EmulatedAta extends FacetBase<'io'> implements IoFacet {
+  static readonly info = defineFacet({
+    facet: 'io',
+    name: 'emulated-ata',
+    description: 'ATA-PIO disk at 0x1f0 moving data through its data register: one exit per access',
+    requires: [],
+  });
+
   readonly featureBits = 0;
   /** The disk, once attached. */
   disk: AtaDisk | undefined;

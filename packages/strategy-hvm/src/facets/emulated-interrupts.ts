@@ -5,7 +5,7 @@
  * @module
  */
 import {
-  DisposableStore, PlatformMmio, Ports,
+  DisposableStore, FacetBase, PlatformMmio, Ports, defineFacet,
   type Disposable, type InterruptFacet, type IrqLine, type MachineContext, type TelemetryProbes, type Vcpu,
 } from '@hyvisor/core';
 import { DualPic, Pic8259 } from '../interrupt/pic8259.js';
@@ -13,11 +13,14 @@ import { Lapic } from '../interrupt/lapic.js';
 import { PlatformInterrupts } from '../interrupt/platform-interrupts.js';
 
 /** Interrupt facet: userspace PICs + local APIC. */
-export class EmulatedInterrupts implements InterruptFacet {
-  readonly facet = 'interrupt';
-  readonly name = 'emulated-pic-apic';
-  readonly description = 'dual 8259 PIC and xAPIC emulated in the VMM; vectors injected at interrupt windows, every EOI is an exit';
-  readonly requires = ['interrupt-injection'] as const;
+export class EmulatedInterrupts extends FacetBase<'interrupt'> implements InterruptFacet {
+  static readonly info = defineFacet({
+    facet: 'interrupt',
+    name: 'emulated-pic-apic',
+    description: 'dual 8259 PIC and xAPIC emulated in the VMM; vectors injected at interrupt windows, every EOI is an exit',
+    requires: ['interrupt-injection'],
+  });
+
   readonly featureBits = 0;
   /** Created up front so devices can be wired to its lines before the facet is attached. */
   readonly pic = new DualPic();

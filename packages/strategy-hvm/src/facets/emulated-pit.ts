@@ -4,30 +4,38 @@
  * interrupt and counted as lost: the timer drift the paper's timer experiment shows.
  * @module
  */
-import { Irq, Ports, type Disposable, type MachineContext, type TimerFacet } from '@hyvisor/core';
+import { FacetBase, IN_KERNEL_PIT, Irq, Ports, TIMER_STATS, defineFacet, type Disposable, type MachineContext, type TimerFacet } from '@hyvisor/core';
 import { PORT_B, Pit8254 } from '../timer/pit8254.js';
 
-/** Timer facet: userspace 8254 PIT on ports 0x40-0x43 and port B. */
-export class EmulatedPit implements TimerFacet {
-  readonly facet = 'timer';
-  readonly name = 'emulated-pit';
-  readonly description = '8254 PIT emulated in the VMM on host-time deadlines; late ticks are coalesced and counted as lost';
-  readonly requires = [] as const;
-  readonly featureBits = 0;
-  /** The PIT, once attached (tests and telemetry read its tick counters). */
-  pit: Pit8254 | undefined;
+/**
+ * Timer facet: userspace 8254 PIT on ports 0x40-0x43 and port B. Cannot share a machine with the
+ * in-kernel PIT (`IN_KERNEL_PIT`: both would own the ports and IRQ 0). Provides `TIMER_STATS`
+ * (ticks raised, ticks lost, the programmed period).
+ */
+export class EmulatedPit extends FacetBase<'timer'> implements TimerFacet {
+  static readonly info = defineFacet({
+    facet: 'timer',
+    name: 'emulated-pit',
+    description: '8254 PIT emulated in the VMM on host-time deadlines; late ticks are coalesced and counted as lost',
+    requires: [],
+    provides: [TIMER_STATS],
+    excludes: [IN_KERNEL_PIT],
+  });
 
-  check(strategy: { interrupt: { name: string } }): string | undefined {
-    return strategy.interrupt.name === 'kvm-irqchip'
-      ? "the in-kernel irqchip owns the PIC; a userspace PIT there would fight the in-kernel one: use the timer facet 'kvm-pit'"
-      : undefined;
-  }
+  readonly featureBits = 0;
+  /** The PIT, once attached (tests read its tick counters; telemetry reads `TIMER_STATS`). */
+  pit: Pit8254 | undefined;
 
   attach(ctx: MachineContext): Disposable {
     const pit = new Pit8254(ctx.clock, ctx.irqLine(Irq.PIT));
     ctx.pio.register('pit', Ports.PIT, Pit8254.PORT_COUNT, pit);
     ctx.pio.register('port-b', PORT_B, 1, pit.portB);
     this.pit = pit;
+    ctx.services.provide(TIMER_STATS, {
+      get events() { return pit.ticks; },
+      get lostTicks() { return pit.lostTicks; },
+      periodNs: () => pit.channel0PeriodNs(),
+    });
     // Sampled figures, read when the hub takes a sample: nothing is added to the tick path.
     const counters = ctx.telemetry.counters;
     counters.defineSource('timer.events', 'PIT channel 0 interrupts raised', () => pit.ticks);

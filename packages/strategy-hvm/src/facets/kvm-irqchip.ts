@@ -4,20 +4,30 @@
  * HLT are handled inside the host kernel, so they cost no userspace exit.
  * @module
  */
-import { CompositionError, type InKernelIrqchip, type InterruptFacet, type IrqLine, type TimerFacet, type Vm } from '@hyvisor/core';
+import { CompositionError, FacetBase, IN_KERNEL_PIT, defineFacet, type InKernelIrqchip, type InterruptFacet, type IrqLine, type TimerFacet, type Vm } from '@hyvisor/core';
 
-/** Interrupt facet over the backend's in-kernel PIC + IOAPIC + local APIC. */
-export class KvmIrqchipInterrupts implements InterruptFacet {
-  readonly facet = 'interrupt';
-  readonly name = 'kvm-irqchip';
-  readonly description = "the backend's in-kernel 8259 PICs, IOAPIC and local APIC; device lines are raised with one system call, EOI and HLT never exit";
-  readonly requires = ['in-kernel-irqchip'] as const;
+/**
+ * Interrupt facet over the backend's in-kernel PIC + IOAPIC + local APIC. With the in-kernel PIT
+ * (as `hvm` and the facet registry create it) it provides `IN_KERNEL_PIT`.
+ */
+export class KvmIrqchipInterrupts extends FacetBase<'interrupt'> implements InterruptFacet {
+  /** As registered: with the in-kernel PIT. */
+  static readonly info = defineFacet({
+    facet: 'interrupt',
+    name: 'kvm-irqchip',
+    description: "the backend's in-kernel 8259 PICs, IOAPIC and local APIC; device lines are raised with one system call, EOI and HLT never exit",
+    requires: ['in-kernel-irqchip'],
+    provides: [IN_KERNEL_PIT],
+  });
+
   readonly featureBits = 0;
   private chip: InKernelIrqchip | undefined;
   private readonly lines = new Map<number, IrqLine>();
 
   /** @param withPit also create the in-kernel PIT (the `kvm-pit` timer facet relies on it). */
-  constructor(private readonly withPit: boolean) {}
+  constructor(private readonly withPit: boolean) {
+    super(withPit ? KvmIrqchipInterrupts.info : { ...KvmIrqchipInterrupts.info, provides: [] });
+  }
 
   prepareVm(vm: Vm): void {
     // assertComposable has checked 'in-kernel-irqchip', so vm.irqchip is present; a VM that
@@ -42,17 +52,18 @@ export class KvmIrqchipInterrupts implements InterruptFacet {
   }
 }
 
-/** Timer facet: the backend's in-kernel 8254 PIT (ports 0x40-0x43 and 0x61), ticking in the host kernel. */
-export class KvmPitTimer implements TimerFacet {
-  readonly facet = 'timer';
-  readonly name = 'kvm-pit';
-  readonly description = "the backend's in-kernel 8254 PIT; lost ticks are re-injected by the host kernel";
-  readonly requires = ['in-kernel-irqchip'] as const;
-  readonly featureBits = 0;
+/**
+ * Timer facet: the backend's in-kernel 8254 PIT (ports 0x40-0x43 and 0x61), ticking in the host
+ * kernel. The PIT is created with the in-kernel irqchip, so it needs `IN_KERNEL_PIT`.
+ */
+export class KvmPitTimer extends FacetBase<'timer'> implements TimerFacet {
+  static readonly info = defineFacet({
+    facet: 'timer',
+    name: 'kvm-pit',
+    description: "the backend's in-kernel 8254 PIT; lost ticks are re-injected by the host kernel",
+    requires: ['in-kernel-irqchip'],
+    needs: [IN_KERNEL_PIT],
+  });
 
-  check(strategy: { interrupt: { name: string } }): string | undefined {
-    return strategy.interrupt.name === 'kvm-irqchip'
-      ? undefined
-      : `the in-kernel PIT raises IRQ 0 on the in-kernel PIC, so it needs the interrupt facet 'kvm-irqchip', not '${strategy.interrupt.name}'`;
-  }
+  readonly featureBits = 0;
 }

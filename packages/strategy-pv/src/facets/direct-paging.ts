@@ -5,11 +5,11 @@
  * @module
  */
 import {
-  CompositionError, FeatureBits, Hypercall, PtPool,
+  CompositionError, FacetBase, FeatureBits, Hypercall, PtPool, defineFacet,
   type Counters, type Disposable, type GuestMemory, type MachineContext, type MemoryFacet, type MmioDevice, type Vm,
 } from '@hyvisor/core';
 import { DirectPaging } from '../mmu/direct-paging.js';
-import { pvDomain } from '../pv-domain.js';
+import { PV_DOMAIN } from '../pv-domain.js';
 
 /** Name of the pool's memory region. */
 export const PT_POOL_REGION = 'pt-pool';
@@ -49,11 +49,15 @@ export class PoolWriteGuard implements MmioDevice {
  * Memory facet `direct-paging`: adds the read-only region `pt-pool` at `PtPool.BASE` before the
  * vCPU exists, guards it on the MMIO bus, and registers `MMU_UPDATE` and `MMUEXT_OP`.
  */
-export class DirectPagingMemory implements MemoryFacet {
-  readonly facet = 'memory';
-  readonly name = 'direct-paging';
-  readonly description = 'direct paging: page tables in a read-only pool, changed only by validated, batched MMU_UPDATE hypercalls';
-  readonly requires = ['guest-memory', 'readonly-memory'] as const;
+export class DirectPagingMemory extends FacetBase<'memory'> implements MemoryFacet {
+  static readonly info = defineFacet({
+    facet: 'memory',
+    name: 'direct-paging',
+    description: 'direct paging: page tables in a read-only pool, changed only by validated, batched MMU_UPDATE hypercalls',
+    requires: ['guest-memory', 'readonly-memory'],
+    needs: [PV_DOMAIN],
+  });
+
   readonly featureBits = FeatureBits.PV_MMU;
   /** The paging state, once attached (a backend that enforces CR3 asks its `cr3Allowed`). */
   mmu: DirectPaging | undefined;
@@ -63,7 +67,9 @@ export class DirectPagingMemory implements MemoryFacet {
    *   again (`vm.regionRefresh`, where the backend has it). Default true; false only to show the
    *   stale translations it prevents (tests).
    */
-  constructor(private readonly refreshPool = true) {}
+  constructor(private readonly refreshPool = true) {
+    super();
+  }
 
   /** Adds the pool. Guest RAM must end below it. */
   prepareVm(vm: Vm): void {
@@ -79,7 +85,7 @@ export class DirectPagingMemory implements MemoryFacet {
   }
 
   attach(ctx: MachineContext): Disposable | void {
-    pvDomain(ctx);
+    ctx.services.get(PV_DOMAIN);
     const vm = ctx.vm;
     const pool = vm.memory.regions.find((r) => r.name === PT_POOL_REGION);
     // Where the backend caches translations of guest page tables (kvm_pvm's shadow MMU), reusing

@@ -5,11 +5,11 @@
  * @module
  */
 import {
-  CoreCounter, FeatureBits, Hypercall,
+  CoreCounter, EVENT_CHANNELS, FacetBase, FeatureBits, Hypercall, defineFacet,
   type Counters, type Disposable, type InterruptFacet, type IrqLine, type MachineContext, type Vcpu,
 } from '@hyvisor/core';
 import { EventChannels } from '../evtchn/event-channels.js';
-import { pvDomain } from '../pv-domain.js';
+import { PV_DOMAIN } from '../pv-domain.js';
 
 /**
  * Interrupt facet `event-channel`: registers `EVENT_CHANNEL_OP`, `REGISTER_SHARED_INFO` and
@@ -17,29 +17,36 @@ import { pvDomain } from '../pv-domain.js';
  * `UPCALL_MASK` is clear and the guest can take an interrupt (asking for an interrupt-window exit
  * otherwise, as the emulated PIC does). The upcall is injected once per raise of
  * `UPCALL_PENDING`; if the guest clears `UPCALL_PENDING` itself first, nothing is injected.
+ * Provides `EVENT_CHANNELS` (the port table) to the machine's other facets.
  */
-export class EventChannelInterrupts implements InterruptFacet {
-  readonly facet = 'interrupt';
-  readonly name = 'event-channel';
-  readonly description = 'event channels: pending/mask bitmaps in a shared page and one upcall vector; no interrupt controller, no EOI exit';
-  readonly requires = ['interrupt-injection'] as const;
+export class EventChannelInterrupts extends FacetBase<'interrupt'> implements InterruptFacet {
+  static readonly info = defineFacet({
+    facet: 'interrupt',
+    name: 'event-channel',
+    description: 'event channels: pending/mask bitmaps in a shared page and one upcall vector; no interrupt controller, no EOI exit',
+    requires: ['interrupt-injection'],
+    provides: [EVENT_CHANNELS],
+    needs: [PV_DOMAIN],
+  });
+
   readonly featureBits = FeatureBits.PV_EVTCHN;
   /** The port table, created up front so devices can be wired to its lines before attach. */
   readonly channels = new EventChannels();
   private windowRequested = false;
   private counters: Counters | undefined;
 
-  attach(ctx: MachineContext): Disposable | void {
-    const domain = pvDomain(ctx);
+  attach(ctx: MachineContext): Disposable {
+    const domain = ctx.services.get(PV_DOMAIN);
     const ch = this.channels;
     ch.connect(ctx.vm.memory, ctx.ramSize, ctx.telemetry.counters);
-    domain.events = ch;
-    // Created once: SCHED_OP(BLOCK) hands this function to the run loop as its wake condition.
-    domain.sched.eventPending = () => ch.eventPending;
+    ctx.services.provide(EVENT_CHANNELS, ch);
+    // Created once: SCHED_OP(BLOCK) hands it (through its any-condition predicate) to the run loop.
+    const wake = domain.sched.addWakeCondition(() => ch.eventPending);
     ctx.hypercalls.register(Hypercall.EVENT_CHANNEL_OP, 'EVENT_CHANNEL_OP', ch.handleOp);
     ctx.hypercalls.register(Hypercall.REGISTER_SHARED_INFO, 'REGISTER_SHARED_INFO', (a) => ch.registerSharedInfo(a.a0));
     ctx.hypercalls.register(Hypercall.SET_CALLBACK, 'SET_CALLBACK', (a) => ch.setCallback(a.a0));
     this.counters = ctx.telemetry.counters;
+    return wake;
   }
 
   /** The line of ISA IRQ `irq`: its rising edge sends the event of the port bound to that PIRQ. */

@@ -8,12 +8,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  DisposableStore, FeatureBits, Hypercall, Ports, Storage,
-  type Disposable, type FacetSet, type IoEventFd, type IoFacet, type MachineContext, type PioDevice,
+  DisposableStore, EVENT_CHANNELS, FacetBase, FeatureBits, Hypercall, Ports, Storage, defineFacet,
+  type Disposable, type IoEventFd, type IoFacet, type MachineContext, type PioDevice,
 } from '@hyvisor/core';
 import { FileBlockStore, MemoryBlockStore, type BlockStore } from '@hyvisor/devices';
 import { BlkRing, checkRingSetup } from '../io/blk-ring.js';
-import { pvDomain, requireEventChannels } from '../pv-domain.js';
+import { PV_DOMAIN } from '../pv-domain.js';
 
 /** Size of the memory-backed disk used when the config has no `storage` (as the HVM disk). */
 const DEFAULT_DISK_BYTES = 16 * 1024 * 1024;
@@ -52,12 +52,17 @@ class NotifyPort implements PioDevice {
  * (the disk's capacity in sectors, callable before or after setup), the notify port
  * (an ioeventfd drained at the run loop's poll points and at `SCHED_OP(BLOCK)` when the backend
  * has `ioeventfd`; else a port device that processes the ring at once), and the ring processor.
+ * Completions are events on a device port of `EVENT_CHANNELS`, whichever facet provides them.
  */
-export class PvBlkIo implements IoFacet {
-  readonly facet = 'io';
-  readonly name = 'pv-blk';
-  readonly description = 'virtio-blk requests on a shared split ring: one notification (ioeventfd where available) and one completion event per batch';
-  readonly requires = [] as const;
+export class PvBlkIo extends FacetBase<'io'> implements IoFacet {
+  static readonly info = defineFacet({
+    facet: 'io',
+    name: 'pv-blk',
+    description: 'virtio-blk requests on a shared split ring: one notification (ioeventfd where available) and one completion event per batch',
+    requires: [],
+    needs: [EVENT_CHANNELS, PV_DOMAIN],
+  });
+
   readonly featureBits = FeatureBits.PV_IO;
   /** The ring, once attached. */
   ring: BlkRing | undefined;
@@ -66,19 +71,13 @@ export class PvBlkIo implements IoFacet {
   /** True if notifications arrive through an ioeventfd. */
   usesIoEventFd = false;
 
-  constructor(private readonly options: PvBlkOptions = {}) {}
-
-  /** Composition rule: completions are event-channel events. */
-  check(strategy: FacetSet): string | undefined {
-    const irq = strategy.interrupt.name;
-    return irq === 'event-channel'
-      ? undefined
-      : `the PV block ring signals completions on an event channel, so it needs the interrupt facet 'event-channel', not '${irq}'`;
+  constructor(private readonly options: PvBlkOptions = {}) {
+    super();
   }
 
   attach(ctx: MachineContext): Disposable {
-    const domain = pvDomain(ctx);
-    const events = requireEventChannels(ctx, `io facet '${this.name}'`);
+    const domain = ctx.services.get(PV_DOMAIN);
+    const events = ctx.services.get(EVENT_CHANNELS);
     const owned = new DisposableStore();
     const store = this.options.store ?? openStore(ctx, owned);
     const ring = new BlkRing(ctx.vm.memory, ctx.ramSize, store, () => events.sendDevice(this.port), ctx.telemetry.counters);

@@ -5,20 +5,24 @@
  * hypercalls reach the VMM through the port doorbell, which this facet installs.
  * @module
  */
-import { FeatureBits, Hypercall, type CpuFacet, type MachineContext } from '@hyvisor/core';
+import { FacetBase, FeatureBits, Hypercall, defineFacet, type CpuFacet, type MachineContext } from '@hyvisor/core';
 import { IretReject, checkIretFrame, iretResult } from '../cpu/iret-frame.js';
-import { pvDomain } from '../pv-domain.js';
+import { PV_DOMAIN } from '../pv-domain.js';
 
 /** CPU facet `pv-syscall`: registers `SYSCALL_ENTRY` (counted) and `IRET` (frame validation). */
-export class PvSyscallCpu implements CpuFacet {
-  readonly facet = 'cpu';
-  readonly name = 'pv-syscall';
-  readonly description = 'system calls bounce through the hypervisor: SYSCALL_ENTRY on entry, a validated IRET on the way back; hypercalls via the port doorbell';
-  readonly requires = ['cpuid', 'run-deadline'] as const;
+export class PvSyscallCpu extends FacetBase<'cpu'> implements CpuFacet {
+  static readonly info = defineFacet({
+    facet: 'cpu',
+    name: 'pv-syscall',
+    description: 'system calls bounce through the hypervisor: SYSCALL_ENTRY on entry, a validated IRET on the way back; hypercalls via the port doorbell',
+    requires: ['cpuid', 'run-deadline'],
+    needs: [PV_DOMAIN],
+  });
+
   readonly featureBits = FeatureBits.PV_SYSCALL;
 
   attach(ctx: MachineContext): void {
-    pvDomain(ctx);
+    ctx.services.get(PV_DOMAIN);
     const counters = ctx.telemetry.counters;
     const entrySlot = counters.define('pv.syscall.entries', 'system calls bounced through SYSCALL_ENTRY');
     const rejectSlots = [

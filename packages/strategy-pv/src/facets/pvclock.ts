@@ -5,13 +5,12 @@
  * @module
  */
 import {
-  FeatureBits, Hypercall, Virq,
-  type Disposable, type FacetSet, type MachineContext, type TimerFacet,
+  EVENT_CHANNELS, FacetBase, FeatureBits, GUEST_CLOCK, Hypercall, TIMER_STATS, Virq, defineFacet,
+  type Disposable, type MachineContext, type TimerFacet,
 } from '@hyvisor/core';
-import { requireEventChannels, pvDomain } from '../pv-domain.js';
+import { PV_DOMAIN } from '../pv-domain.js';
 import { OneShotTimer } from '../time/one-shot-timer.js';
 import { PvClockSource, calibrate, vcpuTscSource, type TscSource } from '../time/pvclock.js';
-import type { SharedInfoPage } from '../evtchn/shared-info.js';
 
 /** Options of {@link PvClockTimer}. */
 export interface PvClockTimerOptions {
@@ -26,31 +25,32 @@ export interface PvClockTimerOptions {
 
 /**
  * Timer facet `pvclock`: fills the pvclock record when the guest registers its shared-info page,
- * and registers `SET_TIMER_OP`, whose deadline fires `VIRQ_TIMER` through the event channels.
+ * and registers `SET_TIMER_OP`, whose deadline fires `VIRQ_TIMER` through the event channels
+ * (`EVENT_CHANNELS`, whichever facet provides them). Provides `GUEST_CLOCK` (the pvclock time)
+ * and `TIMER_STATS` (deadlines fired; a one-shot timer loses no ticks).
  */
-export class PvClockTimer implements TimerFacet {
-  readonly facet = 'timer';
-  readonly name = 'pvclock';
-  readonly description = 'pvclock shared page (kvm-clock/Xen layout) read without exits, plus a one-shot timer hypercall that fires VIRQ_TIMER';
-  readonly requires = ['msr'] as const;
+export class PvClockTimer extends FacetBase<'timer'> implements TimerFacet {
+  static readonly info = defineFacet({
+    facet: 'timer',
+    name: 'pvclock',
+    description: 'pvclock shared page (kvm-clock/Xen layout) read without exits, plus a one-shot timer hypercall that fires VIRQ_TIMER',
+    requires: ['msr'],
+    provides: [GUEST_CLOCK, TIMER_STATS],
+    needs: [EVENT_CHANNELS, PV_DOMAIN],
+  });
+
   readonly featureBits = FeatureBits.PV_CLOCK;
   /** The clock and timer, once attached. */
   clock: PvClockSource | undefined;
   timer: OneShotTimer | undefined;
 
-  constructor(private readonly options: PvClockTimerOptions = {}) {}
-
-  /** Composition rule: the ticks are event-channel events. */
-  check(strategy: FacetSet): string | undefined {
-    const irq = strategy.interrupt.name;
-    return irq === 'event-channel'
-      ? undefined
-      : `the pvclock timer delivers its ticks as an event channel (VIRQ_TIMER), so it needs the interrupt facet 'event-channel', not '${irq}'`;
+  constructor(private readonly options: PvClockTimerOptions = {}) {
+    super();
   }
 
   attach(ctx: MachineContext): Disposable {
-    pvDomain(ctx);
-    const events = requireEventChannels(ctx, `timer facet '${this.name}'`);
+    ctx.services.get(PV_DOMAIN);
+    const events = ctx.services.get(EVENT_CHANNELS);
     const vcpu = ctx.vcpus[0]!;
     const tsc = this.options.tscSource?.(ctx) ?? vcpuTscSource(vcpu);
     const source = new PvClockSource(tsc, calibrate(tsc, ctx.clock, ctx.vm.info.tscKhz ?? 0));
@@ -61,7 +61,7 @@ export class PvClockTimer implements TimerFacet {
       counters.values[firedSlot]!++;
       events.sendVirq(Virq.TIMER);
     });
-    let page: SharedInfoPage | undefined;
+    let page: { readonly bytes: Uint8Array } | undefined;
     events.onSharedInfo((p) => {
       page = p;
       source.write(p.bytes);
@@ -84,6 +84,12 @@ export class PvClockTimer implements TimerFacet {
       : undefined;
     this.clock = source;
     this.timer = timer;
+    ctx.services.provide(GUEST_CLOCK, { nowNs: () => source.systemTimeNow() });
+    ctx.services.provide(TIMER_STATS, {
+      get events() { return counters.values[firedSlot]!; },
+      lostTicks: 0,
+      periodNs: () => 0,
+    });
     return { dispose: () => { timer.cancel(); poll?.dispose(); } };
   }
 }

@@ -7,7 +7,7 @@
  * @module
  */
 import {
-  ExitDispatcher, FACET_NAMES, HypercallTable, MmioBus, PioBus, Ports, TelemetryHub, createExit, GuestMemory, offerAbilities,
+  ExitDispatcher, FACET_NAMES, HypercallTable, MmioBus, PioBus, Ports, ServiceScope, TelemetryHub, attachFacets, createExit, GuestMemory, offerAbilities,
   type BackendInfo, type Capability, type CpuidEntry, type Disposable, type IoEventFd, type IoEventSpec, type IoEvents,
   type RegionRefresh,
   type IrqLine, type MachineContext, type MemoryRegion, type RegionOptions, type RegisterName, type Registers,
@@ -186,6 +186,8 @@ export interface FakeMachine {
   readonly memory: GuestMemory;
   readonly telemetry: TelemetryHub;
   readonly ramSize: number;
+  /** The machine's service scope (`ctx.services`). */
+  readonly services: ServiceScope;
   /** Calls of `ctx.block()`, and the wake predicate of the last one. */
   readonly blocks: { count: number; wakeWhen?: (() => boolean) | undefined };
   /** Canary regions (empty without the option). */
@@ -199,7 +201,7 @@ export interface FakeMachine {
   hypercall(nr: number, ...args: number[]): number;
   /** Counter value by name. */
   counter(name: string): number;
-  /** Prepares and attaches every facet of `strategy`, in the run loop's order. */
+  /** Prepares and attaches every facet of `strategy`, as a machine does (core's `attachFacets`: providers first). */
   attach(strategy: Strategy): Disposable[];
   /** True if every canary byte is intact. */
   canariesIntact(): boolean;
@@ -244,8 +246,9 @@ export function fakeMachine(options: FakeMachineOptions = {}): FakeMachine {
   const pollHooks: (() => void)[] = [];
   const blocks: { count: number; wakeWhen?: (() => boolean) | undefined } = { count: 0 };
   let strategyRef: Strategy | undefined;
+  const services: ServiceScope = new ServiceScope(() => ctx);
   const ctx: MachineContext = {
-    vm, vcpus: [vcpu], pio, mmio, hypercalls, telemetry, ramSize, clock,
+    vm, vcpus: [vcpu], pio, mmio, hypercalls, telemetry, ramSize, clock, services,
     dispatcher: new ExitDispatcher(pio, mmio, telemetry.counters),
     irqLine: (irq: number): IrqLine => {
       if (!strategyRef) throw new Error('fakeMachine: irqLine before attach');
@@ -260,7 +263,7 @@ export function fakeMachine(options: FakeMachineOptions = {}): FakeMachine {
   };
   const regs = ['rdi', 'rsi', 'r10', 'r8', 'r9'] as const;
   return {
-    ctx, vm, vcpu, clock, memory: vm.memory, telemetry, ramSize, blocks, canaries,
+    ctx, vm, vcpu, clock, memory: vm.memory, telemetry, ramSize, services, blocks, canaries,
     poll: () => { for (const h of [...pollHooks]) h(); },
     hypercall(nr, ...args) {
       regs.forEach((r, i) => { vcpu.regs[r] = args[i] ?? 0; });
@@ -272,12 +275,7 @@ export function fakeMachine(options: FakeMachineOptions = {}): FakeMachine {
     attach(strategy) {
       strategyRef = strategy;
       for (const f of FACET_NAMES) strategy[f].prepareVm?.(vm);
-      const out: Disposable[] = [];
-      for (const f of FACET_NAMES) {
-        const d = strategy[f].attach?.(ctx);
-        if (d) out.push(d);
-      }
-      return out;
+      return attachFacets(strategy, ctx);
     },
     canariesIntact: () => canaries.every((r) => new Uint8Array(r.buffer).every((b) => b === CANARY_BYTE)),
   };

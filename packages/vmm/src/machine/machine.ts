@@ -9,8 +9,9 @@ import {
   HypercallTable, MmioBus, PioBus, TelemetryHub, assertComposable, bootRegisters, longModeSpecialRegisters,
   strategyFeatureBits, writeBootTables, EXIT_KIND_NAMES, TimerQueue,
   type Backend, type Disposable, type ExitTrigger, type IrqLine, type MachineContext, type Strategy, type Vcpu,
-  type Vm, type VmConfig, FACET_NAMES,
+  type Vm, type VmConfig, FACET_NAMES, FACETS, ServiceScope, attachFacets,
 } from '@hyvisor/core';
+import type { DependencyContainer } from 'tsyringe';
 import { loadElf, parseElf } from '../loader/elf.js';
 import { writeStartInfo } from '../loader/start-info.js';
 import { buildCpuid, hostHintFor } from './cpuid.js';
@@ -31,6 +32,11 @@ export interface MachineOptions {
   readonly telemetry?: TelemetryHub;
   /** The config the machine is built from, handed to facets (storage file, …). */
   readonly config?: VmConfig;
+  /**
+   * The composition's container: the machine's service scope is a child of it, and its facet
+   * registry names the facets that could provide a missing service. Default: tsyringe's root.
+   */
+  readonly container?: DependencyContainer;
 }
 
 /** Why a run ended. */
@@ -94,6 +100,8 @@ export class Machine implements Disposable, ExitTrigger {
    * host monotonic time, or on the VM's {@link Vm.virtualClock} when the backend has one.
    */
   readonly clock: TimerQueue;
+  /** This machine's services (what its facets provide each other; see {@link MachineContext.services}). */
+  readonly services: ServiceScope;
 
   private readonly owned = new DisposableStore();
   private readonly sliceMs: number;
@@ -113,6 +121,7 @@ export class Machine implements Disposable, ExitTrigger {
   /** When the current slice ends (ns on {@link clock}). */
   private sliceEndNs = 0;
   private readonly config: VmConfig | undefined;
+  private facetContext: MachineContext | undefined;
 
   /**
    * Creates the VM with guest RAM at 0, the boot tables and one vCPU in 64-bit mode, and attaches
@@ -127,7 +136,9 @@ export class Machine implements Disposable, ExitTrigger {
     this.timeLimitMs = options.timeLimitMs ?? 0;
     this.telemetry = options.telemetry ?? new TelemetryHub();
     this.config = options.config;
-    assertComposable(this.strategy, this.backend.info);
+    const facets = options.container?.isRegistered(FACETS, true) ? options.container.resolve(FACETS) : undefined;
+    assertComposable(this.strategy, this.backend.info, facets ? { facets } : {});
+    this.services = new ServiceScope(() => this.facetContext!, options.container);
     this.dispatcher = new ExitDispatcher(this.pio, this.mmio, this.telemetry.counters, this.telemetry.probes);
     this.hypercalls.probes = this.telemetry.probes;
     this.telemetry.portName = (p) => this.pio.find(p)?.name;
@@ -471,11 +482,14 @@ export class Machine implements Disposable, ExitTrigger {
     this.exitCode = code;
   }
 
+  /** Attaches the facets, providers of a service before its users, in this machine's service scope. */
   private attachFacets(): void {
+    this.owned.add(this.services);
     const interrupt = this.strategy.interrupt;
     const ctx: MachineContext = {
       vm: this.vm, vcpus: [this.vcpu], pio: this.pio, mmio: this.mmio, hypercalls: this.hypercalls,
       dispatcher: this.dispatcher, telemetry: this.telemetry, ramSize: this.ramSize, clock: this.clock,
+      services: this.services,
       irqLine: (irq: number): IrqLine => interrupt.irqLine(irq),
       block: (wakeWhen?: () => boolean) => { this.blockRequested = true; this.blockWake = wakeWhen; },
       addPollHook: (poll: () => void): Disposable => {
@@ -484,10 +498,7 @@ export class Machine implements Disposable, ExitTrigger {
       },
       ...(this.config ? { config: this.config } : {}),
     };
-    for (const f of FACET_NAMES) {
-      const d = this.strategy[f].attach?.(ctx);
-      if (d) this.owned.add(d);
-    }
+    this.facetContext = ctx;
+    for (const d of attachFacets(this.strategy, ctx)) this.owned.add(d);
   }
 }
-
