@@ -1,11 +1,14 @@
 /**
  * The x86-64 decoder: legacy prefixes (lock, rep/repne, segment, operand and address size), REX,
  * the one-byte, 0F, 0F 38 and 0F 3A maps, ModRM and SIB with every displacement size,
- * RIP-relative addressing and immediates of every size. It fills a reusable {@link Insn}; the
- * executor decides what the opcode means.
+ * RIP-relative addressing and immediates of every size. Whether an opcode has a ModRM byte and
+ * which immediate follows come from the opcode table (isa/opcodes.ts). It fills a reusable
+ * {@link Insn}; the executor decides what the opcode means.
  * @module
  */
-import { HAS_MODRM, IMM_KIND, I_B, I_ENTER, I_GRP3, I_MOFFS, I_NONE, I_REL32, I_V, I_W, I_Z } from './tables.js';
+import {
+  HAS_MODRM, IMM_BY_EXT, IMM_KIND, I_B, I_ENTER, I_EXT, I_MOFFS, I_NONE, I_REL32, I_V, I_W, I_Z,
+} from '../isa/derive.js';
 
 /** Base register value meaning RIP-relative. */
 export const BASE_RIP = 16;
@@ -14,7 +17,7 @@ export const BASE_RIP = 16;
 export class Insn {
   /** Length in bytes. */
   len = 0;
-  /** Opcode number (see tables.ts). */
+  /** Opcode number (see isa/opcodes.ts): 0x000–0x0ff one-byte, 0x1xx 0F, 0x2xx 0F 38, 0x3xx 0F 3A. */
   op = 0;
   /** Operand size for `v` operands from REX.W and 0x66: 2, 4 or 8. */
   opsz = 4;
@@ -138,7 +141,7 @@ export function decode(code: CodeReader, d: Insn): void {
     }
   }
   let kind = IMM_KIND[op]!;
-  if (kind === I_GRP3) kind = (d.reg & 7) < 2 ? (op === 0xf6 ? I_B : I_Z) : I_NONE;
+  if (kind === I_EXT) kind = IMM_BY_EXT[(op << 3) | (d.reg & 7)]!;
   switch (kind) {
     case I_NONE: break;
     case I_B: d.imm = (code.byte(p++) << 24) >> 24; break;

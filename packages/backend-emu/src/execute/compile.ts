@@ -24,9 +24,10 @@ import { BASE_RIP, type Insn } from '../decoder/decoder.js';
 import { alu, shift } from './alu.js';
 import {
   F_ALU_MI, F_ALU_MR, F_ALU_RI, F_ALU_RM, F_ALU_RR, F_JCC, F_JMP, F_LEA, F_MOVZX8_M, F_MOVZX8_R, F_MOV_LOAD, F_MOV_RI,
-  F_MOV_RR, F_MOV_STORE, F_NOP, F_SHIFT_RI, F_TEST_RR, executeFast, isBranch,
+  F_MOV_RR, F_MOV_STORE, F_NOP, F_SHIFT_RI, F_TEST_RR, accessesMemory, executeFast, isBranch,
 } from './fast.js';
 import { canonical } from './operands.js';
+import { COUNT_FLAGS, FLAGS_READ, FLAGS_WRITTEN, writesAllFlags } from '../isa/derive.js';
 
 /** What a compiled block needs from the vCPU besides the CPU: whether an exit is scheduled (run/exits.ts). */
 export interface BlockContext {
@@ -62,30 +63,21 @@ function shiftInline(d: Insn): boolean {
   return (d.reg & 7) >= 4; // SHL, SHR, SAL, SAR (rotates go through `shift`)
 }
 
+const NO_FLAGS: FlagUse = { reads: false, writes: false, faults: false };
+
+/**
+ * The flag effect of a block instruction, from the opcode table (isa/derive.ts): it reads the
+ * record if it reads a flag or writes only some (the rest are merged from the record, e.g.
+ * rotates, INC/DEC, BT); it overwrites the record if it writes all six status flags; it may fault
+ * (or end the block) if it accesses memory or transfers control. A shift or rotate whose
+ * immediate count masks to 0 touches no flag.
+ */
 function flagUse(d: Insn): FlagUse {
-  const k = d.fast;
-  switch (k) {
-    case F_MOV_RR: case F_MOVZX8_R: case F_LEA: case F_MOV_RI: case F_NOP:
-      return { reads: false, writes: false, faults: false };
-    case F_MOV_LOAD: case F_MOV_STORE: case F_MOVZX8_M:
-      return { reads: false, writes: false, faults: true };
-    case F_ALU_RR: case F_ALU_RI: case F_TEST_RR: case F_ALU_RM: case F_ALU_MR: case F_ALU_MI: {
-      const o = aluOp(d, k);
-      const mem = k === F_ALU_RM || k === F_ALU_MR || k === F_ALU_MI;
-      return { reads: o === ADC || o === SBB, writes: true, faults: mem };
-    }
-    case F_SHIFT_RI: {
-      const kind = d.reg & 7, n = d.imm & (d.opsz === 8 ? 63 : 31);
-      if (n === 0) return { reads: false, writes: false, faults: false };
-      if (kind >= 4) return { reads: false, writes: true, faults: false };
-      return { reads: true, writes: false, faults: false }; // rotates materialize the flags
-    }
-    case F_JCC:
-      return { reads: true, writes: false, faults: true };
-    default:
-      // JMP, CALL, RET, PUSH, POP and anything else: may fault; flags left alone (treated as read).
-      return { reads: true, writes: false, faults: true };
-  }
+  const k = d.fast, i = (d.op << 3) | (d.reg & 7);
+  if (k === F_SHIFT_RI && COUNT_FLAGS[i] === 1 && (d.imm & (d.opsz === 8 ? 63 : 31)) === 0) return NO_FLAGS;
+  const r = FLAGS_READ[i]!, w = FLAGS_WRITTEN[i]!;
+  const partial = w !== 0 && !writesAllFlags(w);
+  return { reads: r !== 0 || partial, writes: writesAllFlags(w), faults: accessesMemory(k) || isBranch(k) };
 }
 
 /** An integer constant as a literal in generated code. */

@@ -13,7 +13,7 @@ import {
 import { loadCodeSegment, loadDataSegment } from '../cpu/descriptors.js';
 import { iretq, setFlagsFrom, syscall, sysret } from '../cpu/interrupts.js';
 import type { Insn } from '../decoder/decoder.js';
-import { INVALID_64 } from '../decoder/tables.js';
+import { INVALID_64, LOCKABLE } from '../isa/derive.js';
 import { ADD, CMP, alu, incdec, neg, not, shift, shiftDouble } from './alu.js';
 import { divAcc, imulTrunc, mulAcc } from './muldiv.js';
 import { ins, outs, portIn, portOut, type IoPort } from './io.js';
@@ -47,17 +47,9 @@ function jumpRel(cpu: Cpu, rel: number): void {
   cpu.nextRip = canonical(cpu, cpu.nextRip + rel);
 }
 
-/** Bits of the lock prefix: allowed only on read-modify-write memory forms of these opcodes. */
+/** LOCK is allowed only on the read-modify-write memory forms the opcode table marks `lock`. */
 function lockable(d: Insn): boolean {
-  if (d.mod === 3) return false;
-  const op = d.op;
-  if (op < 0x40) return (op & 7) < 2 && (op & 0x38) !== 0x38;
-  if (op === 0x80 || op === 0x81 || op === 0x83) return (d.reg & 7) !== 7;
-  if (op === 0x86 || op === 0x87) return true;
-  if (op === 0xf6 || op === 0xf7) return (d.reg & 7) === 2 || (d.reg & 7) === 3;
-  if (op === 0xfe || op === 0xff) return (d.reg & 7) < 2;
-  return op === 0x1ab || op === 0x1b3 || op === 0x1bb || op === 0x1ba || op === 0x1b0 || op === 0x1b1 ||
-    op === 0x1c0 || op === 0x1c1 || op === 0x1c7;
+  return d.mod !== 3 && LOCKABLE[(d.op << 3) | (d.reg & 7)] === 1;
 }
 
 /** Executes `d` (decoded at `cpu.rip`; `cpu.nextRip` is the following instruction). */

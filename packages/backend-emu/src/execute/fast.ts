@@ -2,7 +2,7 @@
  * Specialised handlers for the hottest instruction forms (register and simple memory forms of
  * MOV, the ALU row, ALU with an immediate, shifts by an immediate, Jcc/JMP, MOVZX, LEA, PUSH/POP,
  * CALL/RET, NOP) at 32- and 64-bit operand size. `classify` picks a handler once, when an
- * instruction is decoded; `executeFast` then does exactly what `execute` does for that form,
+ * instruction is decoded, from the opcode table (isa/opcodes.ts); `executeFast` then does exactly what `execute` does for that form,
  * without the lock/length checks (forms with LOCK or too long are never classified), the big
  * opcode switch and the size switches of the generic operand helpers.
  * @module
@@ -12,69 +12,52 @@ import { condition } from '../cpu/flags.js';
 import type { Insn } from '../decoder/decoder.js';
 import { CMP, alu, shift } from './alu.js';
 import { canonical, ea, leaValue, pop, push } from './operands.js';
+import {
+  FAST_BRANCH, FAST_MEM, FAST_MEMORY, FAST_OPERANDS, FAST_REG, FAST_SIZE, FO_OPCODE, FO_REG_RM, FO_RM_REG, SZ_D64,
+  SZ_NO_REX_B, SZ_V,
+} from '../isa/derive.js';
+import {
+  F_ALU_MI, F_ALU_MR, F_ALU_RI, F_ALU_RM, F_ALU_RR, F_CALL, F_JCC, F_JMP, F_LEA, F_MOVZX8_M, F_MOVZX8_R, F_MOV_LOAD,
+  F_MOV_RI, F_MOV_RR, F_MOV_STORE, F_NONE, F_POP, F_PUSH, F_RET, F_SHIFT_RI, F_TEST_RR,
+} from '../isa/fast-kinds.js';
+
+export * from '../isa/fast-kinds.js';
 
 const TWO32 = 0x1_0000_0000;
 
-export const F_NONE = 0;
-export const F_MOV_RR = 1, F_MOV_LOAD = 2, F_MOV_STORE = 3, F_ALU_RR = 4, F_ALU_RM = 5, F_ALU_MR = 6, F_ALU_RI = 7, F_ALU_MI = 8,
-  F_SHIFT_RI = 9, F_JCC = 10, F_JMP = 11, F_MOVZX8_R = 12, F_MOVZX8_M = 13, F_LEA = 14, F_MOV_RI = 15, F_PUSH = 16,
-  F_POP = 17, F_CALL = 18, F_RET = 19, F_NOP = 20, F_TEST_RR = 21;
-
-/** Handlers that may transfer control (they end a basic block). */
+/** Handlers that may transfer control (they end a basic block): from the opcode table's `control` column. */
 export function isBranch(k: number): boolean {
-  return k === F_JCC || k === F_JMP || k === F_CALL || k === F_RET;
+  return FAST_BRANCH[k] === 1;
 }
 
-/** Handlers that access memory (a store may hit code or MMIO; any access may walk the page tables and set A/D bits). */
+/**
+ * Handlers that access memory (a store may hit code or MMIO; any access may walk the page tables
+ * and set A/D bits): memory forms of E/M operands and stack operations in the opcode table.
+ */
 export function accessesMemory(k: number): boolean {
-  return k === F_MOV_LOAD || k === F_MOV_STORE || k === F_ALU_RM || k === F_ALU_MR || k === F_ALU_MI ||
-    k === F_MOVZX8_M || k === F_PUSH || k === F_POP || k === F_CALL || k === F_RET;
+  return FAST_MEMORY[k] === 1;
 }
 
-/** The specialised handler for `d`, or F_NONE. Sets `d.fa`/`d.fb` (register operands) where used. */
+/**
+ * The specialised handler for `d`, or F_NONE, as the opcode table's `fast` column says for its
+ * register or memory form and operand size. Sets `d.fa`/`d.fb` (register operands) where used.
+ */
 export function classify(d: Insn): number {
   if (d.lock || d.tooLong) return F_NONE;
-  const op = d.op, s = d.opsz, reg3 = s === 4 || s === 8, m3 = d.mod === 3;
-  if (op < 0x40 && ((op & 7) === 1 || (op & 7) === 3) && reg3) {
-    if (m3) {
-      if ((op & 7) === 1) { d.fa = d.rm; d.fb = d.reg; } else { d.fa = d.reg; d.fb = d.rm; }
-      return F_ALU_RR;
-    }
-    return (op & 7) === 3 ? F_ALU_RM : F_ALU_MR;
+  const op = d.op;
+  const k = d.mod === 3 ? FAST_REG[op]! : FAST_MEM[op]!;
+  if (k === F_NONE) return F_NONE;
+  switch (FAST_SIZE[op]) {
+    case SZ_V: if (d.opsz === 2) return F_NONE; break;
+    case SZ_D64: if (d.p66) return F_NONE; break;
+    case SZ_NO_REX_B: if ((d.rex & 1) !== 0) return F_NONE; break;
   }
-  switch (op) {
-    case 0x89: if (!reg3) return F_NONE; if (m3) { d.fa = d.rm; d.fb = d.reg; return F_MOV_RR; } return F_MOV_STORE;
-    case 0x8b: if (!reg3) return F_NONE; if (m3) { d.fa = d.reg; d.fb = d.rm; return F_MOV_RR; } return F_MOV_LOAD;
-    case 0x81: case 0x83: return reg3 ? (m3 ? F_ALU_RI : F_ALU_MI) : F_NONE;
-    case 0x85: return reg3 && m3 ? F_TEST_RR : F_NONE;
-    case 0xc1: return reg3 && m3 ? F_SHIFT_RI : F_NONE;
-    case 0x70: case 0x71: case 0x72: case 0x73: case 0x74: case 0x75: case 0x76: case 0x77:
-    case 0x78: case 0x79: case 0x7a: case 0x7b: case 0x7c: case 0x7d: case 0x7e: case 0x7f:
-    case 0x180: case 0x181: case 0x182: case 0x183: case 0x184: case 0x185: case 0x186: case 0x187:
-    case 0x188: case 0x189: case 0x18a: case 0x18b: case 0x18c: case 0x18d: case 0x18e: case 0x18f:
-      return F_JCC;
-    case 0xe9: case 0xeb: return F_JMP;
-    case 0x1b6: return reg3 ? (m3 ? F_MOVZX8_R : F_MOVZX8_M) : F_NONE;
-    case 0x8d: return reg3 && !m3 ? F_LEA : F_NONE;
-    case 0xb8: case 0xb9: case 0xba: case 0xbb: case 0xbc: case 0xbd: case 0xbe: case 0xbf:
-      if (!reg3) return F_NONE;
-      d.fa = (op & 7) | ((d.rex & 1) << 3);
-      return F_MOV_RI;
-    case 0x50: case 0x51: case 0x52: case 0x53: case 0x54: case 0x55: case 0x56: case 0x57:
-      if (d.p66) return F_NONE;
-      d.fa = (op & 7) | ((d.rex & 1) << 3);
-      return F_PUSH;
-    case 0x58: case 0x59: case 0x5a: case 0x5b: case 0x5c: case 0x5d: case 0x5e: case 0x5f:
-      if (d.p66) return F_NONE;
-      d.fa = (op & 7) | ((d.rex & 1) << 3);
-      return F_POP;
-    case 0xe8: return F_CALL;
-    case 0xc3: return d.p66 ? F_NONE : F_RET;
-    case 0x90: return (d.rex & 1) === 0 ? F_NOP : F_NONE;
-    case 0x10d: case 0x118: case 0x119: case 0x11a: case 0x11b: case 0x11c: case 0x11d: case 0x11e: case 0x11f:
-      return F_NOP;
-    default: return F_NONE;
+  switch (FAST_OPERANDS[op]) {
+    case FO_RM_REG: if (d.mod === 3) { d.fa = d.rm; d.fb = d.reg; } break;
+    case FO_REG_RM: if (d.mod === 3) { d.fa = d.reg; d.fb = d.rm; } break;
+    case FO_OPCODE: d.fa = (op & 7) | ((d.rex & 1) << 3); break;
   }
+  return k;
 }
 
 /** Writes a 32-bit (high half cleared) or 64-bit register. */
