@@ -20,6 +20,9 @@ export class CountingInterrupts implements InterruptFacet {
   readonly name: string;
   readonly description: string;
   readonly requires: InterruptFacet['requires'];
+  readonly provides: InterruptFacet['provides'];
+  readonly needs: InterruptFacet['needs'];
+  readonly excludes: InterruptFacet['excludes'];
   readonly featureBits: number;
   /** Raises per ISA line (a level already high raised again counts too: what the device asked). */
   readonly raises = new Float64Array(COUNTED_LINES);
@@ -29,6 +32,10 @@ export class CountingInterrupts implements InterruptFacet {
     this.name = `counting-${inner.name}`;
     this.description = `${inner.description}; counts raises per line`;
     this.requires = inner.requires;
+    // The services too: wrapping event channels still provides EVENT_CHANNELS to pvclock and pv-blk.
+    this.provides = inner.provides ?? [];
+    this.needs = inner.needs ?? [];
+    this.excludes = inner.excludes ?? [];
     this.featureBits = inner.featureBits;
     // Forward the hot-path hooks only if the inner facet has them (absent means "nothing to do").
     if (inner.beforeRun) this.beforeRun = (vcpu: Vcpu) => inner.beforeRun!(vcpu);

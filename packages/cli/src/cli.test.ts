@@ -98,6 +98,17 @@ kvmTest('info names the KVM flavour of this host', (t) => {
   t.regex(hyvisor('info').stdout, new RegExp(`kvm: ${expected}`));
 });
 
+test('info lists every facet with the services it provides, needs and excludes', (t) => {
+  const r = hyvisor('info', '--json');
+  t.is(r.code, 0, r.stderr);
+  const facets = (JSON.parse(r.stdout) as { facets: { kind: string; name: string; provides: string[]; needs: string[]; excludes: string[] }[] }).facets;
+  t.is(facets.length, 12);
+  t.like(facets.find((f) => f.name === 'event-channel'), { kind: 'interrupt', provides: ['hyvisor.event-channels'] });
+  t.like(facets.find((f) => f.name === 'pvclock'), { kind: 'timer', needs: ['hyvisor.event-channels', 'hyvisor.pv-domain'] });
+  t.like(facets.find((f) => f.name === 'emulated-pit'), { excludes: ['hyvisor.in-kernel-pit'] });
+  t.regex(hyvisor('info').stdout, /timer pvclock: .*\n    requires msr; provides guest clock source, timer statistics; needs event-channel delivery, PV domain/);
+});
+
 test('a bad size in the config gets one line naming file, field and expectation, exit 2', (t) => {
   const file = tempConfig('memory: lots\nguest: { kernel: HELLO }\n');
   oneLineError(t, hyvisor('run', file), new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: memory: expected a size like "256MiB", got "lots"`));

@@ -144,12 +144,12 @@ function crc32(data: Uint8Array): number {
 // ---------------------------------------------------------------------------------------------
 import { spawnSync } from 'node:child_process';
 import {
-  EvtchnOp, FACETS, Hypercall, HypercallErrno, MmuExt, Ports, PtPool, SchedOp, Virq, Virtq, createHyvisorContainer,
+  EvtchnOp, FACETS, GUEST_CLOCK, Hypercall, HypercallErrno, MmuExt, Ports, PtPool, SchedOp, Virq, Virtq, createHyvisorContainer,
   validateConfig,
 } from '@hyvisor/core';
 import { registerKvmBackend } from '@hyvisor/backend-kvm';
 import { registerHvmStrategies } from '@hyvisor/strategy-hvm';
-import { DirectPagingMemory, registerPvStrategy, type DirectPaging, type PvClockTimer } from '@hyvisor/strategy-pv';
+import { DirectPagingMemory, registerPvStrategy, type DirectPaging } from '@hyvisor/strategy-pv';
 import { registerHybridStrategy } from '@hyvisor/strategy-hybrid';
 import { createMachineFromConfig, type ComposedMachine } from '@hyvisor/vmm';
 import { parseResults } from './harness.js';
@@ -574,7 +574,7 @@ kvmTest('a pv guest blocked in SCHED_OP(BLOCK) resumes only once an upcall is pe
     let blockedAt = 0;
     let port = 0;
     let noise = 0;
-    const timer = m.machine.strategy.timer as PvClockTimer;
+    const guestClock = m.machine.services.get(GUEST_CLOCK);
     const results: number[] = [];
     const cases: Case[] = [
       { what: 'REGISTER_SHARED_INFO', nr: Hypercall.REGISTER_SHARED_INFO, args: [SHARED], expect: 0 },
@@ -589,7 +589,7 @@ kvmTest('a pv guest blocked in SCHED_OP(BLOCK) resumes only once an upcall is pe
       setup: () => {
         if (i === 2) port = results[1]!;
         c.setup?.();
-        if (i === 3) m.machine.vcpu.writeRegister('rdi', timer.clock!.systemTimeNow() + 30e6);
+        if (i === 3) m.machine.vcpu.writeRegister('rdi', guestClock.nowNs() + 30e6);
         if (i === 4) {
           blockedAt = clock.now();
           // Timer events that are not the guest's must not wake it.

@@ -2,7 +2,7 @@
  * `hyvisor info`: what this host offers.
  * @module
  */
-import { BACKENDS, STRATEGIES, HyvisorError, catalog, type BackendInfo } from '@hyvisor/core';
+import { BACKENDS, STRATEGIES, HyvisorError, catalog, type BackendInfo, type FacetEntry } from '@hyvisor/core';
 import { containerFor } from '../catalog.js';
 import type { Parsed } from '../spec.js';
 
@@ -23,12 +23,13 @@ export async function infoCommand({ values }: Parsed): Promise<number> {
     }
   });
   const strategies = c.resolve(STRATEGIES).list();
-  const { boards, devices } = catalog(c);
+  const { boards, devices, facets } = catalog(c);
   if (values.json) {
     const out = {
       node: process.version,
       backends: backends.map((b) => b.available ? { name: b.name, available: true, ...infoJson(b.info) } : b),
       strategies,
+      facets: facets.map(facetJson),
       boards,
       devices,
       notBuiltYet: NOT_BUILT,
@@ -45,6 +46,17 @@ export async function infoCommand({ values }: Parsed): Promise<number> {
   }
   lines.push('', 'strategies:');
   for (const s of strategies) lines.push(`  ${s.name}: ${s.description}`);
+  lines.push('', 'facets (strategy: { base: NAME, KIND: FACET }):');
+  for (const f of facets) {
+    lines.push(`  ${f.facet} ${f.name}: ${f.description}`);
+    const extra = [
+      f.requires.length > 0 ? `requires ${f.requires.join(', ')}` : '',
+      f.provides?.length ? `provides ${f.provides.map((t) => t.description).join(', ')}` : '',
+      f.needs?.length ? `needs ${f.needs.map((t) => t.description).join(', ')}` : '',
+      f.excludes?.length ? `excludes ${f.excludes.map((t) => t.description).join(', ')}` : '',
+    ].filter((x) => x !== '');
+    if (extra.length > 0) lines.push(`    ${extra.join('; ')}`);
+  }
   lines.push('', 'boards (config board:, default testbed):');
   for (const b of boards) lines.push(`  ${b.name}: ${b.devices.map((d) => d.name === d.device ? d.name : `${d.name} (${d.device})`).join(', ')}`);
   lines.push('', 'devices (config devices:):');
@@ -56,6 +68,12 @@ export async function infoCommand({ values }: Parsed): Promise<number> {
   lines.push('', `not built yet: ${NOT_BUILT.join('; ')}`, '');
   process.stdout.write(lines.join('\n'));
   return 0;
+}
+
+/** A facet's static info with its services by id (read from the registry: no facet is built). */
+function facetJson(f: FacetEntry) {
+  const ids = (list: FacetEntry['provides']) => (list ?? []).map((t) => t.id);
+  return { kind: f.facet, name: f.name, description: f.description, requires: f.requires, provides: ids(f.provides), needs: ids(f.needs), excludes: ids(f.excludes) };
 }
 
 function infoJson(info: BackendInfo) {
