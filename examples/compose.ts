@@ -37,7 +37,8 @@ const config = validateConfig(
 using backend = container.resolve(BACKENDS).create(config.backend);
 // `strategy` is a name here; planStrategy also takes { base, <facet>: name } and modules.
 const strategy = planStrategy(config.strategy, container.resolve(STRATEGIES), container.resolve(FACETS)).create(backend.info);
-using machine = new Machine({ name: config.name, backend, strategy, memory: config.memory });
+// The machine's service scope (what its facets provide each other) is a child of `container`.
+using machine = new Machine({ name: config.name, backend, strategy, memory: config.memory, container });
 
 // 4. Devices, wired onto the port bus by hand.
 const console = new StdoutSerialOutput(process.stdout);
