@@ -11,7 +11,7 @@ import { CompositionError, GuestImageError, createHyvisorContainer, validateConf
 import { KvmBackend, kvmAvailable, registerKvmBackend } from '@hyvisor/backend-kvm';
 import type { BufferSerialOutput } from '@hyvisor/devices';
 import { createMachineFromConfig, type ComposedMachine } from '../compose.js';
-import { Machine } from './machine.js';
+import { Machine, RunStateError, type RunState } from './machine.js';
 import { minimalStrategy, registerMinimalStrategy } from '../strategy/minimal.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
@@ -114,6 +114,48 @@ kvmTest('pause keeps the vCPU out of the guest until resume', async (t) => {
     t.true(counters.get('exits.deadline') > atPause, 'slices run again after resume');
     m.machine.stop();
     t.is((await running).reason, 'stopped');
+  } finally {
+    m.dispose();
+  }
+});
+
+kvmTest('state$ reports every run state in order, with the stop it ended by; a run machine refuses a kernel and a second run', async (t) => {
+  const m = compose('spin', { slice: '5ms' });
+  try {
+    const seen: string[] = [];
+    let last: RunState | undefined;
+    m.machine.state$.subscribe((s) => { seen.push(s.kind); last = s; });
+    const events: string[] = [];
+    m.machine.telemetry.events.subscribe((e) => { if (e.type === 'state') events.push(e.state); });
+    const running = m.machine.run();
+    await delay(50);
+    m.machine.pause();
+    m.machine.pause(); // not running any more: nothing happens
+    await delay(20);
+    m.machine.resume();
+    await delay(20);
+    m.machine.stop('test over');
+    const r = await running;
+    t.is(r.reason, 'stopped');
+    t.deepEqual(seen, ['created', 'running', 'paused', 'running', 'stopping', 'stopped']);
+    t.deepEqual(last, { kind: 'stopped', stop: { reason: 'stopped', exitCode: 130, message: 'test over' } });
+    t.deepEqual(events, ['running', 'paused', 'running', 'stopped'], 'telemetry state events follow state$');
+    t.throws(() => m.machine.loadKernelFile(helloElf), { instanceOf: RunStateError, message: /cannot load a kernel: it is stopped/ });
+    await t.throwsAsync(m.machine.run(), { instanceOf: RunStateError, message: /cannot run: it is stopped/ });
+  } finally {
+    m.dispose();
+  }
+  t.is(m.machine.state, 'disposed');
+});
+
+kvmTest('a machine stopped before it runs returns that stop at once', async (t) => {
+  const m = compose('spin');
+  try {
+    m.machine.stop('early');
+    const r = await m.machine.run();
+    t.is(r.reason, 'stopped');
+    t.is(r.message, 'early');
+    t.is(m.machine.state, 'stopped');
   } finally {
     m.dispose();
   }

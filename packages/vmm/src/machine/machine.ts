@@ -1,20 +1,33 @@
 /**
  * A machine: one VM on one backend, composed from a strategy, with its buses, devices and a run
  * loop. It owns everything it creates and releases it on {@link Machine.dispose}.
+ *
+ * The parts, after Firecracker's split: `build.ts` makes the VM and vCPU, `facets.ts` attaches
+ * the strategy's facets, `kernel.ts` loads the guest, `run-loop.ts` runs it, and `run-state.ts`
+ * says where the machine is in its life (one discriminated union, changed only by transition
+ * functions, published as {@link Machine.state$}). Devices are attached from outside
+ * (`../devices/attach.ts`). This class ties them together behind the public API.
  * @module
  */
-import * as fs from 'node:fs';
-import {
-  BackendError, DisposableStore, Disposition, ExitDispatcher, GuestImageError,
-  HypercallTable, MmioBus, PioBus, TelemetryHub, assertComposable, bootRegisters, longModeSpecialRegisters,
-  strategyFeatureBits, writeBootTables, EXIT_KIND_NAMES, TimerQueue,
-  type Backend, type Disposable, type ExitTrigger, type IrqLine, type MachineContext, type Strategy, type Vcpu,
-  type Vm, type VmConfig, FACET_NAMES, FACETS, ServiceScope, attachFacets,
-} from '@hyvisor/core';
+import type { Observable } from 'rxjs';
 import type { DependencyContainer } from 'tsyringe';
-import { loadElf, parseElf } from '../loader/elf.js';
-import { writeStartInfo } from '../loader/start-info.js';
-import { buildCpuid, hostHintFor } from './cpuid.js';
+import {
+  DisposableStore, ExitDispatcher, FACETS, GuestImageError, HypercallTable, MmioBus, PioBus, ServiceScope, TelemetryHub,
+  assertComposable, EXIT_KIND_NAMES, type TimerQueue,
+  type Backend, type Disposable, type ExitTrigger, type IrqLine, type MachineContext, type Strategy, type Vcpu, type Vm,
+  type VmConfig,
+} from '@hyvisor/core';
+import { buildVm } from './build.js';
+import { attachMachineFacets } from './facets.js';
+import { loadKernelImage, readKernelFile } from './kernel.js';
+import { RunLoop } from './run-loop.js';
+import {
+  RunStates, disposed, ended, kernelLoaded, paused, resumed, started,
+  type MachineState, type RunState, type StopInfo, type StopReason,
+} from './run-state.js';
+
+export type { MachineState, RunState, StopInfo, StopReason } from './run-state.js';
+export { RunStateError } from './run-state.js';
 
 /** What a machine is built from. */
 export interface MachineOptions {
@@ -39,21 +52,6 @@ export interface MachineOptions {
   readonly container?: DependencyContainer;
 }
 
-/** Why a run ended. */
-export type StopReason =
-  /** The guest wrote an exit code to the debug-exit port. */
-  | 'exit-code'
-  /** The guest halted with nothing left to wake it. */
-  | 'halt'
-  /** {@link Machine.stop} was called (e.g. Ctrl-C). */
-  | 'stopped'
-  /** The configured time limit passed. */
-  | 'time-limit'
-  /** The guest reset or triple-faulted. */
-  | 'shutdown'
-  /** The backend could not run the guest (internal error, failed entry, unknown exit). */
-  | 'error';
-
 /** The outcome of {@link Machine.run}. */
 export interface RunResult {
   readonly reason: StopReason;
@@ -66,21 +64,8 @@ export interface RunResult {
   readonly durationMs: number;
 }
 
-/** Backing store for synchronous sleeps of the run loop (Atomics.wait needs a shared Int32Array). */
-const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
-
-/** Lets the event loop run (timers, I/O, signals) before the vCPU goes on. */
-function eventLoopTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-/** Sleeps on the event loop. */
-function sleepMs(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Machine life cycle. */
-export type MachineState = 'created' | 'running' | 'paused' | 'stopped' | 'disposed';
+/** The states telemetry reports (`state` events): the ones a user sees. */
+const REPORTED: ReadonlySet<MachineState> = new Set(['running', 'paused', 'stopped']);
 
 /** One VM, its vCPU, buses and devices, and its run loop. */
 export class Machine implements Disposable, ExitTrigger {
@@ -104,24 +89,12 @@ export class Machine implements Disposable, ExitTrigger {
   readonly services: ServiceScope;
 
   private readonly owned = new DisposableStore();
-  private readonly sliceMs: number;
-  private readonly timeLimitMs: number;
-  private stateValue: MachineState = 'created';
-  private stopRequested = false;
-  private stopReason: StopReason = 'stopped';
-  private stopMessage = '';
-  private exitCode = 0;
-  private wakePaused: (() => void) | undefined;
-  private kernelLoaded = false;
-  /** A handler asked the vCPU to sleep until an event ({@link MachineContext.block}). */
-  private blockRequested = false;
-  /** What ends that sleep (the handler's predicate, stored: no closure per block). */
-  private blockWake: (() => boolean) | undefined;
-  private readonly pollHooks: (() => void)[] = [];
-  /** When the current slice ends (ns on {@link clock}). */
-  private sliceEndNs = 0;
-  private readonly config: VmConfig | undefined;
   private facetContext: MachineContext | undefined;
+  private readonly timeLimitMs: number;
+  private readonly states = new RunStates();
+  private readonly loop: RunLoop;
+  /** performance.now() when {@link run} started; undefined before. */
+  private startedAt: number | undefined;
 
   /**
    * Creates the VM with guest RAM at 0, the boot tables and one vCPU in 64-bit mode, and attaches
@@ -132,10 +105,8 @@ export class Machine implements Disposable, ExitTrigger {
     this.backend = options.backend;
     this.strategy = options.strategy;
     this.ramSize = options.memory;
-    this.sliceMs = options.sliceMs ?? 10;
     this.timeLimitMs = options.timeLimitMs ?? 0;
     this.telemetry = options.telemetry ?? new TelemetryHub();
-    this.config = options.config;
     const facets = options.container?.isRegistered(FACETS, true) ? options.container.resolve(FACETS) : undefined;
     assertComposable(this.strategy, this.backend.info, facets ? { facets } : {});
     this.services = new ServiceScope(() => this.facetContext!, options.container);
@@ -144,30 +115,42 @@ export class Machine implements Disposable, ExitTrigger {
     this.telemetry.portName = (p) => this.pio.find(p)?.name;
     this.telemetry.probes.hooked = true;
     try {
-      this.vm = this.owned.add(this.backend.createVm({ name: this.name }));
-      const virtualClock = this.vm.virtualClock;
-      this.clock = new TimerQueue(virtualClock ? () => virtualClock.now() : undefined);
-      this.vm.addRegion('ram', 0, this.ramSize);
-      writeBootTables(this.vm.memory);
-      for (const f of FACET_NAMES) this.strategy[f].prepareVm?.(this.vm);
-      this.vcpu = this.vm.createVcpu(0);
-      this.vcpu.setSpecialRegisters(longModeSpecialRegisters(this.vcpu.getSpecialRegisters()));
-      const tscKhz = this.backend.info.tscKhz ?? 0;
-      this.vcpu.setCpuid(buildCpuid(this.vcpu.supportedCpuid(), strategyFeatureBits(this.strategy), hostHintFor(this.backend.info), tscKhz));
-      this.attachFacets();
-      // A device that schedules an event earlier than the armed deadline moves the deadline up.
-      this.clock.onEarliestChanged = (atNs) => {
-        if (this.stateValue === 'running' && atNs < this.sliceEndNs) this.vcpu.setDeadline(Math.max(0.001, (atNs - this.clock.now()) / 1e6));
-      };
+      const built = buildVm(this.backend, this.strategy, this.name, this.ramSize, this.owned);
+      this.vm = built.vm;
+      this.vcpu = built.vcpu;
+      this.clock = built.clock;
+      this.loop = new RunLoop({
+        vm: this.vm, vcpu: this.vcpu, dispatcher: this.dispatcher, clock: this.clock, interrupt: this.strategy.interrupt,
+        probes: this.telemetry.probes, states: this.states, sliceMs: options.sliceMs ?? 10,
+      });
+      attachMachineFacets(this.strategy, {
+        vm: this.vm, vcpu: this.vcpu, pio: this.pio, mmio: this.mmio, hypercalls: this.hypercalls, dispatcher: this.dispatcher,
+        telemetry: this.telemetry, ramSize: this.ramSize, clock: this.clock, services: this.services, config: options.config,
+        onContext: (ctx) => { this.facetContext = ctx; },
+      }, this.loop, this.owned);
     } catch (err) {
       this.owned.dispose();
       throw err;
     }
+    this.owned.add(this.reportStates());
   }
 
   /** Current life-cycle state. */
   get state(): MachineState {
-    return this.stateValue;
+    return this.states.current.kind;
+  }
+
+  /** The current state with what it carries (why a stopped machine stopped). */
+  get runState(): RunState {
+    return this.states.current;
+  }
+
+  /**
+   * The current {@link RunState}, then every change, in order; completes when the machine is
+   * disposed. Emitted from the transition itself (never per exit).
+   */
+  get state$(): Observable<RunState> {
+    return this.states.changes;
   }
 
   /** Registers something to be released with the machine (devices with timers, subscriptions, …). */
@@ -177,24 +160,13 @@ export class Machine implements Disposable, ExitTrigger {
 
   /** Loads a guest ELF from a file and points the vCPU at its entry with `cmdline` in the start info. */
   loadKernelFile(file: string, cmdline = ''): void {
-    let bytes: Uint8Array;
-    try {
-      bytes = fs.readFileSync(file);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      const hint = code === 'ENOENT' ? ' (build the guests with `pnpm build`)' : '';
-      throw new GuestImageError(`${file}: cannot read guest kernel: ${code ?? String(err)}${hint}`);
-    }
-    this.loadKernel(bytes, cmdline, file);
+    this.loadKernel(readKernelFile(file), cmdline, file);
   }
 
-  /** Loads a guest ELF image (validated first) and points the vCPU at its entry. */
+  /** Loads a guest ELF image (validated first) and points the vCPU at its entry. Only before {@link run}. */
   loadKernel(bytes: Uint8Array, cmdline = '', name = 'guest image'): void {
-    const image = parseElf(bytes, this.ramSize, name);
-    loadElf(this.vm.memory, bytes, image, name);
-    writeStartInfo(this.vm.memory, this.ramSize, cmdline);
-    this.vcpu.setRegisters(bootRegisters(image.entry));
-    this.kernelLoaded = true;
+    this.states.apply((s) => kernelLoaded(s)); // refuses a machine that has run
+    loadKernelImage(this.vm, this.vcpu, this.ramSize, bytes, cmdline, name);
   }
 
   /** The line of ISA interrupt `irq` as the strategy's interrupt facet routes it (for devices). */
@@ -204,14 +176,12 @@ export class Machine implements Disposable, ExitTrigger {
 
   /** Ends the run with the guest's exit `code` (called by the debug-exit device). */
   requestExit(code: number): void {
-    this.requestStop('exit-code', '', code);
+    this.requestStop({ reason: 'exit-code', message: '', exitCode: code });
   }
 
-  /** Stops the run at the next exit or deadline; `run()` resolves with reason `stopped`. */
+  /** Stops the run at the next exit or deadline (also while paused); `run()` resolves with reason `stopped`. */
   stop(message = 'stopped by the VMM'): void {
-    this.requestStop('stopped', message, 130);
-    this.vcpu.kick();
-    this.wakePaused?.();
+    this.requestStop({ reason: 'stopped', message, exitCode: 130 });
   }
 
   /**
@@ -219,60 +189,66 @@ export class Machine implements Disposable, ExitTrigger {
    * deadline: for the VMM's own failures outside an exit (the console's stdout closed, …).
    */
   fail(message: string): void {
-    this.requestStop('error', message, 1);
-    this.telemetry.emit({ type: 'error', time: Date.now(), message });
-    this.vcpu.kick();
-    this.wakePaused?.();
+    this.requestStop({ reason: 'error', message, exitCode: 1 });
   }
 
-  /** Pauses after the current time slice; the vCPU keeps its state. */
+  /** Pauses after the current exit; the vCPU keeps its state. Does nothing unless running. */
   pause(): void {
-    if (this.stateValue !== 'running') return;
-    this.stateValue = 'paused';
+    if (this.states.current.kind !== 'running') return;
+    this.states.apply(paused);
     this.vcpu.kick();
-    this.telemetry.emit({ type: 'state', time: Date.now(), state: 'paused' });
   }
 
-  /** Resumes a paused machine. */
+  /** Resumes a paused machine. Does nothing unless paused. */
   resume(): void {
-    if (this.stateValue !== 'paused') return;
-    this.stateValue = 'running';
-    this.telemetry.emit({ type: 'state', time: Date.now(), state: 'running' });
-    this.wakePaused?.();
+    if (this.states.current.kind !== 'paused') return;
+    this.states.apply(resumed);
   }
 
   /**
    * Runs the guest until it exits, halts, crashes, hits the time limit or {@link stop} is called.
-   * The vCPU runs in slices so timers, I/O and telemetry get their turn between them.
+   * The vCPU runs in slices so timers, I/O and telemetry get their turn between them. A machine
+   * runs once.
    */
   async run(): Promise<RunResult> {
-    if (!this.kernelLoaded) throw new GuestImageError('no guest kernel loaded: call loadKernel() or loadKernelFile() first');
-    if (this.stateValue !== 'created') throw new BackendError(`machine ${this.name} cannot run: it is ${this.stateValue}`);
-    this.stateValue = 'running';
-    this.telemetry.emit({ type: 'state', time: Date.now(), state: 'running' });
-    const start = performance.now();
+    const current = this.states.current;
+    if (current.kind === 'created' && !current.kernelLoaded) {
+      throw new GuestImageError('no guest kernel loaded: call loadKernel() or loadKernelFile() first');
+    }
+    if (current.kind === 'stopped' && this.startedAt === undefined) {
+      // Stopped before it ran (Ctrl-C or a telemetry client during start-up): nothing to run.
+      return { reason: current.stop.reason, exitCode: current.stop.exitCode, message: current.stop.message, exits: {}, durationMs: 0 };
+    }
+    this.states.apply(started); // refuses a machine that has run
+    const start = (this.startedAt = performance.now());
     const before = this.telemetry.counters.snapshot();
     const limit = this.timeLimitMs > 0
-      ? setTimeout(() => { this.requestStop('time-limit', `time limit of ${this.timeLimitMs} ms reached`, 124); this.vcpu.kick(); }, this.timeLimitMs)
+      ? setTimeout(() => this.requestStop({ reason: 'time-limit', message: `time limit of ${this.timeLimitMs} ms reached`, exitCode: 124 }), this.timeLimitMs)
       : undefined;
     try {
-      await this.loop();
+      await this.loop.run();
+    } catch (err) {
+      // Disposed under the running loop: the loop's error is the news, not a refused transition.
+      if (this.states.current.kind !== 'disposed') {
+        this.states.apply((s) => ended(s, { reason: 'error', message: err instanceof Error ? err.message : String(err), exitCode: 1 }));
+      }
+      throw err;
     } finally {
       if (limit) clearTimeout(limit);
       this.vcpu.setDeadline(0);
-      this.stateValue = 'stopped';
     }
-    this.telemetry.emit({ type: 'state', time: Date.now(), state: 'stopped' });
-    const after = this.telemetry.counters.snapshot();
+    const after = this.states.apply((s) => ended(s, { reason: 'stopped', message: '', exitCode: 130 }));
+    const stop = after.kind === 'stopped' ? after.stop : { reason: 'stopped' as const, message: '', exitCode: 130 };
+    const now = this.telemetry.counters.snapshot();
     const exits: Record<string, number> = {};
-    for (const k of EXIT_KIND_NAMES) exits[k] = (after[`exits.${k}`] ?? 0) - (before[`exits.${k}`] ?? 0);
-    return { reason: this.stopReason, exitCode: this.exitCode, message: this.stopMessage, exits, durationMs: performance.now() - start };
+    for (const k of EXIT_KIND_NAMES) exits[k] = (now[`exits.${k}`] ?? 0) - (before[`exits.${k}`] ?? 0);
+    return { reason: stop.reason, exitCode: stop.exitCode, message: stop.message, exits, durationMs: performance.now() - start };
   }
 
   /** Releases the VM and everything registered with the machine, newest first. */
   dispose(): void {
-    if (this.stateValue === 'disposed') return;
-    this.stateValue = 'disposed';
+    if (this.states.current.kind === 'disposed') return;
+    this.states.apply(disposed);
     this.owned.dispose();
   }
 
@@ -281,224 +257,21 @@ export class Machine implements Disposable, ExitTrigger {
     this.dispose();
   }
 
-  private async loop(): Promise<void> {
-    for (;;) {
-      if (this.stopRequested) return;
-      if (this.stateValue === 'paused') {
-        await new Promise<void>((resolve) => { this.wakePaused = resolve; });
-        this.wakePaused = undefined;
-        continue;
-      }
-      this.telemetry.probes.runStarted();
-      const d = this.runSlice();
-      this.telemetry.probes.runEnded();
-      if (this.stopRequested) return;
-      if (d === Disposition.Yield) {
-        if (this.haltedForGood()) {
-          this.finish(Disposition.Halt);
-          return;
-        }
-        await eventLoopTurn();
-        continue;
-      }
-      if (d === Disposition.Halt && this.blockRequested) {
-        this.blockRequested = false;
-        const wake = this.blockWake;
-        this.blockWake = undefined;
-        await this.idle(wake);
-        continue;
-      }
-      if (d === Disposition.Halt && this.haltCanWake()) {
-        await this.idle(undefined);
-        continue;
-      }
-      this.finish(d);
-      return;
-    }
+  private requestStop(stop: StopInfo): void {
+    if (this.states.current.kind === 'disposed') return;
+    this.loop.requestStop(stop);
   }
 
   /**
-   * The hot path: run, dispatch, repeat, until the slice ends or the guest stops. The vCPU's
-   * deadline is the slice end or the next timer event, whichever is first; due timer events fire
-   * here, between two entries, so their interrupts reach the guest without an event-loop turn.
+   * Telemetry follows the run states (a plain listener: a run nobody watches loads no rxjs):
+   * `state` events for running, paused and stopped, and an `error` event when a run is found to
+   * have failed (its stop request, or a loop that ended by an exception).
    */
-  private runSlice(): Disposition {
-    const vcpu = this.vcpu;
-    const dispatcher = this.dispatcher;
-    const clock = this.clock;
-    const beforeRun = this.strategy.interrupt.beforeRun?.bind(this.strategy.interrupt);
-    const probes = this.telemetry.probes;
-    this.sliceEndNs = clock.now() + this.sliceMs * 1e6;
-    const sliceEndHost = performance.now() + this.sliceMs; // the same on host time; caps a virtual slice
-    this.armDeadline();
-    for (;;) {
-      if (beforeRun !== undefined) beforeRun(vcpu);
-      const exit = vcpu.run();
-      if (probes.inFlight) probes.afterRun(vcpu.pendingInterrupts);
-      const d = dispatcher.dispatch(exit);
-      if (this.stopRequested) return d;
-      if (this.blockRequested) return Disposition.Halt;
-      if (d === Disposition.Continue) continue;
-      if (d !== Disposition.Yield) return d;
-      // A deadline: fire due timers; go on if the slice has time left.
-      this.poll();
-      const now = clock.now();
-      if (clock.nextAt() <= now) clock.runDue(now);
-      if (now >= this.sliceEndNs || performance.now() >= sliceEndHost || this.stateValue !== 'running') return d;
-      this.armDeadline();
-    }
-  }
-
-  /** Arms the vCPU deadline at the slice end or the next timer event, whichever comes first. */
-  private armDeadline(): void {
-    const until = Math.min(this.sliceEndNs, this.clock.nextAt()) - this.clock.now();
-    this.vcpu.setDeadline(Math.max(0.001, until / 1e6));
-  }
-
-  /**
-   * With an in-kernel irqchip HLT does not exit: the backend holds the vCPU. Halted with
-   * interrupts off, nothing can wake it: the run is over, as a HLT exit with IF=0 would be.
-   */
-  private haltedForGood(): boolean {
-    try {
-      return this.vcpu.isHalted() && (this.vcpu.getRegisters().rflags & 0x200n) === 0n;
-    } catch {
-      return false;
-    }
-  }
-
-  /** A HLT with interrupts enabled and a facet that can still deliver one waits instead of ending. */
-  private haltCanWake(): boolean {
-    if (!this.strategy.interrupt.canWake?.()) return false;
-    try {
-      return (this.vcpu.getRegisters().rflags & 0x200n) !== 0n;
-    } catch {
-      return false;
-    }
-  }
-
-  /**
-   * The vCPU is idle (HLT with IF=1, or blocked by {@link MachineContext.block}): fires due timer
-   * events and runs the poll hooks until `wake()` holds — by default until the interrupt facet has
-   * an interrupt pending — or the machine is stopped (stop, time limit); while paused, until it
-   * resumes. A virtual clock jumps to the next event instead of sleeping. The event loop gets a turn
-   * at least once a slice, so the time limit, stop() and device input are seen. A facet that cannot
-   * tell whether an interrupt is pending gets one timer event per call instead.
-   */
-  private async idle(wake: (() => boolean) | undefined): Promise<void> {
-    const interrupt = this.strategy.interrupt;
-    if (wake === undefined && interrupt.interruptPending === undefined) {
-      await this.waitForOneEvent();
-      return;
-    }
-    const clock = this.clock;
-    let turnAt = performance.now();
-    for (;;) {
-      this.poll();
-      clock.runDue();
-      if (this.stopRequested) return;
-      if (wake !== undefined ? wake() : interrupt.interruptPending!()) return;
-      if (this.stateValue === 'paused') {
-        await new Promise<void>((resolve) => { this.wakePaused = resolve; });
-        this.wakePaused = undefined;
-        turnAt = performance.now();
-        continue;
-      }
-      if (this.vm.virtualClock && Number.isFinite(clock.nextAt())) {
-        if (performance.now() - turnAt >= this.sliceMs) { await eventLoopTurn(); turnAt = performance.now(); }
-        this.vm.virtualClock.advanceTo(clock.nextAt());
-        continue;
-      }
-      const waitMs = (clock.nextAt() - clock.now()) / 1e6;
-      if (waitMs > 2 || !Number.isFinite(waitMs)) {
-        await sleepMs(Math.min(Number.isFinite(waitMs) ? waitMs - 1 : this.sliceMs, this.sliceMs));
-        turnAt = performance.now();
-      } else if (performance.now() - turnAt >= this.sliceMs) {
-        await eventLoopTurn();
-        turnAt = performance.now();
-      } else if (waitMs > 0) {
-        // setTimeout resolves ~1 ms: sleep the last stretch synchronously.
-        Atomics.wait(SLEEPER, 0, 0, waitMs);
-      }
-    }
-  }
-
-  /** Waits for the next timer event (or a short event-loop turn when none is due soon) and fires it. */
-  private async waitForOneEvent(): Promise<void> {
-    this.poll();
-    const waitMs = (this.clock.nextAt() - this.clock.now()) / 1e6;
-    if (this.vm.virtualClock && Number.isFinite(waitMs)) {
-      this.vm.virtualClock.advanceTo(this.clock.nextAt());
-    } else if (waitMs > 2 || !Number.isFinite(waitMs)) {
-      await sleepMs(Math.min(Number.isFinite(waitMs) ? waitMs - 1 : 5, this.sliceMs));
-    } else if (waitMs > 0) {
-      Atomics.wait(SLEEPER, 0, 0, waitMs);
-    }
-    this.clock.runDue();
-    this.poll();
-  }
-
-  /** Runs the poll hooks (ioeventfd draining and the like): at deadlines and sleeps, never per exit. */
-  private poll(): void {
-    const hooks = this.pollHooks;
-    for (let i = 0; i < hooks.length; i++) hooks[i]!();
-  }
-
-  private finish(d: Disposition): void {
-    const exit = this.vcpu.exit;
-    switch (d) {
-      case Disposition.Halt:
-        this.requestStop('halt', '', 0);
-        return;
-      case Disposition.Shutdown: {
-        const rip = this.safeRip();
-        this.requestStop('shutdown', `guest shut down (triple fault or reset)${rip}`, 1);
-        return;
-      }
-      default: {
-        const kind = EXIT_KIND_NAMES[exit.kind] ?? String(exit.kind);
-        const rip = exit.rip !== 0n ? ` at RIP 0x${exit.rip.toString(16)}` : this.safeRip();
-        const fault = this.dispatcher.fault;
-        if (fault !== undefined) this.requestStop('error', `VMM bug, run stopped: ${fault} (${kind} exit${rip})`, 1);
-        else this.requestStop('error', `guest stopped by ${kind} exit${rip}: ${exit.reason || 'no detail'}`, 1);
-        this.telemetry.emit({ type: 'error', time: Date.now(), message: this.stopMessage });
-      }
-    }
-  }
-
-  private safeRip(): string {
-    try {
-      return ` at RIP 0x${this.vcpu.getRegisters().rip.toString(16)}`;
-    } catch {
-      return '';
-    }
-  }
-
-  private requestStop(reason: StopReason, message: string, code: number): void {
-    if (this.stopRequested) return;
-    this.stopRequested = true;
-    this.stopReason = reason;
-    this.stopMessage = message;
-    this.exitCode = code;
-  }
-
-  /** Attaches the facets, providers of a service before its users, in this machine's service scope. */
-  private attachFacets(): void {
-    this.owned.add(this.services);
-    const interrupt = this.strategy.interrupt;
-    const ctx: MachineContext = {
-      vm: this.vm, vcpus: [this.vcpu], pio: this.pio, mmio: this.mmio, hypercalls: this.hypercalls,
-      dispatcher: this.dispatcher, telemetry: this.telemetry, ramSize: this.ramSize, clock: this.clock,
-      services: this.services,
-      irqLine: (irq: number): IrqLine => interrupt.irqLine(irq),
-      block: (wakeWhen?: () => boolean) => { this.blockRequested = true; this.blockWake = wakeWhen; },
-      addPollHook: (poll: () => void): Disposable => {
-        this.pollHooks.push(poll);
-        return { dispose: () => { const i = this.pollHooks.indexOf(poll); if (i >= 0) this.pollHooks.splice(i, 1); } };
-      },
-      ...(this.config ? { config: this.config } : {}),
-    };
-    this.facetContext = ctx;
-    for (const d of attachFacets(this.strategy, ctx)) this.owned.add(d);
+  private reportStates(): Disposable {
+    return this.states.onChange((s, from) => {
+      const failed = (s.kind === 'stopping' || (s.kind === 'stopped' && from.kind !== 'stopping')) && s.stop.reason === 'error';
+      if (failed) this.telemetry.emit({ type: 'error', time: Date.now(), message: s.stop.message });
+      if (REPORTED.has(s.kind)) this.telemetry.emit({ type: 'state', time: Date.now(), state: s.kind });
+    });
   }
 }
