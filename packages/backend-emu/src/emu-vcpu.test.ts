@@ -130,7 +130,7 @@ test('the deadline is virtual time: it passes exactly when its instructions have
   t.is(h.vcpu.instructionsRetired, 1235);
 });
 
-test('advanceTime moves guest time and the TSC forward (never back) and brings a virtual deadline closer', (t) => {
+test('virtualClock.advanceTo moves guest time and the TSC forward (never back) and brings a virtual deadline closer', (t) => {
   const h = harness(hex('0f31 f4 ebfe')); // rdtsc; hlt; jmp $
   h.vcpu.hostGuardMinMs = Infinity;
   runToHlt(h);

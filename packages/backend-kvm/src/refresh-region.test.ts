@@ -1,5 +1,5 @@
 /**
- * `KvmVm.refreshRegion`: page tables the VMM writes into a read-only region through its own
+ * `KvmVm.regionRefresh.refresh`: page tables the VMM writes into a read-only region through its own
  * mapping (as PV direct paging does with its pool) are not tracked by a shadow MMU (kvm_pvm), so
  * a table page reused for a new address space can be walked with its old contents; refreshing
  * the region (memory slot deleted and added again) drops those translations.

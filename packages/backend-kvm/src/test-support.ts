@@ -74,7 +74,7 @@ export interface Guest {
  * test ends.
  */
 export function bootGuest(t: ExecutionContext, code: readonly number[], setup?: (vm: KvmVm) => void): Guest {
-  // `setup` runs before the vCPU exists (so it may call vm.createIrqchip).
+  // `setup` runs before the vCPU exists (so it may call vm.irqchip.create).
   const vm = backend().createVm({ name: t.title });
   t.teardown(() => vm.dispose());
   vm.addRegion('ram', 0, RAM_SIZE);
