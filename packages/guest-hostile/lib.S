@@ -68,7 +68,55 @@ rand64:
 	movq	%r15, %rax
 	ret
 
+/* Installs an IDT whose #GP handler skips the faulting `mov %rax, %cr3` (3 bytes) and counts
+ * it in gp_count, and whose #PF handler skips a 3-byte `mov (%rbx), %rax`-style load, counting
+ * pf_count: refusals the hardware signals become values the guest can check. */
+	.globl install_idt
+install_idt:
+	movl	$gp_handler, %eax
+	movl	$(13 * 16), %ecx
+	call	set_gate
+	movl	$pf_handler, %eax
+	movl	$(14 * 16), %ecx
+	call	set_gate
+	lidt	idt_ptr
+	ret
+
+/* IDT entry at idt+ecx: interrupt gate to eax, selector 0x08 (the boot GDT's code), present. */
+set_gate:
+	movw	%ax, idt(%rcx)
+	movw	$0x08, idt+2(%rcx)
+	movw	$0x8e00, idt+4(%rcx)
+	shrl	$16, %eax
+	movw	%ax, idt+6(%rcx)
+	movl	$0, idt+8(%rcx)
+	movl	$0, idt+12(%rcx)
+	ret
+
+gp_handler:
+	addq	$8, %rsp			/* error code */
+	addq	$3, (%rsp)			/* skip `mov %rax, %cr3` */
+	incl	gp_count
+	iretq
+
+pf_handler:
+	addq	$8, %rsp
+	addq	$3, (%rsp)			/* skip `mov (%rbx), %rax` */
+	incl	pf_count
+	iretq
+
+	.data
+	.balign 8
+idt_ptr:
+	.word	256 * 16 - 1
+	.quad	idt
+	.globl gp_count, pf_count
+gp_count:	.long 0
+pf_count:	.long 0
+
 	.section .bss
+	.balign 4096
+idt:	.skip	256 * 16
 	.balign 16
 	.skip 16384
 stack_top:

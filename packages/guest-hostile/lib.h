@@ -23,3 +23,8 @@
 
 #define PTE_P 1
 #define PTE_W 2
+
+/* Pool page i's guest-physical address. */
+#define POOL(i) (HYV_PT_POOL_BASE + (i) * 4096)
+/* Expects rax == an address (any 32-bit unsigned value, e.g. in the pool), else fails check n. */
+#define EXPECT_ADDR(value, n) movl $(value), %ecx; cmpq %rcx, %rax; je 9f; FAIL(n); 9:

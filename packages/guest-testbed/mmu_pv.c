@@ -3,10 +3,12 @@
  * becomes a table with MMUEXT_OP(DECLARE_TABLE) (the VMM zeroes it) and goes back with
  * RELEASE_TABLE; every entry is written by MMU_UPDATE ({ptr, val} requests in RAM, validated,
  * all or nothing); an L4 is pinned (PIN_L4, validating everything it reaches) and announced with
- * NEW_BASEPTR before it is loaded into CR3. Single updates (a page fault, an unmap) are one
- * MMU_UPDATE each; in lazy mode (building the kernel map or an address space, tearing one down)
- * updates queue up to MMU_UPDATE_MAX per call. TLB flushes stay invlpg, address-space switches
- * mov cr3. Accessed/dirty bits are never used (kvm_pvm does not set them in a read-only slot). */
+ * NEW_BASEPTR, which loads it into CR3 (as on Xen: CR3 is the VMM's). The kernel starts on tables
+ * the VMM built in the pool (validated and pinned): they are adopted (their pool pages marked in
+ * use) and released once the kernel's own map is loaded. Single updates (a page fault, an unmap)
+ * are one MMU_UPDATE each; in lazy mode (building the kernel map or an address space, tearing one
+ * down) updates queue up to MMU_UPDATE_MAX per call. TLB flushes stay invlpg. Accessed/dirty bits
+ * are never used (kvm_pvm does not set them in a read-only slot). */
 #include "pv.h"
 
 #include "fmt.h"
@@ -29,6 +31,14 @@ static bool lazy PV_HOT_DATA;
 static uint8_t pool_state[POOL_PAGES]; /* 0 free, else level | POOL_PINNED */
 static unsigned pool_next;   /* pool pages below it have been used at least once */
 static bool pool_reusing;
+
+/* The VMM's boot tables, top-down (L4 first, each table before those it references), so they
+ * can be released in this order once the kernel runs on its own: releasing a table drops its
+ * references to the ones below. */
+#define BOOT_TABLES_MAX 16
+static uint64_t boot_tables[BOOT_TABLES_MAX];
+static unsigned boot_count;
+static bool boot_adopted;
 
 static __attribute__((noreturn)) void mmuext_fail(long rc, const char *what, uint64_t cmd, uint64_t gpa, uint64_t arg)
 {
@@ -107,7 +117,44 @@ static unsigned pool_index(uint64_t pa)
 	return (unsigned)((pa - HYV_PT_POOL_BASE) / PAGE_SIZE);
 }
 
-/* Pins the L4 the first time it is loaded; every load is announced with NEW_BASEPTR. */
+static void adopt_table(uint64_t pa, int level)
+{
+	if (!in_pool(pa) || boot_count == BOOT_TABLES_MAX)
+		panic("mmu pv: the VMM's boot tables are not what the PV ABI says");
+	unsigned i = pool_index(pa);
+	pool_state[i] = (uint8_t)level;
+	boot_tables[boot_count++] = pa;
+	if (level == 1)
+		return;
+	const uint64_t *t = (const uint64_t *)pa; /* the pool is mapped read-only: readable */
+	for (unsigned e = 0; e < 512; e++) {
+		uint64_t v = t[e];
+		if ((v & 1) && !(level == 2 && (v & 0x80)))
+			adopt_table(v & 0x000ffffffffff000ull, level - 1);
+	}
+}
+
+/* Marks the pool pages of the tables the VMM started us on (CR3's tree) as in use. */
+static void adopt_boot_tables(void)
+{
+	boot_adopted = true;
+	uint64_t l4 = read_cr3() & 0x000ffffffffff000ull;
+	adopt_table(l4, 4);
+	pool_state[pool_index(l4)] |= POOL_PINNED;
+}
+
+/* Gives the boot tables back: unpin the L4 (no longer in CR3), then release top-down. */
+static void release_boot_tables(void)
+{
+	mmuext(HYV_MMU_EXT_UNPIN_L4, boot_tables[0], 0, "UNPIN_L4");
+	for (unsigned k = 0; k < boot_count; k++) {
+		mmuext(HYV_MMU_EXT_RELEASE_TABLE, boot_tables[k], 0, "RELEASE_TABLE");
+		pool_state[pool_index(boot_tables[k])] = 0;
+	}
+	boot_count = 0;
+}
+
+/* Pins the L4 the first time it is loaded; NEW_BASEPTR loads it into CR3. */
 static void pv_switch_as(uint64_t pml4)
 {
 	unsigned i = pool_index(pml4);
@@ -119,7 +166,8 @@ static void pv_switch_as(uint64_t pml4)
 		pool_state[i] |= POOL_PINNED;
 	}
 	mmuext(HYV_MMU_EXT_NEW_BASEPTR, pml4, 0, "NEW_BASEPTR");
-	write_cr3(pml4);
+	if (boot_count && pml4 != boot_tables[0])
+		release_boot_tables();
 }
 
 /* Never-used pool pages first, then released ones. On kvm_pvm the host's shadow page tables do
@@ -128,6 +176,10 @@ static void pv_switch_as(uint64_t pml4)
  * contents: fresh pages avoid that for the first POOL_PAGES tables (about a hundred processes). */
 static uint64_t pv_alloc_table(int level)
 {
+	if (!boot_adopted)
+		adopt_boot_tables();
+	while (pool_next < POOL_PAGES && pool_state[pool_next])
+		pool_next++; /* the boot tables, while adopted */
 	unsigned i = pool_next;
 	if (i < POOL_PAGES) {
 		pool_next++;

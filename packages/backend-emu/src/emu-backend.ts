@@ -11,7 +11,7 @@ import { EmuVm, MAX_VCPUS } from './emu-vm.js';
 
 const CAPABILITIES: readonly Capability[] = [
   'guest-memory', 'readonly-memory', 'run-deadline', 'interrupt-injection', 'cpuid', 'msr', 'sync-regs',
-  'virtual-clock', 'cr3-policy',
+  'virtual-clock', 'cr3-policy', 'region-refresh',
 ];
 
 export class EmuBackend implements Backend {

@@ -1,13 +1,13 @@
 /**
  * `EmuVm`: guest memory as plain ArrayBuffers (read-only regions supported: their writes exit as
  * MMIO) and emulated vCPUs. Of the optional VM abilities it has a virtual clock
- * (`virtualClock`) and a CR3 check (`cr3Policy`); it has no in-kernel interrupt controller and no
+ * (`virtualClock`), a CR3 check (`cr3Policy`) and a cheap translation flush (`regionRefresh`); it has no in-kernel interrupt controller and no
  * ioeventfd, so `vm.irqchip` and `vm.ioEvents` are absent.
  * @module
  */
 import {
   BackendError, DisposableStore, GuestMemory, assertLive, checkRegion, offerAbilities,
-  type BackendInfo, type Cr3Policy, type MemoryRegion, type RegionOptions, type Vm, type VirtualClock,
+  type BackendInfo, type Cr3Policy, type MemoryRegion, type RegionRefresh, type RegionOptions, type Vm, type VirtualClock,
 } from '@hyvisor/core';
 import { EmuVcpu } from './emu-vcpu.js';
 
@@ -30,6 +30,12 @@ export class EmuVm implements Vm {
    * test more. The VMM's `setSpecialRegisters` is never checked.
    */
   readonly cr3Policy: Cr3Policy;
+  /**
+   * Drops every vCPU's cached translations (TLB, decoded and compiled code): the emulator reads
+   * guest memory afresh anyway, so the region's contents need nothing else. Cheap (a TLB flush per
+   * vCPU), unlike KVM's: direct paging calls it at every page-table release.
+   */
+  readonly regionRefresh: RegionRefresh;
   private readonly store = new DisposableStore();
   private readonly vcpus = new Map<number, EmuVcpu>();
   private cr3Allow: ((cr3: number) => boolean) | undefined = undefined;
@@ -43,9 +49,11 @@ export class EmuVm implements Vm {
         advanceTo: (ns: number) => { for (const v of this.vcpus.values()) v.advanceTo(ns); },
       }),
       cr3Policy: () => ({ set: (allow: ((cr3: number) => boolean) | undefined) => this.setCr3Policy(allow) }),
+      regionRefresh: () => ({ refresh: (region: MemoryRegion) => this.refreshRegion(region) }),
     });
     this.virtualClock = abilities.virtualClock!;
     this.cr3Policy = abilities.cr3Policy!;
+    this.regionRefresh = abilities.regionRefresh!;
   }
 
   private live(operation: string): void {
@@ -60,6 +68,12 @@ export class EmuVm implements Vm {
     this.memory.addRegion(region);
     for (const v of this.vcpus.values()) v.memoryChanged();
     return region;
+  }
+
+  /** See {@link regionRefresh}. */
+  private refreshRegion(region: MemoryRegion): void {
+    this.live(`regionRefresh.refresh ${region.name}`);
+    for (const v of this.vcpus.values()) v.memoryChanged();
   }
 
   createVcpu(id: number): EmuVcpu {

@@ -612,9 +612,9 @@ kvmTest('a pv guest blocked in SCHED_OP(BLOCK) resumes only once an upcall is pe
 });
 
 // ---------------------------------------------------------------------------------------------
-// Direct paging enforced on the emulator: CR3 only to the boot PML4 (before the first
-// NEW_BASEPTR) or a pinned L4. The testbed's switches all go through PIN_L4 + NEW_BASEPTR, so a
-// pv run refuses nothing. Self-contained block (imports are hoisted).
+// Direct paging enforced on the emulator: CR3 only to a pinned L4 (the guest starts on the VMM's
+// pinned boot tables in the pool). The testbed's switches all go through PIN_L4 + NEW_BASEPTR, so
+// a pv run refuses nothing. Self-contained block (imports are hoisted).
 // ---------------------------------------------------------------------------------------------
 import { registerEmuBackend } from '@hyvisor/backend-emu';
 import type { BufferSerialOutput } from '@hyvisor/devices';

@@ -8,7 +8,7 @@ import {
   CompositionError, FacetBase, FeatureBits, Hypercall, PtPool, defineFacet,
   type Counters, type Disposable, type GuestMemory, type MachineContext, type MemoryFacet, type MmioDevice, type Vm,
 } from '@hyvisor/core';
-import { DirectPaging } from '../mmu/direct-paging.js';
+import { DirectPaging, type BasePointers } from '../mmu/direct-paging.js';
 import { PV_DOMAIN } from '../pv-domain.js';
 
 /** Name of the pool's memory region. */
@@ -92,11 +92,35 @@ export class DirectPagingMemory extends FacetBase<'memory'> implements MemoryFac
     // a released pool page first drops them: the VMM's writes to the pool are not tracked there.
     const regionRefresh = vm.regionRefresh;
     const refresh = this.refreshPool && pool !== undefined && regionRefresh !== undefined ? () => regionRefresh.refresh(pool) : undefined;
-    const mmu = new DirectPaging(vm.memory, ctx.ramSize, ctx.telemetry.counters, refresh ? { refresh } : {});
+    const vcpus = ctx.vcpus;
+    // CR3 is the VMM's (NEW_BASEPTR loads it); reads and loads are rare (pin/unpin, switches).
+    const bases: BasePointers = {
+      count: vcpus.length,
+      read: (i) => {
+        try {
+          return Number(vcpus[i]!.getSpecialRegisters().cr3 & 0x000ffffffffff000n);
+        } catch {
+          return -1;
+        }
+      },
+      load: (i, gpa) => {
+        const v = vcpus[i]!;
+        v.setSpecialRegisters({ ...v.getSpecialRegisters(), cr3: BigInt(gpa) });
+      },
+    };
+    // Where the backend checks CR3 (the emulator), its cached translations are cheap to drop:
+    // drop them at every release, so nothing a released table reached stays reachable. (On KVM the
+    // pool-slot refresh above does it, batched, before a released page is declared again.)
+    const invalidate = vm.cr3Policy !== undefined ? refresh : undefined;
+    const mmu = new DirectPaging(vm.memory, ctx.ramSize, ctx.telemetry.counters, {
+      ...(refresh ? { refresh } : {}), ...(invalidate ? { invalidate } : {}), bases,
+    });
     ctx.mmio.register(PT_POOL_REGION, PtPool.BASE, PtPool.SIZE, new PoolWriteGuard(ctx.vm.memory, ctx.telemetry.counters));
     ctx.hypercalls.register(Hypercall.MMU_UPDATE, 'MMU_UPDATE', (a) => mmu.mmuUpdate(a.a0, a.a1));
-    ctx.hypercalls.register(Hypercall.MMUEXT_OP, 'MMUEXT_OP', (a) => mmu.mmuextOp(a.a0, a.a1, a.a2));
+    ctx.hypercalls.register(Hypercall.MMUEXT_OP, 'MMUEXT_OP', (a) => mmu.mmuextOp(a.a0, a.a1, a.a2, a.vcpu));
     this.mmu = mmu;
+    // The guest starts on validated, pinned tables in the pool: CR3 never holds anything else.
+    mmu.buildBootTables();
     // Where the backend can check CR3 loads (the emulator), the guest may load only what direct
     // paging allows (DirectPaging.cr3Allowed); a refusal is #GP(0) in the guest, counted here.
     if (vm.cr3Policy !== undefined) {

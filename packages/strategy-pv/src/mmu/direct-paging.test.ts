@@ -243,7 +243,7 @@ test('a pinned L4 becomes the base pointer and is what CR3 may hold', (t) => {
   t.is(s.ext(MmuExt.PIN_L4, pg(0)), 0);
   t.true(s.facet.isPinnedL4(pg(0)));
   t.is(s.ext(MmuExt.NEW_BASEPTR, pg(0)), 0);
-  t.is(s.facet.mmu!.basePointer, pg(0));
+  t.is(s.facet.mmu!.basePointer(), pg(0));
   t.is(s.ext(MmuExt.PIN_L4, pg(0)), -HypercallErrno.EBUSY, 'pinned twice');
   t.is(s.ext(MmuExt.PIN_L4, pg(1)), -HypercallErrno.EINVAL, 'not an L4');
 });
@@ -395,7 +395,10 @@ test('property: hostile MMU_UPDATE batches get exactly the result the ABI prescr
       if (rng.chance(0.2)) s.ext(1 + rng.below(5), pg(rng.below(16)) + (rng.chance(0.1) ? 8 : 0), rng.below(6));
     }
     if (!s.m.canariesIntact()) return t.fail(`seed ${seed}: a canary was overwritten`);
-    if (!s.m.memory.read(pg(16), PtPool.SIZE - 16 * 4096)!.every((b) => b === 0)) return t.fail(`seed ${seed}: an undeclared pool page was written`);
+    // Past the 16 pages in play only the VMM's boot tables (the pool's last pages) are declared.
+    for (let p = 16; p < PtPool.SIZE / 4096; p++) {
+      if (s.facet.mmu!.levelOf(pg(p)) === 0 && !s.m.memory.read(pg(p), 4096)!.every((b) => b === 0)) return t.fail(`seed ${seed}: an undeclared pool page was written`);
+    }
   }
   t.log(`${applied} batches applied, ${refused} refused`);
   t.true(applied > 100 && refused > 100, 'both outcomes were exercised');

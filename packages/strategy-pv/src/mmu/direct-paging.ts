@@ -5,14 +5,28 @@
  * valid for its level (tables start zeroed; updates are validated all-or-nothing; the guest
  * cannot write the pool), so a pinned L4 only ever reaches valid tables.
  *
- * On KVM this is cooperative (the guest kernel could load CR3 with anything); a backend that
- * enforces it (`vm.cr3Policy`, the emulator) asks {@link DirectPaging.cr3Allowed} before
- * accepting a CR3 value.
+ * As on Xen, CR3 is the VMM's: `NEW_BASEPTR` loads it ({@link BasePointers.load}); a table that a
+ * vCPU's CR3 holds (or that a vCPU announced) can be neither unpinned nor released; the guest
+ * starts on tables the VMM built in the pool, validated and pinned ({@link buildBootTables}), so
+ * CR3 never holds an unvalidated table. Releasing a table drops every cached translation that
+ * could reach it ({@link DirectPagingOptions.invalidate}). On KVM the guest kernel could still
+ * load CR3 with anything itself (cooperative there); a backend that enforces it
+ * (`vm.cr3Policy`, the emulator) asks {@link DirectPaging.cr3Allowed} before every guest load.
  * @module
  */
-import { BootLayout, Hypercall, HypercallError, MmuExt, PtPool, type Counters, type GuestMemory } from '@hyvisor/core';
+import { Hypercall, HypercallError, MmuExt, PtPool, type Counters, type GuestMemory } from '@hyvisor/core';
 import { inRam, PAGE_SIZE } from '../guest-ram.js';
-import { NO_TABLE, POOL_PAGES, checkEntry, isTableEntry, poolPage, tablePageOf } from './pte.js';
+import { NO_TABLE, POOL_PAGES, Pte, checkEntry, isTableEntry, poolPage, tablePageOf } from './pte.js';
+
+/** The vCPUs' CR3 registers, as direct paging sees them (the facet adapts the machine's vCPUs). */
+export interface BasePointers {
+  /** Number of vCPUs. */
+  readonly count: number;
+  /** The PML4 address vCPU `i`'s CR3 holds now (bits 51:12), or -1 if it cannot be read. */
+  read(i: number): number;
+  /** Loads vCPU `i`'s CR3 with `gpa` (the VMM's own write: no policy check; flushes its TLB). */
+  load(i: number, gpa: number): void;
+}
 
 /** Options of {@link DirectPaging}. */
 export interface DirectPagingOptions {
@@ -24,6 +38,14 @@ export interface DirectPagingOptions {
    * per reuse generation: one call covers every page released before it.
    */
   readonly refresh?: () => void;
+  /**
+   * Drops every cached translation of every vCPU (TLBs, decoded code): called after each
+   * RELEASE_TABLE, so nothing the released table reached stays reachable. Must be cheap (the
+   * emulator: a TLB flush); a backend whose refresh is costly (KVM) relies on {@link refresh}.
+   */
+  readonly invalidate?: () => void;
+  /** The vCPUs' CR3s: NEW_BASEPTR loads one; UNPIN_L4/RELEASE_TABLE refuse a table one holds. */
+  readonly bases?: BasePointers;
 }
 
 /** Bytes of one MMU_UPDATE request `{u64 ptr, u64 val}`. */
@@ -51,7 +73,11 @@ export class DirectPaging {
   private walkStamp = 0;
   private readonly pool: DataView;
   private readonly poolBytes: Uint8Array;
-  private baseptr = -1;
+  /** The base pointer each vCPU announced with NEW_BASEPTR (-1: none yet). */
+  private readonly baseptrs: Float64Array;
+  private readonly invalidate: (() => void) | undefined;
+  private readonly bases: BasePointers | undefined;
+  private readonly slotInvalidations: number;
   private readonly slotApplied: number;
   private readonly slotRejected: number;
 
@@ -61,6 +87,9 @@ export class DirectPaging {
    */
   constructor(private readonly memory: GuestMemory, private readonly ramSize: number, private readonly counters: Counters, options: DirectPagingOptions = {}) {
     this.refresh = options.refresh;
+    this.invalidate = options.invalidate;
+    this.bases = options.bases;
+    this.baseptrs = new Float64Array(Math.max(1, options.bases?.count ?? 1)).fill(-1);
     const bytes = memory.slice(PtPool.BASE, PtPool.SIZE);
     if (bytes === undefined) throw new RangeError(`direct paging: no page-table pool region at 0x${PtPool.BASE.toString(16)}`);
     this.poolBytes = bytes;
@@ -68,6 +97,7 @@ export class DirectPaging {
     this.slotApplied = counters.define('pv.mmu.updates', 'page-table entries written by MMU_UPDATE');
     this.slotRejected = counters.define('pv.mmu.rejected', 'MMU_UPDATE batches and MMUEXT_OPs refused');
     this.slotRefreshes = counters.define('pv.mmu.pool_refreshes', 'backend translations of the page-table pool dropped before a released page was declared again');
+    this.slotInvalidations = counters.define('pv.mmu.tlb_invalidations', 'cached translations of every vCPU dropped after a RELEASE_TABLE');
   }
 
   /** True if `gpa` is a pinned L4 table: the only values CR3 may take under direct paging. */
@@ -77,18 +107,30 @@ export class DirectPaging {
   }
 
   /**
-   * What a guest MOV to CR3 may load (`gpa` without the low 12 bits): a pinned L4, or, until the
-   * guest's first successful NEW_BASEPTR, the VMM's boot PML4 (`BootLayout.PML4`), the tables the
-   * guest was started on (reloading it, e.g. to flush the TLB, is legitimate while it builds its
-   * own). After the first NEW_BASEPTR only pinned L4s.
+   * What a guest MOV to CR3 may load (`gpa` without the low 12 bits): a pinned L4 only. The
+   * guest starts on the VMM's pinned boot tables ({@link buildBootTables}), so there is no
+   * moment at which anything else is needed.
    */
   cr3Allowed(gpa: number): boolean {
-    return this.isPinnedL4(gpa) || (this.baseptr === -1 && gpa === BootLayout.PML4);
+    return this.isPinnedL4(gpa);
   }
 
-  /** The base pointer the guest announced with NEW_BASEPTR, or -1. */
-  get basePointer(): number {
-    return this.baseptr;
+  /** The base pointer vCPU `vcpu` announced with NEW_BASEPTR (or the VMM loaded at boot), or -1. */
+  basePointer(vcpu = 0): number {
+    return this.baseptrs[vcpu] ?? -1;
+  }
+
+  /**
+   * True if a vCPU's CR3 holds the table at `gpa`, or a vCPU announced it as its base pointer:
+   * such a table can be neither unpinned nor released. Reads the vCPUs' CR3 (on KVM an ioctl
+   * each: only UNPIN_L4 and the release of an L4 ask).
+   */
+  inUseAsBase(gpa: number): boolean {
+    const b = this.baseptrs;
+    for (let i = 0; i < b.length; i++) if (b[i] === gpa) return true;
+    const bases = this.bases;
+    if (bases !== undefined) for (let i = 0; i < bases.count; i++) if (bases.read(i) === gpa) return true;
+    return false;
   }
 
   /** Declared level of the table at `gpa` (0: free or not a pool page). */
@@ -143,15 +185,15 @@ export class DirectPaging {
     return count;
   }
 
-  /** MMUEXT_OP(cmd, gpa, arg). */
-  mmuextOp(cmd: number, gpa: number, arg: number): number {
+  /** MMUEXT_OP(cmd, gpa, arg) from vCPU `vcpu`. */
+  mmuextOp(cmd: number, gpa: number, arg: number, vcpu = 0): number {
     let r: number;
     switch (cmd) {
       case MmuExt.DECLARE_TABLE: r = this.declareTable(gpa, arg); break;
       case MmuExt.RELEASE_TABLE: r = this.releaseTable(gpa); break;
       case MmuExt.PIN_L4: r = this.pinL4(gpa); break;
       case MmuExt.UNPIN_L4: r = this.unpinL4(gpa); break;
-      case MmuExt.NEW_BASEPTR: r = this.newBaseptr(gpa); break;
+      case MmuExt.NEW_BASEPTR: r = this.newBaseptr(gpa, vcpu); break;
       default: r = HypercallError.EINVAL;
     }
     return r < 0 ? this.reject(r) : r;
@@ -172,13 +214,16 @@ export class DirectPaging {
   }
 
   /**
-   * RELEASE_TABLE: back to free if no table references it and it is not pinned (-EBUSY otherwise;
-   * -EINVAL if not a table). Its own references are dropped and the page is zeroed.
+   * RELEASE_TABLE: back to free if no table references it, it is not pinned and no vCPU's CR3
+   * holds it (-EBUSY otherwise; -EINVAL if not a table). Its own references are dropped, the page
+   * is zeroed and every vCPU's cached translations are dropped.
    */
   releaseTable(gpa: number): number {
     const p = this.tablePage(gpa);
     if (p < 0 || this.levels[p] === 0) return HypercallError.EINVAL;
     if (this.refs[p] !== 0 || this.pinned[p] !== 0) return HypercallError.EBUSY;
+    // On KVM the guest may have loaded an unpinned L4 itself (cooperative): still not released.
+    if (this.levels[p] === 4 && this.inUseAsBase(gpa)) return HypercallError.EBUSY;
     const level = this.levels[p]!;
     const pool = this.pool;
     for (let e = 0; e < ENTRIES; e++) {
@@ -188,6 +233,10 @@ export class DirectPaging {
     }
     this.poolBytes.fill(0, p * PAGE_SIZE, (p + 1) * PAGE_SIZE);
     this.levels[p] = 0;
+    if (this.invalidate !== undefined) {
+      this.invalidate();
+      this.counters.values[this.slotInvalidations]!++;
+    }
     return 0;
   }
 
@@ -202,19 +251,81 @@ export class DirectPaging {
     return 0;
   }
 
-  /** UNPIN_L4: -EINVAL if not a pinned L4, -EBUSY if it is the current base pointer. */
+  /** UNPIN_L4: -EINVAL if not a pinned L4, -EBUSY if a vCPU's CR3 holds it or a vCPU announced it. */
   unpinL4(gpa: number): number {
     if (!this.isPinnedL4(gpa)) return HypercallError.EINVAL;
-    if (gpa === this.baseptr) return HypercallError.EBUSY;
+    if (this.inUseAsBase(gpa)) return HypercallError.EBUSY;
     this.pinned[this.tablePage(gpa)] = 0;
     return 0;
   }
 
-  /** NEW_BASEPTR: accepts only a pinned L4 (-EINVAL otherwise). */
-  newBaseptr(gpa: number): number {
+  /**
+   * NEW_BASEPTR: accepts only a pinned L4 (-EINVAL otherwise) and loads it into the calling
+   * vCPU's CR3 (as Xen's `MMUEXT_NEW_BASEPTR`): the guest's own `mov %cr3` is not needed.
+   */
+  newBaseptr(gpa: number, vcpu = 0): number {
     if (!this.isPinnedL4(gpa)) return HypercallError.EINVAL;
-    this.baseptr = gpa;
+    if (!Number.isInteger(vcpu) || vcpu < 0 || vcpu >= this.baseptrs.length) return HypercallError.EINVAL;
+    this.bases?.load(vcpu, gpa);
+    this.baseptrs[vcpu] = gpa;
     return 0;
+  }
+
+  /**
+   * Builds the tables a PV guest starts on, inside the pool (its last pages), through the same
+   * validation as the guest's own: an identity map of guest RAM `[0, ramSize)` (2 MiB pages where
+   * RAM covers them, 4 KiB at the tail), writable, supervisor-only, and of the pool itself
+   * read-only (so the guest can read its tables). Pins the L4 and loads it as vCPU 0's base
+   * pointer. Returns the L4's address. Call once, before the guest runs.
+   */
+  buildBootTables(): number {
+    let next = POOL_PAGES;
+    const table = (level: number): number => {
+      const gpa = PtPool.BASE + --next * PAGE_SIZE;
+      if (this.declareTable(gpa, level) !== 0) throw new RangeError(`direct paging: pool page 0x${gpa.toString(16)} is not free for a boot table`);
+      return gpa;
+    };
+    const l4 = table(4);
+    const l3 = table(3);
+    this.bootEntry(l4, 0, l3 | Pte.PRESENT | Pte.WRITABLE);
+    const l2s = new Map<number, number>();
+    const l2For = (addr: number): number => {
+      const gib = Math.floor(addr / 2 ** 30);
+      let l2 = l2s.get(gib);
+      if (l2 === undefined) {
+        l2 = table(2);
+        l2s.set(gib, l2);
+        this.bootEntry(l3, gib, l2 | Pte.PRESENT | Pte.WRITABLE);
+      }
+      return l2;
+    };
+    const TWO_M = 2 * 1024 * 1024;
+    const map2m = (addr: number, flags: number): void => {
+      this.bootEntry(l2For(addr), Math.floor(addr / TWO_M) % 512, (addr % 2 ** 32) | flags | Pte.PS, Math.floor(addr / 2 ** 32));
+    };
+    const full = Math.floor(this.ramSize / TWO_M) * TWO_M;
+    for (let a = 0; a < full; a += TWO_M) map2m(a, Pte.PRESENT | Pte.WRITABLE);
+    if (full < this.ramSize) {
+      const l1 = table(1);
+      this.bootEntry(l2For(full), Math.floor(full / TWO_M) % 512, l1 | Pte.PRESENT | Pte.WRITABLE);
+      for (let a = full; a + PAGE_SIZE <= this.ramSize; a += PAGE_SIZE) this.bootEntry(l1, (a - full) / PAGE_SIZE, a | Pte.PRESENT | Pte.WRITABLE);
+    }
+    for (let a = PtPool.BASE; a < PtPool.BASE + PtPool.SIZE; a += TWO_M) map2m(a, Pte.PRESENT);
+    if (this.pinL4(l4) !== 0) throw new RangeError('direct paging: the boot tables did not validate');
+    this.baseptrs[0] = l4;
+    this.bases?.load(0, l4);
+    return l4;
+  }
+
+  /** Writes entry `index` of boot table `tableGpa` through the guest's validation (throws if refused). */
+  private bootEntry(tableGpa: number, index: number, lo: number, hi = 0): void {
+    const off = tableGpa - PtPool.BASE + index * 8;
+    const level = this.levels[off >>> 12]!;
+    const r = checkEntry(level, lo >>> 0, hi, this.ramSize, this.levels);
+    if (r < NO_TABLE) throw new RangeError(`direct paging: boot table entry 0x${(tableGpa + index * 8).toString(16)} = 0x${lo.toString(16)} refused`);
+    this.pool.setUint32(off, lo >>> 0, true);
+    this.pool.setUint32(off + 4, hi, true);
+    if (r >= 0) this.refs[r]!++;
   }
 
   /**

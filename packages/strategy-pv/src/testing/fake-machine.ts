@@ -13,7 +13,17 @@ import {
   type IrqLine, type MachineContext, type MemoryRegion, type RegionOptions, type RegisterName, type Registers,
   type SpecialRegisters, type Strategy, type Vcpu, type Vm, type VmConfig, type VmExit,
 } from '@hyvisor/core';
-import { ManualClock as FakeClock } from '@hyvisor/core';
+import { ManualClock as FakeClock, longModeSpecialRegisters } from '@hyvisor/core';
+
+const NULL_SEGMENT = {
+  base: 0n, limit: 0xffff, selector: 0, type: 0, s: false, dpl: 0, present: false, avl: false, l: false, db: false, g: false, unusable: true,
+};
+/** A vCPU's reset state, as far as {@link longModeSpecialRegisters} keeps it. */
+const RESET_SREGS: SpecialRegisters = {
+  cs: NULL_SEGMENT, ds: NULL_SEGMENT, es: NULL_SEGMENT, fs: NULL_SEGMENT, gs: NULL_SEGMENT, ss: NULL_SEGMENT,
+  tr: NULL_SEGMENT, ldt: NULL_SEGMENT, gdt: { base: 0n, limit: 0xffff }, idt: { base: 0n, limit: 0xffff },
+  cr0: 0x60000010n, cr2: 0n, cr3: 0n, cr4: 0n, cr8: 0n, efer: 0n, apicBase: 0xfee00900n,
+};
 
 /** A vCPU whose registers are a plain object and whose injections are recorded. */
 export class RecordingVcpu implements Vcpu {
@@ -84,10 +94,14 @@ export class RecordingVcpu implements Vcpu {
   setRegisters(regs: Registers): void {
     for (const [k, v] of Object.entries(regs)) this.regs[k as RegisterName] = Number(v);
   }
+  /** The special registers: the VMM's long-mode boot state; CR3 is what direct paging loads. */
+  sregs: SpecialRegisters = longModeSpecialRegisters(RESET_SREGS);
   getSpecialRegisters(): SpecialRegisters {
-    throw new Error('RecordingVcpu.getSpecialRegisters: not modelled');
+    return { ...this.sregs };
   }
-  setSpecialRegisters(_sregs: SpecialRegisters): void {}
+  setSpecialRegisters(sregs: SpecialRegisters): void {
+    this.sregs = { ...sregs };
+  }
   supportedCpuid(): CpuidEntry[] {
     return [];
   }
