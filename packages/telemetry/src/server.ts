@@ -115,6 +115,7 @@ export class TelemetryServer implements Disposable {
   private readonly requireTokenToRead: boolean;
   private readonly extraOrigins: ReadonlySet<string>;
   private ownOriginSet: ReadonlySet<string> | undefined;
+  private allowedHosts: ReadonlySet<string> | undefined;
   private sampler: Subscription | undefined;
   private readonly eventSub: Subscription;
   private interval: number;
@@ -264,6 +265,10 @@ export class TelemetryServer implements Disposable {
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://x');
+    if (!this.hostAllowed(req.headers.host)) {
+      res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' }).end(this.hostRefusal(req.headers.host));
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end('method not allowed\n');
       return;
@@ -310,6 +315,7 @@ export class TelemetryServer implements Disposable {
     const refuse = (status: string, why: string) => {
       socket.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(why)}\r\n\r\n${why}`);
     };
+    if (!this.hostAllowed(req.headers.host)) return refuse('403 Forbidden', this.hostRefusal(req.headers.host));
     if (url.pathname !== WS_PATH) return refuse('404 Not Found', `the WebSocket endpoint is ${WS_PATH}\n`);
     const origin = req.headers.origin;
     if (origin !== undefined && !this.originAllowed(origin, req.headers.host)) {
@@ -329,6 +335,32 @@ export class TelemetryServer implements Disposable {
    * anyway), the origin naming the Host the request came to. A loopback server never trusts the
    * Host header: a DNS-rebound name would pass such a check.
    */
+  /**
+   * The loopback Host rule, for every HTTP path and the WebSocket alike: a server bound to a
+   * loopback address answers only requests whose `Host` names it (`localhost`, `127.0.0.1` or
+   * `[::1]` with its port) or the host of a configured origin. A DNS-rebinding page reaches the
+   * server under its own name (`Host: evil.example`) and is refused, so it can read neither
+   * `/metrics` nor `/api/description`. A server on another address needs the token for
+   * everything and takes any Host.
+   */
+  private hostAllowed(hostHeader: string | undefined): boolean {
+    if (this.requireTokenToRead) return true;
+    if (hostHeader === undefined) return false;
+    if (this.allowedHosts === undefined) {
+      const hosts = new Set<string>();
+      for (const o of [...ownOrigins(this.host, this.port), ...this.extraOrigins]) hosts.add(new URL(o).host);
+      this.allowedHosts = hosts;
+    }
+    const h = hostHeader.toLowerCase();
+    // `localhost:80` and `localhost` are the same host to a client: compare as an origin does.
+    const asOrigin = normalizeOrigin(`http://${h}`);
+    return this.allowedHosts.has(h) || (asOrigin !== undefined && this.allowedHosts.has(new URL(asOrigin).host));
+  }
+
+  private hostRefusal(hostHeader: string | undefined): string {
+    return `this telemetry server answers only requests addressed to it (Host ${JSON.stringify(hostHeader ?? '')} is not ${this.url.slice(7)}): open ${this.url}/\n`;
+  }
+
   private originAllowed(origin: string, hostHeader: string | undefined): boolean {
     const o = normalizeOrigin(origin);
     if (o === undefined) return false;

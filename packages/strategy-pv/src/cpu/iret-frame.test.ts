@@ -3,11 +3,13 @@ import { Hypercall, HypercallErrno } from '@hyvisor/core';
 import { fakeMachine } from '../testing/fake-machine.js';
 import { PvSyscallCpu } from '../facets/pv-syscall.js';
 import { IretFrame } from './iret-frame.js';
+import { installUserGdt } from './user-gdt.test-support.js';
 
 const FRAME = 0x8000;
 
 function setup() {
   const m = fakeMachine();
+  installUserGdt(m);
   new PvSyscallCpu().attach(m.ctx);
   const frame = (f: { rip?: bigint; cs?: bigint; rflags?: bigint; rsp?: bigint; ss?: bigint } = {}) => {
     m.memory.setU64(FRAME + IretFrame.RIP, f.rip ?? 0x400000n);

@@ -6,7 +6,7 @@
  * @module
  */
 import { FacetBase, FeatureBits, Hypercall, defineFacet, type CpuFacet, type MachineContext } from '@hyvisor/core';
-import { IretReject, checkIretFrame, iretResult } from '../cpu/iret-frame.js';
+import { IretReject, checkIretFrame, iretResult, type GdtLocation } from '../cpu/iret-frame.js';
 import { PV_DOMAIN } from '../pv-domain.js';
 
 /** CPU facet `pv-syscall`: registers `SYSCALL_ENTRY` (counted) and `IRET` (frame validation). */
@@ -29,10 +29,22 @@ export class PvSyscallCpu extends FacetBase<'cpu'> implements CpuFacet {
       0,
       counters.define('pv.iret.rejected.fault', 'IRET frames outside guest RAM'),
       counters.define('pv.iret.rejected.rip', 'IRET frames with a RIP outside the canonical user half'),
-      counters.define('pv.iret.rejected.cs', 'IRET frames whose CS is not a selector with RPL 3'),
+      counters.define('pv.iret.rejected.cs', 'IRET frames whose CS is not a selector with RPL 3 naming a DPL-3 64-bit code descriptor'),
       counters.define('pv.iret.rejected.ss', 'IRET frames whose SS is not a selector with RPL 3'),
       counters.define('pv.iret.rejected.if', 'IRET frames with interrupts disabled (IF clear)'),
+      counters.define('pv.iret.rejected.flags', 'IRET frames with RFLAGS IOPL 3, NT or VM set'),
     ];
+    // The guest's GDTR per vCPU, read once (on KVM an ioctl: not on every system call) and again
+    // when a frame's CS fails against it, so a GDT the kernel moved is seen before a refusal.
+    const gdts: (GdtLocation | undefined)[] = [];
+    const readGdt = (i: number): GdtLocation | undefined => {
+      try {
+        const g = ctx.vcpus[i]!.getSpecialRegisters().gdt;
+        return (gdts[i] = { base: Number(g.base), limit: g.limit });
+      } catch {
+        return undefined;
+      }
+    };
     const memory = ctx.vm.memory;
     const ramSize = ctx.ramSize;
     ctx.hypercalls.register(Hypercall.SYSCALL_ENTRY, 'SYSCALL_ENTRY', () => {
@@ -40,7 +52,8 @@ export class PvSyscallCpu extends FacetBase<'cpu'> implements CpuFacet {
       return 0;
     });
     ctx.hypercalls.register(Hypercall.IRET, 'IRET', (a) => {
-      const r = checkIretFrame(memory, ramSize, a.a0);
+      let r = checkIretFrame(memory, ramSize, a.a0, gdts[a.vcpu] ?? readGdt(a.vcpu));
+      if (r === IretReject.CS) r = checkIretFrame(memory, ramSize, a.a0, readGdt(a.vcpu));
       if (r !== IretReject.NONE) counters.values[rejectSlots[r]!]!++;
       return iretResult(r);
     });

@@ -8,7 +8,7 @@
  * @module
  */
 import {
-  CoreCounter, Hypercall, Ports, WiringError,
+  CoreCounter, Hypercall, HypercallError, Ports, WiringError,
   type Counters, type HypercallArgs, type HypercallTable, type MachineContext, type PioDevice, type TelemetryHub, type Vcpu,
 } from '@hyvisor/core';
 
@@ -24,6 +24,7 @@ export class HypercallDoorbell implements PioDevice {
   /** Hypercall number → counter slot. */
   private readonly slots = new Int32Array(256);
   private readonly badAccessSlot: number;
+  private readonly userSlot: number;
   private readonly handlerErrorSlot: number;
   private readonly onHandlerError: (nr: number, err: unknown) => void;
 
@@ -40,11 +41,21 @@ export class HypercallDoorbell implements PioDevice {
       this.slots[nr] = counters.define(hypercallCounterName(name), `${name} hypercalls`);
     }
     this.badAccessSlot = counters.define('pv.doorbell.bad_access', 'doorbell accesses that are not a 32-bit write (ignored)');
+    this.userSlot = counters.define('pv.hypercall.from_user', 'hypercalls made from user mode (CPL 3), refused with -EPERM');
     this.handlerErrorSlot = counters.define('pv.hypercall.handler_errors', 'hypercall handlers that threw (a VMM bug; the guest got -EINVAL)');
     this.onHandlerError = (nr, err) => {
       this.counters.values[this.handlerErrorSlot]!++;
       telemetry?.emit({ type: 'error', time: Date.now(), message: `hypercall ${nr} handler failed: ${String(err)}` });
     };
+  }
+
+  /** True if the vCPU runs at CPL 3 (its CS selector's RPL). */
+  private fromUser(): boolean {
+    try {
+      return (this.vcpu.getSpecialRegisters().cs.selector & 3) === 3;
+    } catch {
+      return false;
+    }
   }
 
   /** Nothing to read: all ones, like an unowned port. */
@@ -63,6 +74,17 @@ export class HypercallDoorbell implements PioDevice {
     const nr = value >>> 0;
     const vcpu = this.vcpu;
     const a = this.args;
+    // Hypercalls are for the guest kernel: from user mode they get -EPERM, as on Xen. User code
+    // reaches the port only with IOPL 3 (or a TSS I/O bitmap its kernel granted: that path is the
+    // kernel's to keep closed, see docs/pv-abi.md), so the costly CPL read (an ioctl on KVM) runs
+    // only then.
+    if ((vcpu.readRegister('rflags') & 0x3000) === 0x3000 && this.fromUser()) {
+      vcpu.writeRegister('rax', HypercallError.EPERM);
+      v[this.userSlot]!++;
+      v[CoreCounter.Hypercalls]!++;
+      v[CoreCounter.HypercallErrors]!++;
+      return;
+    }
     a.a0 = vcpu.readRegister('rdi');
     a.a1 = vcpu.readRegister('rsi');
     a.a2 = vcpu.readRegister('r10');
