@@ -4,7 +4,7 @@
  * @module
  */
 import { WORKLOADS, formatSize, guestCmdline, loadConfigFile, parseDuration, parseListen, type VmConfig } from '@hyvisor/core';
-import { BufferSerialOutput } from '@hyvisor/devices';
+import { BufferSerialOutput, StdoutSerialOutput } from '@hyvisor/devices';
 import { createMachineFromConfig, type StandardDevices } from '@hyvisor/vmm';
 import type { TelemetryServer } from '@hyvisor/telemetry';
 import { containerFor } from '../catalog.js';
@@ -76,6 +76,8 @@ export async function runCommand({ values, positionals }: Parsed): Promise<numbe
 export function consoleLoss(devices: StandardDevices): string {
   const parts: string[] = [];
   const out = devices.serialOutput;
+  // A closed stdout ended the run with its own line; what was lost after that is no news.
+  if (out instanceof StdoutSerialOutput && out.isClosed) return '';
   if (out instanceof BufferSerialOutput && out.dropped > 0) {
     parts.push(`${out.dropped} bytes past serial.bufferLimit (${formatSize(out.limit)}) discarded`);
   }
