@@ -31,6 +31,11 @@ export interface UartState extends DeviceState {
   readonly thrInterrupt: boolean;
   /** MSR delta bits (0..3) not read yet. */
   readonly msrDelta: number;
+  /**
+   * Bytes waiting in THR / the transmit FIFO for a busy output, oldest first (at most 16 in FIFO
+   * mode, 1 in 16450 mode). Absent in records written before the transmitter could be busy: none.
+   */
+  readonly tx?: readonly number[];
 }
 
 const NAME = 'uart16550';
@@ -47,8 +52,13 @@ export function uartStateFrom(state: unknown): UartState {
   if (!Array.isArray(rx) || rx.length > capacity || !rx.every((b) => Number.isInteger(b) && b >= 0 && b <= 0xff)) {
     throw new DeviceStateError(NAME, `rx: expected a list of at most ${capacity} bytes, got ${JSON.stringify(rx)}`);
   }
+  const tx = r.tx ?? [];
+  if (!Array.isArray(tx) || tx.length > capacity || !tx.every((b) => Number.isInteger(b) && b >= 0 && b <= 0xff)) {
+    throw new DeviceStateError(NAME, `tx: expected a list of at most ${capacity} bytes, got ${JSON.stringify(tx)}`);
+  }
   return {
     version: 1,
+    tx: [...(tx as number[])],
     ier: stateInt(NAME, r, 'ier', 0, 0x0f),
     lcr: byte('lcr'),
     mcr: stateInt(NAME, r, 'mcr', 0, 0x1f),

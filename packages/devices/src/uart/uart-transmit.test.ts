@@ -216,3 +216,21 @@ test('StdoutSerialOutput.dispose keeps an error listener while the stream still 
   t.is(pipe.listenerCount('error'), 1);
   t.notThrows(() => pipe.emit('error', Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })));
 });
+
+test('bytes held for a busy output are part of the UART state: saved, restored, and sent once the new output takes them', (t) => {
+  const busy = new Valve();
+  const { uart } = uartWith(busy, true);
+  busy.open = false;
+  for (const b of [1, 2, 3]) uart.write(UartReg.DATA, 1, b);
+  const saved = JSON.parse(JSON.stringify(uart.saveState()));
+  t.deepEqual(saved.tx, [1, 2, 3]);
+  const out = new Valve();
+  const { uart: copy } = uartWith(out, true);
+  copy.restoreState(saved);
+  t.deepEqual(out.got, [1, 2, 3], 'the new output is not busy: they leave at once');
+  t.is(copy.read(UartReg.LSR, 1) & THRE_TEMT, THRE_TEMT);
+  const { tx: _tx, ...older } = saved; // a record from before the transmitter could be busy
+  copy.restoreState(older);
+  t.is(copy.txPending, 0);
+  t.throws(() => copy.restoreState({ ...saved, fifoEnabled: false }), { message: /tx: expected a list of at most 1 bytes/ });
+});

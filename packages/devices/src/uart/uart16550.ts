@@ -289,10 +289,12 @@ export class Uart16550 implements PioDevice, SerialReceiver, StatefulDevice<Uart
   saveState(): UartState {
     const rx: number[] = [];
     for (let i = 0; i < this.rxCount; i++) rx.push(this.rx[(this.rxHead + i) % UART_FIFO_SIZE]!);
+    const tx: number[] = [];
+    for (let i = 0; i < this.txCount; i++) tx.push(this.tx[(this.txHead + i) % UART_FIFO_SIZE]!);
     return {
       version: 1, ier: this.ier, lcr: this.lcr, mcr: this.mcr, scr: this.scr, dll: this.dll, dlm: this.dlm,
       fifoEnabled: this.fifoEnabled, rxTrigger: this.rxTrigger, rx, lastRx: this.lastRx, overrun: this.overrun,
-      thrInterrupt: this.thrInterrupt, msrDelta: this.msrDelta,
+      thrInterrupt: this.thrInterrupt, msrDelta: this.msrDelta, tx,
     };
   }
 
@@ -319,8 +321,13 @@ export class Uart16550 implements PioDevice, SerialReceiver, StatefulDevice<Uart
     this.overrun = s.overrun;
     this.thrInterrupt = s.thrInterrupt;
     this.msrDelta = s.msrDelta;
+    this.tx.fill(0);
+    this.tx.set(s.tx ?? []);
+    this.txHead = 0;
+    this.txCount = s.tx?.length ?? 0;
     this.updateIrq();
     this.notifyRxSpace();
+    this.txDrain(); // the output this UART is restored onto may take them now
   }
 
   private rxCapacity(): number {
