@@ -18,7 +18,7 @@ if (missing) console.log(`skipping the telemetry client example test: ${missing}
   const container = createHyvisorContainer();
   registerKvmBackend(container);
   registerMinimalStrategy(container);
-  const config = validateConfig({ name: 'client-demo', backend: 'kvm', strategy: 'minimal', guest: { kernel: elf, cmdline: 'exits=200000' }, serial: { output: 'none' } });
+  const config = validateConfig({ name: 'client-demo', backend: 'kvm', strategy: 'minimal', board: 'testbed', guest: { kernel: elf, cmdline: 'exits=200000' }, serial: { output: 'none' } });
   const composed = createMachineFromConfig(container, config);
   composed.machine.own(attachStandInProbes(composed.machine));
   const server = await TelemetryServer.start(composed.machine, { port: 0, intervalMs: 25, env: {} });

@@ -36,7 +36,7 @@ async function runAll(sliceMs: number, iterations: number): Promise<Outcome> {
   registerHvmStrategies(container);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hyvisor-emu-det-'));
   const config = validateConfig({
-    name: 'determinism', backend: 'emu', strategy: 'hvm-userspace', memory: '64MiB',
+    name: 'determinism', backend: 'emu', strategy: 'hvm-userspace', board: 'testbed', memory: '64MiB',
     guest: { kernel: testbedElf, workload: 'all', iterations }, serial: { output: 'buffer' },
     storage: { path: path.join(dir, 'disk.img'), size: '16MiB' }, timeLimit: '300s', slice: `${sliceMs}ms`,
   });

@@ -72,7 +72,7 @@ export async function runHostile(o: HostileOptions): Promise<HostileRun> {
   registerPvStrategy(container);
   registerHybridStrategy(container);
   const config = validateConfig({
-    name: `hostile-${o.guest}`, backend: o.backend ?? 'emu', strategy: o.strategy ?? 'minimal', memory: o.memory ?? '64MiB',
+    name: `hostile-${o.guest}`, backend: o.backend ?? 'emu', strategy: o.strategy ?? 'minimal', board: 'testbed', memory: o.memory ?? '64MiB',
     guest: { kernel: hostileElf(o.guest), cmdline: o.arg !== undefined ? `n=${o.arg}` : '' },
     serial: { output: o.serial ?? 'buffer', ...(o.bufferLimit ? { bufferLimit: o.bufferLimit } : {}) },
     timeLimit: o.timeLimit ?? '120s',

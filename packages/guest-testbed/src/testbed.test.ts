@@ -251,7 +251,7 @@ function tinyMachine(code: readonly number[], strategy: unknown, extraFacets?: (
   registerHybridStrategy(c);
   extraFacets?.(c);
   const config = validateConfig({
-    name: 'tiny', backend: 'kvm', strategy, memory: '16MiB', guest: { kernel: tinyElf(code) },
+    name: 'tiny', backend: 'kvm', strategy, board: 'testbed', memory: '16MiB', guest: { kernel: tinyElf(code) },
     serial: { output: 'buffer' }, timeLimit: '60s',
   });
   return createMachineFromConfig(c, config);
@@ -627,7 +627,7 @@ for (const workload of ['memory', 'syscall']) {
     registerMinimalStrategy(container);
     registerPvStrategy(container);
     const config = validateConfig({
-      name: `testbed-cr3-${workload}`, backend: 'emu', strategy: 'pv', memory: '64MiB',
+      name: `testbed-cr3-${workload}`, backend: 'emu', strategy: 'pv', board: 'testbed', memory: '64MiB',
       guest: { kernel: TESTBED_ELF, workload, iterations: 50 },
       serial: { output: 'buffer' }, storage: { path: path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hyvisor-cr3-')), 'disk.img'), size: '16MiB' },
       timeLimit: '300s',

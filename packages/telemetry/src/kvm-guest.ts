@@ -46,7 +46,7 @@ function build(cfg: Record<string, unknown>): ComposedMachine {
   registerKvmBackend(container);
   registerMinimalStrategy(container);
   registerHvmStrategies(container);
-  const config = validateConfig({ backend: 'kvm', memory: '64MiB', serial: { output: 'none' }, timeLimit: '60s', ...cfg });
+  const config = validateConfig({ backend: 'kvm', board: 'testbed', memory: '64MiB', serial: { output: 'none' }, timeLimit: '60s', ...cfg });
   const composed = createMachineFromConfig(container, config);
   composed.machine.own(attachStandInProbes(composed.machine));
   return composed;

@@ -20,7 +20,7 @@ function tempDir(): string {
 test('a minimal config gets the documented defaults', (t) => {
   const c = validateConfig(minimal);
   t.deepEqual(c, {
-    name: 'vm', backend: 'kvm', strategy: 'minimal', board: 'testbed', devices: [], memory: 64 * 1024 * 1024, vcpus: 1,
+    name: 'vm', backend: 'kvm', strategy: 'minimal', board: 'minimal', devices: [], memory: 64 * 1024 * 1024, vcpus: 1,
     guest: { kernel: '/guests/hello.elf', cmdline: '' },
     serial: { output: 'stdout', input: 'none' },
     timeLimitMs: 0, sliceMs: 10,

@@ -98,10 +98,11 @@ export interface DeviceSpec {
 }
 
 /**
- * The board when a config names none: `testbed`, the device set every machine had before boards
- * existed, so configs written before `board:` keep working. New configs should name their board.
+ * The board when a config names none: `minimal` (COM1 and the debug-exit port). The test devices
+ * of the `testbed` board are opt-in: the stall device can hold the VMM's thread and the others
+ * exist only for the testbed guest's workloads and the benchmarks.
  */
-export const DEFAULT_BOARD = 'testbed';
+export const DEFAULT_BOARD = 'minimal';
 
 /** A validated VM configuration. Paths are absolute. */
 export interface VmConfig {

@@ -47,10 +47,11 @@ function msg(fn: () => unknown): string {
   throw new Error('expected a ConfigError');
 }
 
-test('a config without board gets the testbed board', (t) => {
+test('a config without board gets the minimal board: the test devices are opt-in', (t) => {
   const p = plan({});
-  t.is(p.board, 'testbed');
-  t.deepEqual(p.devices.map((d) => d.name), ['com1', 'debug-exit', 'bench']);
+  t.is(p.board, 'minimal');
+  t.deepEqual(p.devices.map((d) => d.name), ['com1', 'debug-exit']);
+  t.deepEqual(plan({ board: 'testbed' }).devices.map((d) => d.name), ['com1', 'debug-exit', 'bench']);
 });
 
 test('the minimal board has COM1 and the exit port only; devices are added after it', (t) => {
@@ -97,7 +98,7 @@ test('irq on a device without an interrupt line is refused', (t) => {
 });
 
 test('two devices on the same ports are a clash naming both and the fix', (t) => {
-  t.is(msg(() => plan({ devices: [{ device: 'delay', name: 'd2', port: 0x511 }] }, 'vm.yaml')),
+  t.is(msg(() => plan({ board: 'testbed', devices: [{ device: 'delay', name: 'd2', port: 0x511 }] }, 'vm.yaml')),
     "vm.yaml: devices[0]: delay 'd2' at ports [0x511, 0x512) clashes with 'bench' (bench-counter, board testbed) at [0x510, 0x512); move one with port:, or give this entry name: bench to replace it");
   t.regex(msg(() => plan({ board: 'minimal', devices: [{ device: 'delay', name: 'a' }, { device: 'delay', name: 'b' }] })), /^devices\[1\]: delay 'b' at ports \[0x530, 0x531\) clashes with 'a' \(delay, devices\[0\]\)/);
 });

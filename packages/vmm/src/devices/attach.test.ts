@@ -31,7 +31,7 @@ const serial = { output: 'buffer', input: 'none' } as const;
 
 test('the testbed board puts its five devices on their ports, wired to the machine', (t) => {
   const { h, raised, exits } = host();
-  const d = attachDevices(h, plan({}), { serial });
+  const d = attachDevices(h, plan({ board: 'testbed' }), { serial });
   t.deepEqual(h.pio.ranges.map((r) => [r.name, r.base, r.length]), [['com1', 0x3f8, 8], ['debug-exit', 0xf4, 4], ['bench', 0x510, 2], ['irq-test', 0x512, 2], ['stall', 0x514, 4]]);
   h.pio.write(0x3f8, 1, 0x41);
   t.is((d.serialOutput as BufferSerialOutput).text(), 'A');
@@ -83,7 +83,7 @@ test('a factory that throws is a composition error naming the device', (t) => {
 });
 
 test('device states: saved by instance name as plain data, restored onto a machine with the same devices', (t) => {
-  const a = attachDevices(host().h, plan({}), { serial });
+  const a = attachDevices(host().h, plan({ board: 'testbed' }), { serial });
   a.bench.write(0, 1, 0);
   a.bench.write(0, 1, 0);
   a.irqTest.write(0, 1, 1);
@@ -91,7 +91,7 @@ test('device states: saved by instance name as plain data, restored onto a machi
   const saved = JSON.parse(JSON.stringify(a.saveState()));
   t.deepEqual(Object.keys(saved), ['com1', 'debug-exit', 'bench', 'irq-test', 'stall']);
   const { h, raised } = host();
-  const b = attachDevices(h, plan({}), { serial });
+  const b = attachDevices(h, plan({ board: 'testbed' }), { serial });
   b.restoreState(saved);
   t.deepEqual(b.saveState(), a.saveState());
   t.is(b.bench.count, 2);

@@ -35,7 +35,7 @@ function compose(cmdline: string, extra: Record<string, unknown> = {}): Composed
   registerKvmBackend(c);
   registerMinimalStrategy(c);
   const config = validateConfig({
-    name: 't', backend: 'kvm', strategy: 'minimal', memory: '32MiB',
+    name: 't', backend: 'kvm', strategy: 'minimal', board: 'testbed', memory: '32MiB',
     guest: { kernel: helloElf, cmdline }, serial: { output: 'buffer' }, ...extra,
   });
   return createMachineFromConfig(c, config);
