@@ -1,18 +1,12 @@
 /** examples/compose.ts, run as a user would, after `pnpm build`. */
-import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { kvmTest } from '@hyvisor/backend-kvm/testing';
 
 const dist = path.dirname(fileURLToPath(import.meta.url));
 
-test('compose.ts builds the hello VM in code and runs it [kvm]', (t) => {
-  if (!fs.existsSync('/dev/kvm')) {
-    t.log('skipped: /dev/kvm is missing on this host');
-    t.pass();
-    return;
-  }
+kvmTest('compose.ts builds the hello VM in code and runs it', (t) => {
   const r = spawnSync(process.execPath, [path.join(dist, 'compose.js'), 'exit=4'], { encoding: 'utf8', timeout: 60_000 });
   t.is(r.status, 4, r.stderr);
   t.is(r.stdout, 'Hello from the Hyvisor guest! RAM: 64 MiB, cmdline: "exit=4"\n');

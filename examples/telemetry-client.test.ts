@@ -1,20 +1,17 @@
 import 'reflect-metadata';
-import test from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createHyvisorContainer, validateConfig } from '@hyvisor/core';
 import { registerKvmBackend } from '@hyvisor/backend-kvm';
+import { kvmTest } from '@hyvisor/backend-kvm/testing';
 import { createMachineFromConfig, registerMinimalStrategy } from '@hyvisor/vmm';
 import { TelemetryServer, attachStandInProbes } from '@hyvisor/telemetry';
 import { runTelemetryClient } from './telemetry-client.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const elf = path.join(root, 'packages/guest-hello/build/hello.elf');
-const missing = !fs.existsSync('/dev/kvm') ? '/dev/kvm is missing' : !fs.existsSync(elf) ? `${elf} is missing` : undefined;
-if (missing) console.log(`skipping the telemetry client example test: ${missing}`);
-
-(missing ? test.skip : test)('the telemetry client example prints a live summary of a running guest [kvm]', async (t) => {
+kvmTest('the telemetry client example prints a live summary of a running guest', async (t) => {
   const container = createHyvisorContainer();
   registerKvmBackend(container);
   registerMinimalStrategy(container);
@@ -36,4 +33,4 @@ if (missing) console.log(`skipping the telemetry client example test: ${missing}
   t.true(s.maxExitRate > 0);
   t.is(s.finalState, 'stopped');
   t.is(s.dropped, 0);
-});
+}, { needs: () => (fs.existsSync(elf) ? undefined : `${elf} is missing: run \`pnpm build\``) });

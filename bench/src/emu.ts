@@ -7,7 +7,6 @@
  * each round the two alternate who goes first, so the host's drift hits both alike.
  * @module
  */
-import 'reflect-metadata';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';

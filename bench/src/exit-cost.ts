@@ -4,7 +4,6 @@
  * same host, in the same run, alternating rounds.
  * @module
  */
-import 'reflect-metadata';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -8,7 +8,6 @@
  * nothing would measure telemetry off.
  * @module
  */
-import 'reflect-metadata';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { createHyvisorContainer, loadConfigFile, parseConfigText, validateConfig, ConfigError, Irq, type VmConfig } from '@hyvisor/core';
 import { registerEmuBackend } from '@hyvisor/backend-emu';
 import { registerKvmBackend } from '@hyvisor/backend-kvm';
+import { requireKvm } from '@hyvisor/backend-kvm/testing';
 import { registerHvmStrategies } from '@hyvisor/strategy-hvm';
 import { registerBuiltinDevices, type BufferSerialOutput } from '@hyvisor/devices';
 import { createMachineFromConfig } from '@hyvisor/vmm';
@@ -23,14 +24,6 @@ const here = path.dirname(fileURLToPath(import.meta.url)); // examples/dist/plug
 const pluginDir = path.resolve(here, '../../plugin');
 const configFile = path.join(pluginDir, 'plugin.yaml');
 const testbedElf = path.resolve(here, '../../../packages/guest-testbed/build/testbed.elf');
-const hasKvm = (() => {
-  try {
-    fs.accessSync('/dev/kvm', fs.constants.R_OK | fs.constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 /** plugin.yaml as the CLI reads it, with the backend, iteration count and a private disk overridden. */
 function config(backend: string, iterations: number): VmConfig {
@@ -85,12 +78,7 @@ guestTest('plugin.yaml: the testbed irq workload through a third-party device an
 });
 
 guestTest('plugin.yaml: the same on KVM [kvm]', async (t) => {
-  if (!hasKvm) {
-    t.log('skipped: /dev/kvm is missing or not accessible on this host');
-    t.pass();
-    return;
-  }
-  await runIrqWorkload(t, 'kvm', 200);
+  if (requireKvm(t)) await runIrqWorkload(t, 'kvm', 200);
 });
 
 test('plugin.yaml validates as the CLI loads it', (t) => {

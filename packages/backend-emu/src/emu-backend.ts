@@ -34,7 +34,7 @@ export class EmuBackend implements Backend {
   private disposed = false;
 
   createVm(options: VmOptions = {}): EmuVm {
-    if (this.disposed) throw new BackendError('EmuBackend.createVm: the backend is disposed');
+    if (this.disposed) throw new BackendError('EmuBackend.createVm: the backend is disposed', { operation: 'EmuBackend.createVm' });
     const vm = new EmuVm(this.info, options.name ?? `vm${this.vms.size}`, () => this.vms.delete(vm));
     this.vms.add(vm);
     return vm;

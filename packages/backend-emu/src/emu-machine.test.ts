@@ -19,18 +19,14 @@ const testbedElf = path.join(root, 'packages/guest-testbed/build/testbed.elf');
 interface Booted { result: RunResult; text: string; retired: number; unimplemented: number }
 
 async function boot(elf: string, cmdline: string, memoryMiB = 64): Promise<Booted> {
-  const backend = new EmuBackend();
-  const machine = new Machine({ backend, strategy: minimalStrategy(), memory: memoryMiB * 1024 * 1024, timeLimitMs: 60_000 });
-  machine.own(backend);
-  try {
-    const devices = addStandardDevices(machine, { output: 'buffer', input: 'none' });
-    machine.loadKernelFile(elf, cmdline);
-    const result = await machine.run();
-    const vcpu = machine.vcpu as EmuVcpu;
-    return { result, text: (devices.serialOutput as BufferSerialOutput).text(), retired: vcpu.instructionsRetired, unimplemented: vcpu.unimplementedInstructions };
-  } finally {
-    machine.dispose();
-  }
+  using backend = new EmuBackend();
+  // `using` releases the machine, then the backend (its creator's job, never the machine's).
+  using machine = new Machine({ backend, strategy: minimalStrategy(), memory: memoryMiB * 1024 * 1024, timeLimitMs: 60_000 });
+  const devices = addStandardDevices(machine, { output: 'buffer', input: 'none' });
+  machine.loadKernelFile(elf, cmdline);
+  const result = await machine.run();
+  const vcpu = machine.vcpu as EmuVcpu;
+  return { result, text: (devices.serialOutput as BufferSerialOutput).text(), retired: vcpu.instructionsRetired, unimplemented: vcpu.unimplementedInstructions };
 }
 
 function guestTest(title: string, elf: string, fn: (t: ExecutionContext) => Promise<void>): void {

@@ -137,7 +137,7 @@ export class EmuVcpu implements Vcpu {
   // ------------------------------------------------------------------ running
 
   run(): VmExit {
-    if (this.store.isDisposed) throw new BackendError(`run: vCPU ${this.id} is disposed`);
+    if (this.store.isDisposed) throw new BackendError(`run: vCPU ${this.id} is disposed`, { operation: 'run' });
     return this.engine.run();
   }
 
@@ -163,7 +163,7 @@ export class EmuVcpu implements Vcpu {
    */
   setDeadline(ms: number): void {
     this.live('setDeadline');
-    if (!(ms >= 0)) throw new BackendError(`setDeadline: expected milliseconds >= 0, got ${ms}`);
+    if (!(ms >= 0)) throw new BackendError(`setDeadline: expected milliseconds >= 0, got ${ms}`, { operation: 'setDeadline' });
     if (ms === 0) this.engine.disarmDeadline();
     else this.engine.armDeadline(ms);
   }
@@ -297,7 +297,7 @@ export class EmuVcpu implements Vcpu {
   getMsr(index: number): bigint {
     this.live('getMsr');
     const lo = readMsr(this.cpu, index);
-    if (lo === undefined) throw new BackendError(`getMsr: MSR 0x${index.toString(16)} is not implemented by the emulator`);
+    if (lo === undefined) throw new BackendError(`getMsr: MSR 0x${index.toString(16)} is not implemented by the emulator`, { operation: 'getMsr' });
     return pairToBig(lo, this.cpu.rh);
   }
 
@@ -305,7 +305,7 @@ export class EmuVcpu implements Vcpu {
     this.live('setMsr');
     const v = BigInt.asUintN(64, value);
     if (!writeMsr(this.cpu, index, Number(v & 0xffffffffn), Number(v >> 32n))) {
-      throw new BackendError(`setMsr: MSR 0x${index.toString(16)} rejected the value 0x${v.toString(16)} (unknown MSR, reserved bits or a non-canonical address)`);
+      throw new BackendError(`setMsr: MSR 0x${index.toString(16)} rejected the value 0x${v.toString(16)} (unknown MSR, reserved bits or a non-canonical address)`, { operation: 'setMsr' });
     }
   }
 

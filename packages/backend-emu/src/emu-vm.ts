@@ -79,9 +79,9 @@ export class EmuVm implements Vm {
   createVcpu(id: number): EmuVcpu {
     this.live(`createVcpu ${id}`);
     if (!Number.isInteger(id) || id < 0 || id >= MAX_VCPUS) {
-      throw new BackendError(`createVcpu: vCPU id ${id} is out of range: the emulator accepts 0 to ${MAX_VCPUS - 1}`);
+      throw new BackendError(`createVcpu: vCPU id ${id} is out of range: the emulator accepts 0 to ${MAX_VCPUS - 1}`, { operation: 'createVcpu', values: { id } });
     }
-    if (this.vcpus.has(id)) throw new BackendError(`createVcpu: VM ${this.name} already has vCPU ${id}`);
+    if (this.vcpus.has(id)) throw new BackendError(`createVcpu: VM ${this.name} already has vCPU ${id}`, { operation: 'createVcpu', values: { id } });
     const vcpu = new EmuVcpu(id, this.memory, () => this.vcpus.delete(id));
     vcpu.cpu.cr3Policy = this.cr3Allow;
     this.vcpus.set(id, vcpu);

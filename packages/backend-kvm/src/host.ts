@@ -46,6 +46,7 @@ export function openKvmDevice(): number {
   if (!existsSync(KVM_DEVICE)) {
     throw new BackendError(
       `${KVM_DEVICE} not found: this host has no KVM (load kvm_intel/kvm_amd/kvm_pvm, or pass /dev/kvm into the container); use the emulator backend instead`,
+      { operation: 'open', values: { path: KVM_DEVICE } },
     );
   }
   const fd = native.open(KVM_DEVICE);
@@ -54,10 +55,10 @@ export function openKvmDevice(): number {
     if (errno === 13 /* EACCES */ || errno === 1 /* EPERM */) {
       throw new BackendError(
         `${KVM_DEVICE}: permission denied: add your user to the group that owns it (usually 'kvm') or run with access to it`,
-        errno,
+        { operation: 'open', errno, values: { path: KVM_DEVICE } },
       );
     }
-    throw new BackendError(`open ${KVM_DEVICE} failed: ${native.strerror(errno)}`, errno);
+    throw new BackendError(`open ${KVM_DEVICE} failed: ${native.strerror(errno)}`, { operation: 'open', errno, values: { path: KVM_DEVICE } });
   }
   return fd;
 }

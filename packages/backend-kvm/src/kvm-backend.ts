@@ -67,7 +67,7 @@ export class KvmBackend implements Backend {
       const ioc = native.ioctls;
       const version = check('KVM_GET_API_VERSION', native.ioctlInt(kvmFd, ioc['KVM_GET_API_VERSION']!, 0));
       if (version !== native.constants['KVM_API_VERSION']) {
-        throw new BackendError(`/dev/kvm has KVM API version ${version}, Hyvisor needs ${native.constants['KVM_API_VERSION']}`);
+        throw new BackendError(`/dev/kvm has KVM API version ${version}, Hyvisor needs ${native.constants['KVM_API_VERSION']}`, { operation: 'KVM_GET_API_VERSION', values: { version } });
       }
       const cap = (name: string): number => {
         const r = native.ioctlInt(kvmFd, ioc['KVM_CHECK_EXTENSION']!, native.caps[name]!);
@@ -139,7 +139,7 @@ export class KvmBackend implements Backend {
 
   /** Creates an empty VM. Throws {@link BackendError} after {@link dispose}. */
   createVm(options: VmOptions = {}): KvmVm {
-    if (this.disposed) throw new BackendError('KvmBackend.createVm: the backend is disposed');
+    if (this.disposed) throw new BackendError('KvmBackend.createVm: the backend is disposed', { operation: 'KvmBackend.createVm' });
     const vm = new KvmVm(this.host, options.name ?? `vm${this.vms.size}`, () => this.vms.delete(vm));
     this.vms.add(vm);
     return vm;

@@ -96,7 +96,7 @@ export class KvmIrqchip implements InKernelIrqchip {
       );
     }
     if (options.pit && !this.host.pit2) {
-      throw new BackendError('irqchip.create: this KVM lacks KVM_CAP_PIT2 (no in-kernel 8254 PIT); create the irqchip with { pit: false } and emulate the PIT in the VMM');
+      throw new BackendError('irqchip.create: this KVM lacks KVM_CAP_PIT2 (no in-kernel 8254 PIT); create the irqchip with { pit: false } and emulate the PIT in the VMM', { operation: 'irqchip.create' });
     }
     const ioc = native.ioctls;
     check(`KVM_CREATE_IRQCHIP (VM ${vm.name})`, native.ioctlInt(vm.vmFd, ioc['KVM_CREATE_IRQCHIP']!, 0));
@@ -126,10 +126,11 @@ export class KvmIrqchip implements InKernelIrqchip {
       assertLive(this.vm, 'irqchip.setLine', `VM ${this.vm.name}`);
       throw new BackendError(
         `irqchip.setLine: VM ${this.vm.name} has no in-kernel irqchip yet; call irqchip.create() before creating vCPUs, or inject vectors with Vcpu.queueInterrupt`,
+        { operation: 'irqchip.setLine', values: { gsi } },
       );
     }
     if (!Number.isInteger(gsi) || gsi < 0 || gsi >= IRQCHIP_GSIS) {
-      throw new BackendError(`irqchip.setLine: gsi must be an integer 0-${IRQCHIP_GSIS - 1} (the in-kernel IOAPIC's inputs; 0-15 also reach the 8259 PIC), got ${gsi}`);
+      throw new BackendError(`irqchip.setLine: gsi must be an integer 0-${IRQCHIP_GSIS - 1} (the in-kernel IOAPIC's inputs; 0-15 also reach the 8259 PIC), got ${gsi}`, { operation: 'irqchip.setLine', values: { gsi } });
     }
     arg[this.oIrqLevelIrq] = gsi;
     arg[this.oIrqLevelLevel] = level ? 1 : 0;
@@ -144,7 +145,7 @@ export class KvmIrqchip implements InKernelIrqchip {
   state(): KvmIrqchipState {
     const vm = this.vm;
     assertLive(vm, 'irqchip.state', `VM ${vm.name}`);
-    if (!this.created) throw new BackendError(`irqchip.state: VM ${vm.name} has no in-kernel irqchip yet`);
+    if (!this.created) throw new BackendError(`irqchip.state: VM ${vm.name} has no in-kernel irqchip yet`, { operation: 'irqchip.state' });
     const { native } = this.host;
     const C = native.layout.irqchip;
     const K = native.constants;

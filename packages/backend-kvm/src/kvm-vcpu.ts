@@ -180,7 +180,7 @@ export class KvmVcpu implements Vcpu {
    * Allocates nothing on the common exits; error exits build a `reason` string.
    */
   run(): VmExit {
-    if (this.store.isDisposed) throw new BackendError(`run: vCPU ${this.id} is disposed`);
+    if (this.store.isDisposed) throw new BackendError(`run: vCPU ${this.id} is disposed`, { operation: 'run' });
     // Never true with an in-kernel irqchip (queueInterrupt refuses), so such a vCPU never issues
     // KVM_INTERRUPT nor touches request_interrupt_window: KVM injects from its own LAPIC.
     if (this.irqs.size > 0) this.injectPending();
@@ -288,7 +288,7 @@ export class KvmVcpu implements Vcpu {
   /** Arms a one-shot deadline `ms` from now (0 disarms); re-arming replaces it. */
   setDeadline(ms: number): void {
     this.live('setDeadline');
-    if (!(ms >= 0)) throw new BackendError(`setDeadline: expected milliseconds >= 0, got ${ms}`);
+    if (!(ms >= 0)) throw new BackendError(`setDeadline: expected milliseconds >= 0, got ${ms}`, { operation: 'setDeadline' });
     check('timer_settime (vCPU deadline)', this.native.vcpuSetDeadline(this.handle, ms));
   }
 
@@ -314,6 +314,7 @@ export class KvmVcpu implements Vcpu {
     if (this.inKernelIrqchip) {
       throw new BackendError(
         `queueInterrupt(${vector}): vCPU ${this.id} belongs to a VM with an in-kernel irqchip, where KVM injects interrupts itself (KVM_INTERRUPT is refused); raise the device's input with vm.irqchip.setLine(gsi, level) instead`,
+        { operation: 'queueInterrupt', values: { vector } },
       );
     }
     return this.irqs.push(vector);
@@ -363,9 +364,9 @@ export class KvmVcpu implements Vcpu {
    */
   lapicRegister(offset: number): number {
     this.live('lapicRegister');
-    if (!this.inKernelIrqchip) throw new BackendError(`lapicRegister: vCPU ${this.id} has no in-kernel local APIC (irqchip.create() was not called)`);
+    if (!this.inKernelIrqchip) throw new BackendError(`lapicRegister: vCPU ${this.id} has no in-kernel local APIC (irqchip.create() was not called)`, { operation: 'lapicRegister' });
     if (!Number.isInteger(offset) || offset < 0 || offset > 0x3fc || offset % 4 !== 0) {
-      throw new BackendError(`lapicRegister: offset must be a multiple of 4 in 0-0x3fc, got ${offset}`);
+      throw new BackendError(`lapicRegister: offset must be a multiple of 4 in 0-0x3fc, got ${offset}`, { operation: 'lapicRegister' });
     }
     const A = this.native.layout.lapicState;
     const buf = new ArrayBuffer(A['size']!);
@@ -509,7 +510,7 @@ export class KvmVcpu implements Vcpu {
       }
       return out;
     }
-    throw new BackendError('KVM_GET_SUPPORTED_CPUID failed: more than 4096 leaves');
+    throw new BackendError('KVM_GET_SUPPORTED_CPUID failed: more than 4096 leaves', { operation: 'KVM_GET_SUPPORTED_CPUID' });
   }
 
   /**
@@ -533,7 +534,7 @@ export class KvmVcpu implements Vcpu {
 
   private msrBuffer(index: number, value: bigint): { buf: ArrayBuffer; dv: DataView; data: number } {
     if (!Number.isInteger(index) || index < 0 || index > 0xffff_ffff) {
-      throw new BackendError(`MSR index must be a 32-bit integer, got ${index}`);
+      throw new BackendError(`MSR index must be a 32-bit integer, got ${index}`, { operation: 'msr', values: { index } });
     }
     const M = this.native.layout.msrs;
     const buf = new ArrayBuffer(M['headerSize']! + M['entrySize']!);
@@ -550,7 +551,7 @@ export class KvmVcpu implements Vcpu {
     this.live('getMsr');
     const { buf, dv, data } = this.msrBuffer(index, 0n);
     const n = check(`KVM_GET_MSRS 0x${index.toString(16)}`, this.native.ioctlBuf(this.fd, this.native.ioctls['KVM_GET_MSRS']!, buf));
-    if (n !== 1) throw new BackendError(`KVM_GET_MSRS failed: MSR 0x${index.toString(16)} is not readable on this KVM`);
+    if (n !== 1) throw new BackendError(`KVM_GET_MSRS failed: MSR 0x${index.toString(16)} is not readable on this KVM`, { operation: 'KVM_GET_MSRS', values: { index } });
     return dv.getBigUint64(data, true);
   }
 
@@ -559,7 +560,7 @@ export class KvmVcpu implements Vcpu {
     this.live('setMsr');
     const { buf } = this.msrBuffer(index, value);
     const n = check(`KVM_SET_MSRS 0x${index.toString(16)}`, this.native.ioctlBuf(this.fd, this.native.ioctls['KVM_SET_MSRS']!, buf));
-    if (n !== 1) throw new BackendError(`KVM_SET_MSRS failed: MSR 0x${index.toString(16)} rejected the value 0x${value.toString(16)}`);
+    if (n !== 1) throw new BackendError(`KVM_SET_MSRS failed: MSR 0x${index.toString(16)} rejected the value 0x${value.toString(16)}`, { operation: 'KVM_SET_MSRS', values: { index, value } });
   }
 
   // ------------------------------------------------------------------ lifecycle

@@ -123,7 +123,7 @@ export class KvmVm implements Vm {
     const readonly = options.readonly === true;
     checkRegion(this.memory, this.info, name, gpa, size, options);
     if (this.nextSlot >= this.host.memslots) {
-      throw new BackendError(`memory region ${name}: all ${this.host.memslots} KVM memory slots are in use`);
+      throw new BackendError(`memory region ${name}: all ${this.host.memslots} KVM memory slots are in use`, { operation: 'addRegion', values: { name, slots: this.host.memslots } });
     }
 
     const buffer = checkBuffer(`mmap ${size} bytes for memory region ${name}`, native.mmap(size, -1));
@@ -153,7 +153,7 @@ export class KvmVm implements Vm {
   private refreshRegion(region: MemoryRegion): void {
     this.live(`regionRefresh.refresh ${region.name}`);
     const s = this.slots.get(region);
-    if (s === undefined) throw new BackendError(`regionRefresh.refresh: ${region.name} is not a memory region of VM ${this.name}`);
+    if (s === undefined) throw new BackendError(`regionRefresh.refresh: ${region.name} is not a memory region of VM ${this.name}`, { operation: 'regionRefresh.refresh' });
     const { native } = this.host;
     check(`KVM_SET_USER_MEMORY_REGION (${region.name}, slot ${s.slot}, delete)`, native.setMemoryRegion(this.vmFd, s.slot, 0, region.gpa, null));
     check(`KVM_SET_USER_MEMORY_REGION (${region.name}, slot ${s.slot}, add again)`, native.setMemoryRegion(this.vmFd, s.slot, s.flags, region.gpa, region.buffer));
@@ -167,9 +167,9 @@ export class KvmVm implements Vm {
   createVcpu(id: number): KvmVcpu {
     this.live(`createVcpu ${id}`);
     if (!Number.isInteger(id) || id < 0 || id >= this.host.maxVcpuId) {
-      throw new BackendError(`createVcpu: vCPU id ${id} is out of range: this KVM accepts 0 to ${this.host.maxVcpuId - 1}`);
+      throw new BackendError(`createVcpu: vCPU id ${id} is out of range: this KVM accepts 0 to ${this.host.maxVcpuId - 1}`, { operation: 'createVcpu', values: { id } });
     }
-    if (this.vcpus.has(id)) throw new BackendError(`createVcpu: VM ${this.name} already has vCPU ${id}`);
+    if (this.vcpus.has(id)) throw new BackendError(`createVcpu: VM ${this.name} already has vCPU ${id}`, { operation: 'createVcpu', values: { id } });
     this.vcpuCount++;
     const vcpu = new KvmVcpu(this.host, this.vmFd, id, this.irqchip?.created === true, () => this.vcpus.delete(id));
     this.vcpus.set(id, vcpu);
@@ -186,10 +186,10 @@ export class KvmVm implements Vm {
     this.live('ioEvents.add');
     const { native } = this.host;
     if (![1, 2, 4, 8].includes(spec.size)) {
-      throw new BackendError(`ioEvents.add: size must be 1, 2, 4 or 8 bytes, got ${spec.size}`);
+      throw new BackendError(`ioEvents.add: size must be 1, 2, 4 or 8 bytes, got ${spec.size}`, { operation: 'ioEvents.add' });
     }
     if (!Number.isSafeInteger(spec.address) || spec.address < 0 || (spec.space === 'pio' && spec.address > 0xffff)) {
-      throw new BackendError(`ioEvents.add: bad ${spec.space} address ${spec.address}`);
+      throw new BackendError(`ioEvents.add: bad ${spec.space} address ${spec.address}`, { operation: 'ioEvents.add' });
     }
     const store = new DisposableStore();
     this.store.add(store);
@@ -220,7 +220,7 @@ export class KvmVm implements Vm {
       return {
         spec,
         take(): number {
-          if (store.isDisposed) throw new BackendError(`IoEventFd.take: ioeventfd ${spec.space} 0x${spec.address.toString(16)} is disposed`);
+          if (store.isDisposed) throw new BackendError(`IoEventFd.take: ioeventfd ${spec.space} 0x${spec.address.toString(16)} is disposed`, { operation: 'IoEventFd.take' });
           return check('read eventfd', native.eventfdRead(efd));
         },
         dispose: () => store.dispose(),

@@ -126,6 +126,7 @@ export function loadNative(): KvmNative {
   }
   throw new BackendError(
     `KVM native addon not loadable (${loadError}); build it with: node packages/backend-kvm/scripts/build-native.mjs`,
+    { operation: 'loadNative' },
   );
 }
 
@@ -142,7 +143,7 @@ export function describeErrno(errno: number): string {
 /** The error for a failed operation: `"KVM_CREATE_VCPU failed: Invalid argument (EINVAL)"`. */
 export function errnoError(operation: string, result: number): BackendError {
   const errno = -result;
-  return new BackendError(`${operation} failed: ${describeErrno(errno)}`, errno);
+  return new BackendError(`${operation} failed: ${describeErrno(errno)}`, { operation, errno });
 }
 
 /** Returns `result` if it is not an error (>= 0); otherwise throws {@link errnoError}. */

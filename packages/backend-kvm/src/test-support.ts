@@ -1,28 +1,16 @@
 /**
  * Shared by this package's tests (not exported from the package): tiny 64-bit guests booted
- * from core's long-mode state, and the skip-with-a-reason wrapper for tests that need /dev/kvm.
+ * from core's long-mode state; the `[kvm]` gate comes from `@hyvisor/backend-kvm/testing`.
  * @module
  */
-import test, { type ExecutionContext } from 'ava';
+import type { ExecutionContext } from 'ava';
 import { bootRegisters, longModeSpecialRegisters, writeBootTables, type Capability, type GuestMemory } from '@hyvisor/core';
-import { kvmAvailable } from './host.js';
 import { KvmBackend } from './kvm-backend.js';
 import type { KvmVcpu } from './kvm-vcpu.js';
 import type { KvmVm } from './kvm-vm.js';
 
-/** Whether /dev/kvm is usable here, checked once per test file. */
-export const kvm = kvmAvailable();
-
-/**
- * Declares a test that needs /dev/kvm. Without KVM it still runs, logs why it did nothing and
- * passes, so the reason shows up in the test output instead of a silent skip.
- */
-export function kvmTest(title: string, fn: (t: ExecutionContext) => void | Promise<void>): void {
-  test(`${title} [kvm]`, kvm.ok ? fn : (t) => {
-    t.log(`skipped: ${kvm.reason}`);
-    t.pass();
-  });
-}
+// The KVM gate lives in the package's testing subpath; these tests use it like everyone else.
+export { kvmTest, kvmSerialTest } from './testing/index.js';
 
 /**
  * Returns false after logging `skipped: <why>` (the test then passes) unless the backend has
@@ -41,14 +29,6 @@ export function needsCapability(t: ExecutionContext, capability: Capability, det
     return false;
   }
   return true;
-}
-
-/** Same as {@link kvmTest}, but serial (for tests that count process-wide resources). */
-export function kvmSerialTest(title: string, fn: (t: ExecutionContext) => void | Promise<void>): void {
-  test.serial(`${title} [kvm]`, kvm.ok ? fn : (t) => {
-    t.log(`skipped: ${kvm.reason}`);
-    t.pass();
-  });
 }
 
 let shared: KvmBackend | undefined;

@@ -7,17 +7,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { kvmTest } from '@hyvisor/backend-kvm/testing';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const cli = path.join(root, 'packages/cli/dist/main.js');
-const hasKvm = (() => {
-  try {
-    fs.accessSync('/dev/kvm', fs.constants.R_OK | fs.constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 function hyvisor(...args: string[]) {
   const r = spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
@@ -41,16 +34,6 @@ function oneLineError(t: import('ava').ExecutionContext, r: ReturnType<typeof hy
   t.notRegex(r.stderr, /\n\s+at /, 'no stack trace');
 }
 
-function kvmTest(title: string, fn: (t: import('ava').ExecutionContext) => void | Promise<void>): void {
-  test(`${title} [kvm]`, async (t) => {
-    if (!hasKvm) {
-      t.log('skipped: /dev/kvm is missing or not accessible on this host');
-      t.pass();
-      return;
-    }
-    await fn(t);
-  });
-}
 
 kvmTest('run examples/hello.yaml prints the greeting and exits 0', (t) => {
   const r = hyvisor('run', 'examples/hello.yaml');

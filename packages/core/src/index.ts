@@ -43,4 +43,3 @@ export * from './telemetry/hub.js';
 export * from './abi/guest-abi.js';
 export * from './arch/x86_64/long-mode.js';
 export * from './time/timer-queue.js';
-export * from './time/manual-clock.js';

@@ -1,19 +1,6 @@
 import test from 'ava';
-import type { IrqLine } from '@hyvisor/core';
+import { RecordingIrqLine as RecordingIrq } from '@hyvisor/core/testing';
 import { IrqTestDevice } from './irq-test.js';
-
-class RecordingIrq implements IrqLine {
-  level = false;
-  readonly edges: ('raise' | 'lower')[] = [];
-  raise(): void {
-    this.level = true;
-    this.edges.push('raise');
-  }
-  lower(): void {
-    this.level = false;
-    this.edges.push('lower');
-  }
-}
 
 test('a write raises the line and counts the request', (t) => {
   const irq = new RecordingIrq();

@@ -5,7 +5,6 @@
  * docs/pv-abi.md and SECURITY.md say, N when its check N failed. See README.md.
  * @packageDocumentation
  */
-import 'reflect-metadata';
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';

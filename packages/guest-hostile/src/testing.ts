@@ -4,22 +4,15 @@
  * @module
  */
 import test, { type ExecutionContext } from 'ava';
-import { kvmAvailable } from '@hyvisor/backend-kvm';
+import { requireKvm } from '@hyvisor/backend-kvm/testing';
 
 /** Resident memory a hostile run may reach (the whole test process, 64 MiB of guest RAM included). */
 export const RSS_BOUND = 400 * 1024 * 1024;
-
-const kvm = kvmAvailable();
 
 /** Both backends: the emulator always; KVM where `/dev/kvm` works (the title gets `[kvm]`). */
 export function onBothBackends(title: string, fn: (t: ExecutionContext, backend: 'emu' | 'kvm') => Promise<void>): void {
   test.serial(`${title} (emulator)`, (t) => fn(t, 'emu'));
   test.serial(`${title} [kvm]`, async (t) => {
-    if (!kvm.ok) {
-      t.log(`skipped: ${kvm.reason}`);
-      t.pass();
-      return;
-    }
-    await fn(t, 'kvm');
+    if (requireKvm(t)) await fn(t, 'kvm');
   });
 }

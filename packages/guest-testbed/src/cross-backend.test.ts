@@ -3,11 +3,8 @@
  * workload results (checksums, CRCs, counts): the emulator behaves like the hardware.
  */
 import 'reflect-metadata';
-import test from 'ava';
-import { kvmAvailable } from '@hyvisor/backend-kvm';
+import { kvmSerialTest } from '@hyvisor/backend-kvm/testing';
 import { runTestbed, type GuestResult } from './harness.js';
-
-const kvm = kvmAvailable();
 
 /** Figures that depend only on the work done, not on time or host. */
 const STABLE = ['iterations', 'check', 'checksum', 'bytes', 'crc', 'sectors', 'faults', 'pteWrites', 'framesLeaked', 'interrupts', 'deviceCount'];
@@ -17,12 +14,7 @@ function stable(r: GuestResult): Record<string, unknown> {
 }
 
 for (const strategy of ['hvm-userspace', 'pv', 'hybrid']) {
-  test.serial(`${strategy}: the workloads give the same results on KVM and on the emulator [kvm]`, async (t) => {
-    if (!kvm.ok) {
-      t.log(`skipped: ${kvm.reason}`);
-      t.pass();
-      return;
-    }
+  kvmSerialTest(`${strategy}: the workloads give the same results on KVM and on the emulator`, async (t) => {
     for (const workload of ['cpu', 'memory', 'irq', 'io']) {
       const [onKvm, onEmu] = [
         await runTestbed({ backend: 'kvm', strategy, workload, iterations: 40 }),

@@ -4,7 +4,6 @@
  * tests here and by `hyvisor bench workloads`.
  * @module
  */
-import 'reflect-metadata';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';

@@ -10,23 +10,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderCHeader } from '@hyvisor/core/abi/c-header';
-import { kvmAvailable } from '@hyvisor/backend-kvm';
+import { kvmSerialTest as kvmTest } from '@hyvisor/backend-kvm/testing';
 import { TESTBED_ELF, qemuAvailable, runTestbed, runTestbedInQemu, type GuestResult, type TestbedRun } from './harness.js';
 import { scanRing0 } from './ring0-scan.js';
 
 const pkg = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const kvm = kvmAvailable();
-
-function kvmTest(title: string, fn: (t: ExecutionContext) => Promise<void>): void {
-  test.serial(`${title} [kvm]`, async (t) => {
-    if (!kvm.ok) {
-      t.log(`skipped: ${kvm.reason}`);
-      t.pass();
-      return;
-    }
-    await fn(t);
-  });
-}
 
 function only(t: ExecutionContext, run: TestbedRun, workload: string): GuestResult {
   t.is(run.exitCode, 0, `${run.reason} ${run.message}\n${run.console}`);

@@ -1,17 +1,16 @@
-import test from 'ava';
+import { kvmSerialTest } from '@hyvisor/backend-kvm/testing';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { TelemetryServer } from './server.js';
 import { parsePrometheus, promValue } from './prometheus.js';
-import { kvmMissing, repoRoot, testbedMachine } from './kvm-guest.js';
+import { guestsMissing, repoRoot, testbedMachine } from './kvm-guest.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.join(repoRoot, 'test-artifacts');
-const missing = kvmMissing() ?? (fs.existsSync(CHROMIUM) ? undefined : `${CHROMIUM} is missing (apt-get install -y chromium)`);
-if (missing) console.log(`skipping the dashboard test: ${missing}`);
-const dashTest = missing ? test.skip : test.serial;
+const missing = (): string | undefined => guestsMissing() ?? (fs.existsSync(CHROMIUM) ? undefined : `${CHROMIUM} is missing (apt-get install -y chromium)`);
+const dashTest = (title: string, fn: Parameters<typeof kvmSerialTest>[1]): void => kvmSerialTest(title, fn, { needs: missing });
 
 interface Point { t: number; v: number; total?: number; intervalMs: number; count?: number; totalCount?: number; totalMeanUs?: number }
 interface Model {

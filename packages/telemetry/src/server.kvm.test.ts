@@ -1,13 +1,11 @@
-import test from 'ava';
+import { kvmSerialTest } from '@hyvisor/backend-kvm/testing';
 import { Ports } from '@hyvisor/core';
 import { TelemetryServer } from './server.js';
 import { parsePrometheus, promValue } from './prometheus.js';
 import { TestClient } from './test-helpers.js';
-import { helloMachine, kvmMissing } from './kvm-guest.js';
+import { guestsMissing, helloMachine } from './kvm-guest.js';
 
-const missing = kvmMissing();
-if (missing) console.log(`skipping telemetry KVM tests: ${missing}`);
-const kvmTest = missing ? test.skip : test.serial;
+const kvmTest = (title: string, fn: Parameters<typeof kvmSerialTest>[1]): void => kvmSerialTest(title, fn, { needs: guestsMissing });
 
 kvmTest('a live hello guest streams exits per kind and port that match /metrics [kvm]', async (t) => {
   const exits = 200_000;

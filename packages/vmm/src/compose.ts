@@ -10,7 +10,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { DependencyContainer } from 'tsyringe';
 import {
   BACKENDS, BOARDS, BoardRegistry, DEVICES, DeviceRegistry, FACETS, FacetRegistry, STRATEGIES, planDevices, planStrategy,
-  type DevicePlan, type Disposable, type StrategyPlan, type VmConfig,
+  type Backend, type DevicePlan, type Disposable, type StrategyPlan, type VmConfig,
 } from '@hyvisor/core';
 import { addBuiltinDevices } from '@hyvisor/devices';
 import { Machine } from './machine/machine.js';
@@ -28,11 +28,19 @@ export interface ConsoleStreams {
  */
 export type StandardDevices = MachineDevices;
 
-/** A machine built from config, with its devices. */
+/**
+ * A machine built from config, with its devices and the backend opened for it. Disposing it
+ * disposes the machine, then the backend: {@link createMachineFromConfig} created the backend, so
+ * it is the composed machine's to release (the machine itself never disposes its backend).
+ */
 export interface ComposedMachine extends Disposable {
   readonly machine: Machine;
   /** The board's devices and the config's, by instance name and typed accessors. */
   readonly devices: MachineDevices;
+  /** The backend opened from `config.backend`; released by {@link dispose}, after the machine. */
+  readonly backend: Backend;
+  /** `using composed = createMachineFromConfig(…)`: the same as {@link dispose}. */
+  [Symbol.dispose](): void;
 }
 
 /**
@@ -83,7 +91,11 @@ export function planStrategyFromConfig(container: DependencyContainer, config: V
   return planStrategy(config.strategy, container.resolve(STRATEGIES), facets);
 }
 
-/** Builds a machine from a validated config: backend, strategy, board and devices, guest kernel. */
+/**
+ * Builds a machine from a validated config: backend, strategy, board and devices, guest kernel.
+ * It opens the backend, so the returned {@link ComposedMachine} owns it; on a failure here
+ * everything opened so far is released before the error is thrown.
+ */
 export function createMachineFromConfig(container: DependencyContainer, config: VmConfig, streams: ConsoleStreams = {}): ComposedMachine {
   // Before opening the backend: the cheaper mistakes first.
   const plan = planStrategyFromConfig(container, config);
@@ -100,13 +112,19 @@ export function createMachineFromConfig(container: DependencyContainer, config: 
     backend.dispose();
     throw err;
   }
-  machine.own(backend);
+  const release = (): void => {
+    try {
+      machine.dispose();
+    } finally {
+      backend.dispose();
+    }
+  };
   try {
     const devices = attachDevices(machine, devicePlan, { serial: config.serial, ...streams });
     machine.loadKernelFile(config.guest.kernel, config.guest.cmdline);
-    return { machine, devices, dispose: () => machine.dispose() };
+    return { machine, devices, backend, dispose: release, [Symbol.dispose]: release };
   } catch (err) {
-    machine.dispose();
+    release();
     throw err;
   }
 }

@@ -14,23 +14,19 @@
 import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
 import type { Backend } from '@hyvisor/core';
-import { KvmBackend, kvmAvailable } from '@hyvisor/backend-kvm';
+import { KvmBackend } from '@hyvisor/backend-kvm';
+import { requireKvm } from '@hyvisor/backend-kvm/testing';
 import { EmuBackend } from '../emu-backend.js';
 import { AF, OF, PF, SF, SNAPSHOT_BYTES, SNAPSHOT_NAMES, ZF, assemble, genStep, type GenInsn } from './gen.js';
 import { GPRS, USER_CODE, USER_DATA, runRing3, type Ring3Input, type Ring3Output } from './ring3.js';
 import { hex } from '../test-support.js';
 
-const kvm = kvmAvailable();
 let kvmBackend: Backend | undefined;
 const emuBackend = new EmuBackend();
 
 function diffTest(title: string, fn: (t: ExecutionContext, kvm: Backend) => void): void {
   test.serial(`${title} [kvm]`, (t) => {
-    if (!kvm.ok) {
-      t.log(`skipped: ${kvm.reason}`);
-      t.pass();
-      return;
-    }
+    if (!requireKvm(t)) return;
     kvmBackend ??= new KvmBackend();
     fn(t, kvmBackend);
   });

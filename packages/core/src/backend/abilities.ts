@@ -150,7 +150,7 @@ export function offerAbilities<F extends AbilityFactories>(info: BackendInfo, fa
     const factory = factories[name] as (() => unknown) | undefined;
     const offered = info.capabilities.has(capability);
     if (offered && factory === undefined) {
-      throw new BackendError(`backend ${info.name} lists capability ${capability} but its VMs have no ${name}`);
+      throw new BackendError(`backend ${info.name} lists capability ${capability} but its VMs have no ${name}`, { operation: 'createVm', values: { backend: info.name, capability } });
     }
     if (factory !== undefined) out[name] = offered ? factory() : undefined;
   }

@@ -29,7 +29,7 @@ export class InterruptQueue {
    */
   push(vector: number): boolean {
     if (!Number.isInteger(vector) || vector < 0 || vector > 255) {
-      throw new BackendError(`queueInterrupt: vector must be an integer 0-255, got ${vector}`);
+      throw new BackendError(`queueInterrupt: vector must be an integer 0-255, got ${vector}`, { operation: 'queueInterrupt', values: { vector } });
     }
     if (this.count === INTERRUPT_QUEUE_SIZE) return false;
     this.ring[(this.head + this.count) % INTERRUPT_QUEUE_SIZE] = vector;

@@ -16,7 +16,7 @@ export const REGION_ALIGNMENT = 4096;
  * the hot path, which tests `isDisposed` inline.
  */
 export function assertLive(resource: { readonly isDisposed: boolean }, operation: string, what: string): void {
-  if (resource.isDisposed) throw new BackendError(`${operation}: ${what} is disposed`);
+  if (resource.isDisposed) throw new BackendError(`${operation}: ${what} is disposed`, { operation });
 }
 
 /**
@@ -28,9 +28,9 @@ export function assertLive(resource: { readonly isDisposed: boolean }, operation
 export function checkRegion(memory: GuestMemory, info: BackendInfo, name: string, gpa: number, size: number, options: RegionOptions = {}): void {
   memory.checkPlacement(name, gpa, size);
   if (gpa % REGION_ALIGNMENT !== 0 || size % REGION_ALIGNMENT !== 0) {
-    throw new BackendError(`memory region ${name}: backend ${info.name} maps whole 4 KiB pages; gpa 0x${gpa.toString(16)} and size 0x${size.toString(16)} must be multiples of 0x1000`);
+    throw new BackendError(`memory region ${name}: backend ${info.name} maps whole 4 KiB pages; gpa 0x${gpa.toString(16)} and size 0x${size.toString(16)} must be multiples of 0x1000`, { operation: 'addRegion', values: { name, gpa, size } });
   }
   if (options.readonly === true && !info.capabilities.has('readonly-memory')) {
-    throw new BackendError(`memory region ${name}: backend ${info.name} (${info.flavour}) lacks the readonly-memory capability`);
+    throw new BackendError(`memory region ${name}: backend ${info.name} (${info.flavour}) lacks the readonly-memory capability`, { operation: 'addRegion', values: { name, readonly: true } });
   }
 }

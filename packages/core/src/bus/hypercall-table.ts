@@ -49,10 +49,10 @@ export class HypercallTable {
   /** Registers `handler` for `nr`. Throws {@link WiringError} if taken or out of range. */
   register(nr: number, name: string, handler: HypercallHandler): void {
     if (!Number.isInteger(nr) || nr < 0 || nr > MAX_HYPERCALL) {
-      throw new WiringError(`hypercall ${name}: number ${nr} is outside 0..${MAX_HYPERCALL}`);
+      throw new WiringError(`hypercall ${name}: number ${nr} is outside 0..${MAX_HYPERCALL}`, 'HypercallTable.register', { name, nr });
     }
     const taken = this.names[nr];
-    if (taken !== undefined) throw new WiringError(`hypercall ${name}: number ${nr} is already taken by ${taken}`);
+    if (taken !== undefined) throw new WiringError(`hypercall ${name}: number ${nr} is already taken by ${taken}`, 'HypercallTable.register', { name, nr, owner: taken });
     this.handlers[nr] = handler;
     this.names[nr] = name;
   }

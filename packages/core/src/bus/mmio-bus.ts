@@ -28,12 +28,13 @@ export class MmioBus {
   /** Gives `[base, base+length)` to `device`. Throws {@link WiringError} on overlap or a bad range. */
   register(name: string, base: number, length: number, device: MmioDevice): void {
     if (!Number.isSafeInteger(base) || !Number.isSafeInteger(length) || base < 0 || length < 1) {
-      throw new WiringError(`mmio device ${name}: bad range base=${base} length=${length}`);
+      throw new WiringError(`mmio device ${name}: bad range base=${base} length=${length}`, 'MmioBus.register', { name, base, length });
     }
     for (const r of this.sorted) {
       if (base < r.base + r.length && r.base < base + length) {
         throw new WiringError(
           `mmio device ${name} [${hex(base)}, ${hex(base + length)}) overlaps ${r.name} [${hex(r.base)}, ${hex(r.base + r.length)})`,
+          'MmioBus.register', { name, base, length, owner: r.name },
         );
       }
     }

@@ -31,7 +31,7 @@ export class PioBus {
    */
   register(name: string, base: number, length: number, device: PioDevice): void {
     if (!Number.isInteger(base) || !Number.isInteger(length) || base < 0 || length < 1 || base + length > 0x10000) {
-      throw new WiringError(`pio device ${name}: ports ${base}+${length} are outside 0x0..0xffff`);
+      throw new WiringError(`pio device ${name}: ports ${base}+${length} are outside 0x0..0xffff`, 'PioBus.register', { name, base, length });
     }
     for (let p = base; p < base + length; p++) {
       const o = this.owner[p]!;
@@ -39,10 +39,11 @@ export class PioBus {
         const other = this.rangeList[o - 1]!;
         throw new WiringError(
           `pio device ${name} [${hex(base)}, ${hex(base + length)}) overlaps ${other.name} [${hex(other.base)}, ${hex(other.base + other.length)})`,
+          'PioBus.register', { name, base, length, owner: other.name },
         );
       }
     }
-    if (this.rangeList.length >= 0xffff) throw new WiringError('pio bus is full');
+    if (this.rangeList.length >= 0xffff) throw new WiringError('pio bus is full', 'PioBus.register', { name });
     this.rangeList.push({ name, base, length, device });
     const tag = this.rangeList.length;
     this.owner.fill(tag, base, base + length);

@@ -17,7 +17,7 @@ export function loadConfigFile(file: string): VmConfig {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, expected a YAML or JSON file' : `cannot read (${code ?? String(err)})`;
-    throw new ConfigError(`${file}: ${why}`);
+    throw new ConfigError(`${file}: ${why}`, { file });
   }
   return validateConfig(parseConfigText(text, file), { file });
 }
@@ -28,7 +28,7 @@ export function parseConfigText(text: string, file = 'config'): unknown {
     try {
       return JSON.parse(text);
     } catch (err) {
-      throw new ConfigError(`${file}: not valid JSON: ${(err as Error).message}`);
+      throw new ConfigError(`${file}: not valid JSON: ${(err as Error).message}`, { file });
     }
   }
   // Loaded here, not at import: ~70 CommonJS modules that a JSON config or composing in code never needs.
@@ -38,8 +38,8 @@ export function parseConfigText(text: string, file = 'config'): unknown {
   } catch (err) {
     if (err instanceof YAMLParseError) {
       const where = err.linePos?.[0] ? `line ${err.linePos[0].line}, column ${err.linePos[0].col}` : 'somewhere';
-      throw new ConfigError(`${file}: not valid YAML at ${where}: ${err.message.split('\n')[0]}`);
+      throw new ConfigError(`${file}: not valid YAML at ${where}: ${err.message.split('\n')[0]}`, { file });
     }
-    throw new ConfigError(`${file}: not valid YAML: ${String(err)}`);
+    throw new ConfigError(`${file}: not valid YAML: ${String(err)}`, { file });
   }
 }

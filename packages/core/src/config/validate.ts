@@ -33,7 +33,7 @@ export interface ConfigSource {
 export function validateConfig(raw: unknown, source: ConfigSource = {}): VmConfig {
   const prefix = source.file ? `${source.file}: ` : '';
   const fail = (field: string, message: string): never => {
-    throw new ConfigError(`${prefix}${field}: ${message}`, field);
+    throw new ConfigError(`${prefix}${field}: ${message}`, source.file !== undefined ? { field, file: source.file } : { field });
   };
   const baseDir = source.baseDir ?? (source.file ? path.dirname(path.resolve(source.file)) : process.cwd());
 

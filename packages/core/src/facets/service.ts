@@ -10,8 +10,9 @@
  * service names *what* is needed; whichever facet provides it will do.
  * @module
  */
-import 'reflect-metadata';
-import { container as rootContainer, type DependencyContainer } from 'tsyringe';
+import type { DependencyContainer } from 'tsyringe';
+// Through di/tsyringe.ts: it loads reflect-metadata first, with require (see there why).
+import { rootContainer } from '../di/tsyringe.js';
 import { WiringError } from '../errors.js';
 import type { Disposable } from '../lifecycle/disposable.js';
 import type { MachineContext } from './facet.js';

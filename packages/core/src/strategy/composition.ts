@@ -126,7 +126,7 @@ export function assertComposable(strategy: Composition, backend: BackendInfo, op
   const conflicts = compositionConflicts(strategy);
   if (missing.length > 0 || conflicts.length > 0) {
     const lines = [...missing.map(missingLine), ...conflicts.map(conflictLine)];
-    throw new CompositionError(`strategy ${name} is not a valid composition: ${lines.join('; ')}`, missing, conflicts);
+    throw new CompositionError(`strategy ${name} is not a valid composition: ${lines.join('; ')}`, missing, conflicts, `strategy ${name}`);
   }
   const caps = missingCapabilities(strategy, backend);
   if (caps.length === 0) return;
@@ -134,6 +134,8 @@ export function assertComposable(strategy: Composition, backend: BackendInfo, op
   throw new CompositionError(
     `strategy ${name} cannot run on backend ${backend.name} (${backend.flavour}): ${lines.join('; ')}, which ${backend.name} does not offer`,
     caps.map((m) => ({ kind: 'capability' as const, ...m })),
+    [],
+    `strategy ${name}`,
   );
 }
 

@@ -134,7 +134,7 @@ function callFactory(factory: Factory, backend: BackendInfo, field: string, labe
   try {
     return factory(backend);
   } catch (err) {
-    throw new CompositionError(`${field}: the factory of ${label} failed: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`);
+    throw new CompositionError(`${field}: the factory of ${label} failed: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`, [], [], field);
   }
 }
 

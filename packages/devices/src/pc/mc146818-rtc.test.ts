@@ -1,5 +1,6 @@
 import test from 'ava';
-import { ManualClock, type IrqLine } from '@hyvisor/core';
+import type { IrqLine } from '@hyvisor/core';
+import { ManualClock } from '@hyvisor/core/testing';
 import { Mc146818Rtc } from './mc146818-rtc.js';
 
 /** 2026-12-06 13:45:30.000 UTC, a Sunday. */

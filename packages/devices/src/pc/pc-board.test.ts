@@ -1,5 +1,6 @@
 import test from 'ava';
-import { ConfigError, ManualClock, type DeviceContext, type PioDevice } from '@hyvisor/core';
+import { ConfigError, type DeviceContext, type PioDevice } from '@hyvisor/core';
+import { ManualClock } from '@hyvisor/core/testing';
 import { BUILTIN_DEVICES, i8042Device, pcBoard, postCodeDevice, rtcDevice } from '../builtin.js';
 
 function context(name: string, exits: number[] = []): DeviceContext {

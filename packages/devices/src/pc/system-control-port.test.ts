@@ -1,5 +1,5 @@
 import test from 'ava';
-import { ManualClock } from '@hyvisor/core';
+import { ManualClock } from '@hyvisor/core/testing';
 import { SystemControlPort, type TimerChannel2 } from './system-control-port.js';
 
 // Port 0x61 as the PC/AT technical reference gives it: bit 0 timer 2 gate, bit 1 speaker data,

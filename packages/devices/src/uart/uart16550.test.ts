@@ -1,5 +1,5 @@
 import test from 'ava';
-import type { IrqLine } from '@hyvisor/core';
+import { RecordingIrqLine as RecordingIrq } from '@hyvisor/core/testing';
 import { BufferSerialOutput } from './serial-io.js';
 import { Uart16550 } from './uart16550.js';
 
@@ -45,19 +45,6 @@ const Msr = {
 } as const;
 
 /** Records every edge of the interrupt line. */
-class RecordingIrq implements IrqLine {
-  level = false;
-  readonly edges: ('raise' | 'lower')[] = [];
-  raise(): void {
-    this.level = true;
-    this.edges.push('raise');
-  }
-  lower(): void {
-    this.level = false;
-    this.edges.push('lower');
-  }
-}
-
 function setup() {
   const irq = new RecordingIrq();
   const out = new BufferSerialOutput();

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { ManualClock as FakeClock } from '@hyvisor/core';
+import { ManualClock as FakeClock } from '@hyvisor/core/testing';
 import { Lapic } from './lapic.js';
 
 // Register offsets and bits from the Intel SDM vol. 3A, chapter 11: Table 11-1 (local APIC

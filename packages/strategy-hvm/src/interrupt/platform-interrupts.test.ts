@@ -1,5 +1,5 @@
 import test from 'ava';
-import { ManualClock as FakeClock } from '@hyvisor/core';
+import { ManualClock as FakeClock } from '@hyvisor/core/testing';
 import { Lapic, LapicReg, Lvt, Svr } from './lapic.js';
 import { DualPic, Icw1, Icw4, PicReg } from './pic8259.js';
 import { PlatformInterrupts } from './platform-interrupts.js';

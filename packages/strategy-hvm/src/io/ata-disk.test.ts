@@ -1,5 +1,5 @@
 import test from 'ava';
-import type { IrqLine } from '@hyvisor/core';
+import { RecordingIrqLine as RecordingIrq } from '@hyvisor/core/testing';
 import { AtaDisk } from './ata-disk.js';
 
 // Register offsets, bits and opcodes from ATA/ATAPI-6 (T13/1410D): the command block registers
@@ -30,18 +30,6 @@ const AtaCommand = {
 /** Device control: bit 1 nIEN, bit 2 SRST. */
 const AtaControl = { NIEN: 0x02, SRST: 0x04 } as const;
 import { type BlockStore, MemoryBlockStore } from '@hyvisor/devices';
-
-class RecordingIrq implements IrqLine {
-  level = false;
-  rises = 0;
-  raise(): void {
-    this.level = true;
-    this.rises++;
-  }
-  lower(): void {
-    this.level = false;
-  }
-}
 
 /** A disk of `sectors` sectors where byte i of sector s is (s + i) & 0xff. */
 function setup(sectors = 64, store?: BlockStore) {

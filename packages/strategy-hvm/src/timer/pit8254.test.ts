@@ -1,6 +1,6 @@
 import test from 'ava';
 import type { IrqLine } from '@hyvisor/core';
-import { ManualClock as FakeClock } from '@hyvisor/core';
+import { ManualClock as FakeClock } from '@hyvisor/core/testing';
 import { Pit8254 } from './pit8254.js';
 
 // Values from the Intel 8254 datasheet (control word, read-back status byte) and the PC/AT

@@ -13,7 +13,8 @@ import {
   type IrqLine, type MachineContext, type MemoryRegion, type RegionOptions, type RegisterName, type Registers,
   type SpecialRegisters, type Strategy, type Vcpu, type Vm, type VmConfig, type VmExit,
 } from '@hyvisor/core';
-import { ManualClock as FakeClock, longModeSpecialRegisters } from '@hyvisor/core';
+import { longModeSpecialRegisters } from '@hyvisor/core';
+import { ManualClock as FakeClock } from '@hyvisor/core/testing';
 
 const NULL_SEGMENT = {
   base: 0n, limit: 0xffff, selector: 0, type: 0, s: false, dpl: 0, present: false, avl: false, l: false, db: false, g: false, unusable: true,

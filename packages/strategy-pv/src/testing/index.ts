@@ -3,6 +3,6 @@
  * core objects, a hand-driven clock and a seeded generator for property tests.
  * @packageDocumentation
  */
-export { ManualClock as FakeClock } from '@hyvisor/core';
+export { ManualClock as FakeClock } from '@hyvisor/core/testing';
 export * from './fake-machine.js';
 export * from './random.js';

@@ -66,11 +66,11 @@ function attachOne(host: DeviceHost, p: PlannedDevice, console: DeviceConsole): 
     }, p.options);
   } catch (err) {
     if (err instanceof HyvisorError) throw err;
-    throw new CompositionError(`${p.origin}: device ${p.definition.name} '${p.name}' failed to start: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`);
+    throw new CompositionError(`${p.origin}: device ${p.definition.name} '${p.name}' failed to start: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`, [], [], `${p.origin} (${p.definition.name} '${p.name}')`);
   }
   const handlers: readonly PioDevice[] = Array.isArray(made?.pio) ? made.pio : made?.pio !== undefined ? [made.pio as PioDevice] : [];
   if (handlers.length !== p.ports.length || handlers.some((h) => typeof h?.read !== 'function' || typeof h?.write !== 'function')) {
-    throw new CompositionError(`${p.origin}: device ${p.definition.name} returned ${handlers.length} port handler(s) with read/write for its ${p.ports.length} port range(s)`);
+    throw new CompositionError(`${p.origin}: device ${p.definition.name} returned ${handlers.length} port handler(s) with read/write for its ${p.ports.length} port range(s)`, [], [], `${p.origin} (${p.definition.name} '${p.name}')`);
   }
   p.ports.forEach((r, i) => {
     try {

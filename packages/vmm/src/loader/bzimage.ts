@@ -103,7 +103,7 @@ export function isBzImage(bytes: Uint8Array): boolean {
  */
 export function parseBzImage(bytes: Uint8Array, ramSize: number, name = 'kernel image'): BzImage {
   const fail = (why: string): never => {
-    throw new GuestImageError(`${name}: ${why}`);
+    throw new GuestImageError(`${name}: ${why}`, { image: name });
   };
   const hex = (n: number): string => `0x${n.toString(16)}`;
   const mib = (n: number): string => `${Math.ceil(n / (1 << 20))} MiB`;

@@ -38,7 +38,7 @@ const MAX_PHDRS = 64;
  */
 export function parseElf(bytes: Uint8Array, ramSize: number, name = 'guest image'): ElfImage {
   const fail = (why: string): never => {
-    throw new GuestImageError(`${name}: ${why}`);
+    throw new GuestImageError(`${name}: ${why}`, { image: name });
   };
   if (bytes.length < 64) fail(`too small to be an ELF file (${bytes.length} bytes)`);
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -91,7 +91,7 @@ export function loadElf(memory: GuestMemory, bytes: Uint8Array, image: ElfImage,
   for (const s of image.segments) {
     const ok = memory.write(s.paddr, bytes.subarray(s.offset, s.offset + s.fileSize)) &&
       memory.fill(s.paddr + s.fileSize, s.memSize - s.fileSize, 0);
-    if (!ok) throw new GuestImageError(`${name}: segment at 0x${s.paddr.toString(16)} does not fit guest RAM`);
+    if (!ok) throw new GuestImageError(`${name}: segment at 0x${s.paddr.toString(16)} does not fit guest RAM`, { image: name, field: 'segment' });
   }
 }
 

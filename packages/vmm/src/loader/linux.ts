@@ -126,7 +126,7 @@ export function loadLinux(memory: GuestMemory, ramSize: number, input: LinuxBoot
   const name = input.kernelName ?? 'kernel image';
   const initrdName = input.initrdName ?? 'initrd';
   const fail = (why: string): never => {
-    throw new GuestImageError(why);
+    throw new GuestImageError(why, { image: name });
   };
   const hex = (n: number): string => `0x${n.toString(16)}`;
   const e820 = pcE820(ramSize);

@@ -6,23 +6,12 @@
 import 'reflect-metadata';
 import test, { type ExecutionContext } from 'ava';
 import type { Backend, CpuFacet, MachineContext, Strategy } from '@hyvisor/core';
-import { KvmBackend, kvmAvailable } from '@hyvisor/backend-kvm';
+import { KvmBackend } from '@hyvisor/backend-kvm';
+import { kvmSerialTest as kvmTest } from '@hyvisor/backend-kvm/testing';
 import { Machine } from './machine.js';
 import { minimalStrategy } from '../strategy/minimal.js';
 
-const kvm = kvmAvailable();
 const PORT = 0x5f0;
-
-function kvmTest(title: string, fn: (t: ExecutionContext) => Promise<void> | void): void {
-  test.serial(`${title} [kvm]`, async (t) => {
-    if (!kvm.ok) {
-      t.log(`skipped: ${kvm.reason}`);
-      t.pass();
-      return;
-    }
-    await fn(t);
-  });
-}
 
 /** A minimal ELF64 executable: one RWX segment at 1 MiB holding `code`, entry at its start. */
 export function tinyElf(code: readonly number[], paddr = 0x100000): Uint8Array {

@@ -16,7 +16,7 @@ export function readKernelFile(file: string): Uint8Array {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const hint = code === 'ENOENT' ? ' (build the guests with `pnpm build`)' : '';
-    throw new GuestImageError(`${file}: cannot read guest kernel: ${code ?? String(err)}${hint}`);
+    throw new GuestImageError(`${file}: cannot read guest kernel: ${code ?? String(err)}${hint}`, { image: file });
   }
 }
 

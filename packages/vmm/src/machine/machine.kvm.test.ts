@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { firstValueFrom } from 'rxjs';
 import { CompositionError, GuestImageError, createHyvisorContainer, validateConfig, type Backend } from '@hyvisor/core';
-import { KvmBackend, kvmAvailable, registerKvmBackend } from '@hyvisor/backend-kvm';
+import { KvmBackend, registerKvmBackend } from '@hyvisor/backend-kvm';
+import { kvmSerialTest as kvmTest } from '@hyvisor/backend-kvm/testing';
 import type { BufferSerialOutput } from '@hyvisor/devices';
 import { createMachineFromConfig, type ComposedMachine } from '../compose.js';
 import { Machine, RunStateError, type RunState } from './machine.js';
@@ -16,19 +17,6 @@ import { minimalStrategy, registerMinimalStrategy } from '../strategy/minimal.js
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 const helloElf = path.join(root, 'packages/guest-hello/build/hello.elf');
-const kvm = kvmAvailable();
-
-/** Runs `fn` only where /dev/kvm works; elsewhere logs the reason. */
-function kvmTest(title: string, fn: (t: ExecutionContext) => Promise<void> | void): void {
-  test.serial(`${title} [kvm]`, async (t) => {
-    if (!kvm.ok) {
-      t.log(`skipped: ${kvm.reason}`);
-      t.pass();
-      return;
-    }
-    await fn(t);
-  });
-}
 
 function compose(cmdline: string, extra: Record<string, unknown> = {}): ComposedMachine {
   const c = createHyvisorContainer();

@@ -2,6 +2,13 @@
  * A machine: one VM on one backend, composed from a strategy, with its buses, devices and a run
  * loop. It owns everything it creates and releases it on {@link Machine.dispose}.
  *
+ * Ownership rule (the same everywhere in Hyvisor): whoever creates a resource disposes it. The
+ * machine creates its VM, vCPU, buses and devices, so it releases them; it is *handed* its
+ * backend, so it never disposes it: one backend may serve several machines (one /dev/kvm fd, many
+ * VMs), and the code that opened it disposes it after the last machine (`using backend` before
+ * `using machine` does exactly that). {@link createMachineFromConfig} opens the backend itself,
+ * so the {@link ComposedMachine} it returns disposes it, after the machine.
+ *
  * The parts, after Firecracker's split: `build.ts` makes the VM and vCPU, `facets.ts` attaches
  * the strategy's facets, `kernel.ts` loads the guest, `run-loop.ts` runs it, and `run-state.ts`
  * says where the machine is in its life (one discriminated union, changed only by transition
@@ -12,7 +19,7 @@
 import type { Observable } from 'rxjs';
 import type { DependencyContainer } from 'tsyringe';
 import {
-  DisposableStore, ExitDispatcher, FACETS, GuestImageError, HypercallTable, MmioBus, PioBus, ServiceScope, TelemetryHub,
+  DisposableStore, ExitDispatcher, FACETS, GuestImageError, WiringError, HypercallTable, MmioBus, PioBus, ServiceScope, TelemetryHub,
   assertComposable, EXIT_KIND_NAMES, type TimerQueue,
   type Backend, type Disposable, type ExitTrigger, type IrqLine, type MachineContext, type Strategy, type Vcpu, type Vm,
   type VmConfig,
@@ -33,6 +40,7 @@ export { RunStateError } from './run-state.js';
 export interface MachineOptions {
   /** Name for messages and telemetry. */
   readonly name?: string;
+  /** The backend to create the VM on. Not owned: the machine never disposes it (see the module's ownership rule). */
   readonly backend: Backend;
   readonly strategy: Strategy;
   /** Guest RAM in bytes, mapped at guest-physical 0. */
@@ -153,8 +161,18 @@ export class Machine implements Disposable, ExitTrigger {
     return this.states.changes;
   }
 
-  /** Registers something to be released with the machine (devices with timers, subscriptions, …). */
+  /**
+   * Registers something to be released with the machine (devices with timers, subscriptions, …).
+   * Refuses the machine's backend: the machine never owns what it was handed (see the module's
+   * ownership rule); dispose the backend where it was created, after the machine.
+   */
   own<T extends Disposable>(item: T): T {
+    if ((item as unknown) === this.backend) {
+      throw new WiringError(
+        `machine ${this.name}: a machine never disposes its backend; dispose it where it was created, after the machine (using backend = …; using machine = …)`,
+        'Machine.own',
+      );
+    }
     return this.owned.add(item);
   }
 
@@ -245,7 +263,7 @@ export class Machine implements Disposable, ExitTrigger {
     return { reason: stop.reason, exitCode: stop.exitCode, message: stop.message, exits, durationMs: performance.now() - start };
   }
 
-  /** Releases the VM and everything registered with the machine, newest first. */
+  /** Releases the VM and everything registered with the machine, newest first; never the backend. */
   dispose(): void {
     if (this.states.current.kind === 'disposed') return;
     this.states.apply(disposed);

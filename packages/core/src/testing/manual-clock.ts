@@ -3,7 +3,7 @@
  * time that moves only when its owner says so.
  * @module
  */
-import { TimerQueue } from './timer-queue.js';
+import { TimerQueue } from '../time/timer-queue.js';
 
 /** A {@link TimerQueue} with a hand-driven time, in ns. */
 export class ManualClock extends TimerQueue {
