@@ -1,88 +1,80 @@
 #!/usr/bin/env node
 /**
- * The `hyvisor` command. The command line is parsed with the table in commands.ts before anything
- * else is loaded; each command imports its own code. Errors the user can fix print one line and
- * exit with code 2; runtime failures one line and code 1; a stack trace is a bug (set
- * HYVISOR_DEBUG=1 to see one anyway).
+ * The `hyvisor` bin. Runs the bundle of the command (dist/bundle/hyvisor.cjs, made by
+ * scripts/bundle-cli.mjs during the build) when it is there and not older than the build of any
+ * package it holds; otherwise the same code unbundled (entry.js), so a bare `tsc -b` never leaves
+ * the command running stale code. `HYVISOR_BUNDLE=0` forces the unbundled code.
+ *
+ * The bundle is compiled as a `vm.Script` with the V8 code cache the build trained on a run of
+ * hello.yaml: V8 then skips parsing and compiling what a run uses, which was most of Hyvisor's
+ * start-up (~70 ms of CPU on this host). A cache V8 rejects (another Node, other V8 flags) only
+ * costs that time back. With `HYVISOR_DEBUG` set, the bundle is loaded with `require` and source
+ * maps on instead, so stack traces name the TypeScript sources.
  * @module
  */
-import { COMMANDS, TOP_SECTIONS } from './commands.js';
-import { UsageError, parseCommand, renderHelp, table, unknownWord, usageLine, wantsHelp, type CommandSpec } from './spec.js';
-import { exitCodeFor } from './errors.js';
+import * as fs from 'node:fs';
+import { Module, createRequire } from 'node:module';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as vm from 'node:vm';
 
-async function topHelp(): Promise<string> {
-  const rows: [string, string][] = [];
-  for (const c of COMMANDS) {
-    const spec = await c.spec();
-    rows.push([usageLine(spec).replace(/^hyvisor /, ''), spec.summary]);
-    for (const sub of spec.subcommands?.() ?? []) rows.push([`  ${usageLine(sub).replace(/^hyvisor /, '')}`, sub.summary]);
-  }
-  const lines = ['usage: hyvisor COMMAND [options]', '', 'commands:', ...table(rows)];
-  for (const s of TOP_SECTIONS) lines.push('', `${s.title}:`, ...table(s.rows));
-  lines.push('', '`hyvisor COMMAND --help` (or `hyvisor help COMMAND`) shows a command\'s arguments and options.');
-  return lines.join('\n') + '\n';
+interface Bundle {
+  readonly file: string;
+  /** The code cache, if present and written after the bundle. */
+  readonly cacheFile?: string;
 }
 
-/** The command `words` name (`['bench', 'paper']`), and how many words that took. */
-async function resolve(words: readonly string[]): Promise<{ spec: CommandSpec; used: number }> {
-  const entry = COMMANDS.find((c) => c.name === words[0]);
-  if (!entry) throw unknownWord('', 'command', words[0]!, COMMANDS.map((c) => c.name));
-  const spec = await entry.spec();
-  const subs = spec.subcommands?.();
-  if (!subs) return { spec, used: 1 };
-  const word = words[1];
-  const names = subs.map((s) => s.path.split(' ').pop()!);
-  if (word === undefined || word.startsWith('-')) return { spec, used: 1 };
-  const sub = subs.find((s) => s.path === `${spec.path} ${word}`);
-  if (!sub) throw unknownWord(`${spec.path}: `, spec.positionals[0]?.name === 'NAME' ? 'benchmark' : 'subcommand', word, names);
-  return { spec: sub, used: 2 };
+/** The bundle if it is present and current (manifest.json, written by the bundling), else undefined. */
+function currentBundle(): Bundle | undefined {
+  if (process.env.HYVISOR_BUNDLE === '0') return undefined;
+  // Plain path strings: a `URL` per file cost ~10 ms of CPU here.
+  const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'bundle');
+  try {
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { bundle: string; cache: string; stamps: string[] };
+    const file = path.join(dir, manifest.bundle);
+    const built = fs.statSync(file).mtimeMs;
+    for (const stamp of manifest.stamps) if (fs.statSync(path.join(dir, stamp)).mtimeMs > built) return undefined;
+    const cacheFile = path.join(dir, manifest.cache);
+    const cached = fs.statSync(cacheFile, { throwIfNoEntry: false });
+    return cached && cached.mtimeMs >= built ? { file, cacheFile } : { file };
+  } catch {
+    return undefined;
+  }
 }
 
-async function main(argv: readonly string[]): Promise<number> {
-  const [first] = argv;
-  if (first === undefined) {
-    process.stderr.write(await topHelp());
-    return 2;
-  }
-  if (first === '--help' || first === '-h') {
-    process.stdout.write(await topHelp());
-    return 0;
-  }
-  if (first === 'help') {
-    if (wantsHelp(argv.slice(1))) {
-      process.stdout.write(await renderHelp(await (COMMANDS.find((c) => c.name === 'help')!.spec())));
-      return 0;
-    }
-    const words = argv.slice(1).filter((w) => !w.startsWith('-'));
-    process.stdout.write(words.length === 0 ? await topHelp() : await renderHelp((await resolve(words)).spec));
-    return 0;
-  }
-  if (first.startsWith('-')) throw new UsageError(`expected a command before '${first}' (run, info, bench, help)`);
-  const { spec, used } = await resolve(argv);
-  const args = argv.slice(used);
-  if (wantsHelp(args)) {
-    process.stdout.write(await renderHelp(spec));
-    return 0;
-  }
-  if (!spec.run) {
-    // A command with subcommands and none named.
-    const names = (spec.subcommands?.() ?? []).map((s) => s.path.split(' ').pop()!);
-    const what = spec.positionals[0]?.name === 'NAME' ? 'a benchmark name' : 'a subcommand';
-    throw new UsageError(`${spec.path}: expected ${what} (${names.join(', ')})`);
-  }
-  return spec.run(parseCommand(spec, args));
+/** Loads the CommonJS bundle as Node's loader would, but compiled with the code cache. */
+function loadCached(bundle: Bundle): BundleExports {
+  const source = fs.readFileSync(bundle.file, 'utf8');
+  const cachedData = bundle.cacheFile !== undefined ? fs.readFileSync(bundle.cacheFile) : undefined;
+  const script = new vm.Script(Module.wrap(source), {
+    filename: bundle.file,
+    ...(cachedData ? { cachedData } : {}),
+  });
+  const out = process.env.HYVISOR_CODE_CACHE_OUT;
+  // The build's training run: the cache written at exit holds every function the run compiled.
+  if (out) process.on('exit', () => fs.writeFileSync(out, script.createCachedData()));
+  const mod = new Module(bundle.file);
+  mod.filename = bundle.file;
+  const wrapper = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: Module, filename: string, dirname: string) => void;
+  wrapper.call(mod.exports, mod.exports, createRequire(bundle.file), mod, bundle.file, path.dirname(bundle.file));
+  return mod.exports as BundleExports;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
-  async (err: unknown) => {
-    if (process.env.HYVISOR_DEBUG) console.error(err);
-    const code = err instanceof UsageError ? 2 : await exitCodeFor(err);
-    if (code === 70) {
-      process.stderr.write(`hyvisor: internal error: ${err instanceof Error ? err.message : String(err)} (HYVISOR_DEBUG=1 shows the stack)\n`);
-    } else {
-      process.stderr.write(`hyvisor: ${(err as Error).message}\n`);
-    }
-    process.exitCode = code;
-  },
-);
+/** What the bundle exports (bundle-entry.ts). */
+type BundleExports = typeof import('./bundle-entry.js');
+
+const bundle = currentBundle();
+if (!bundle) {
+  if (process.env.HYVISOR_DEBUG) process.setSourceMapsEnabled(true);
+  await import('./entry.js');
+} else {
+  let exports: BundleExports;
+  if (process.env.HYVISOR_DEBUG) {
+    process.setSourceMapsEnabled(true);
+    exports = createRequire(import.meta.url)(bundle.file) as BundleExports;
+  } else {
+    exports = loadCached(bundle);
+  }
+  // The bundle cannot import() the unbundled command itself (see bundled.ts): it gets this.
+  exports.start(process.argv.slice(2), () => import('./cli.js'));
+}

@@ -7,6 +7,7 @@ import { WORKLOADS, formatSize, guestCmdline, loadConfigFile, parseDuration, par
 import { BufferSerialOutput, StdoutSerialOutput } from '@hyvisor/devices';
 import { createMachineFromConfig, type StandardDevices } from '@hyvisor/vmm';
 import type { TelemetryServer } from '@hyvisor/telemetry';
+import { namesModules, unbundledLoader } from '../bundled.js';
 import { containerFor } from '../catalog.js';
 import { FIRST_INSTRUCTION_ENV, reportFirstInstruction } from '../first-instruction.js';
 import { UsageError, type Parsed } from '../spec.js';
@@ -16,6 +17,12 @@ const EXIT_INTERRUPTED = 130;
 
 export async function runCommand({ values, positionals }: Parsed): Promise<number> {
   const config = withOverrides(loadConfigFile(positionals[0]!), values);
+  const unbundled = unbundledLoader();
+  if (unbundled && namesModules(config)) {
+    // Plugin modules share the unbundled packages' instances only with the unbundled command: run
+    // that one (it reads the config again; a plugin run does not need the faster start).
+    return (await unbundled()).cli(process.argv.slice(2));
+  }
 
   let telemetry = config.telemetry;
   if (values.telemetry !== undefined) {

@@ -9,9 +9,9 @@
 import { createRequire } from 'node:module';
 import type * as Tsyringe from 'tsyringe';
 
-const require = createRequire(import.meta.url);
-require('reflect-metadata');
-const tsyringe = require('tsyringe') as typeof Tsyringe;
+// Written as `createRequire(import.meta.url)('name')` so the CLI's bundle (scripts/bundle-cli.mjs) finds and includes them.
+createRequire(import.meta.url)('reflect-metadata');
+const tsyringe = createRequire(import.meta.url)('tsyringe') as typeof Tsyringe;
 
 /** tsyringe's root container. */
 export const rootContainer: Tsyringe.DependencyContainer = tsyringe.container;
