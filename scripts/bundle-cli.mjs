@@ -28,7 +28,11 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+
+// A checkout rebased onto this change before `pnpm install` has no esbuild yet: say what to run.
+const { build } = await import('esbuild').catch((err) => {
+  throw new Error(`bundle-cli: esbuild is not installed (${err.message.split('\n')[0]}); run \`pnpm install --frozen-lockfile\``);
+});
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cliDist = path.join(root, 'packages/cli/dist');
