@@ -21,7 +21,7 @@ export const BENCHMARKS: Readonly<Record<string, BenchmarkSpec>> = {
   'exit-cost': {
     description: 'µs per userspace port exit: Hyvisor vs a minimal C KVM VMM, same guest loop',
     options: {
-      rounds: rounds('alternating rounds, at least 5 (default 5)'),
+      rounds: rounds('alternating rounds, at least 5 (default 101: see docs/testing.md for why)'),
       exits: { type: 'string', value: 'N', description: 'port exits per round (default 20000)' },
     },
     load: async () => (await import('./exit-cost.js')).exitCost,

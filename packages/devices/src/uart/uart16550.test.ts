@@ -470,3 +470,138 @@ test('flush reaches the output', (t) => {
   uart.flush();
   t.is(flushed, 1);
 });
+
+// ---- further datasheet behaviour (each pins a detail a mutation of the model survived) --------
+
+test('an offset past the eight registers reads 0xff (floating bus) and writes to it do nothing', (t) => {
+  const { r, uart } = setup();
+  t.is(r(8), 0xff);
+  uart.write(8, 1, 0x00);
+  t.is(r(UartReg.LSR), 0x60);
+});
+
+test('LSR and MSR ignore writes', (t) => {
+  const { r, w } = setup();
+  w(UartReg.LSR, 0x00);
+  w(UartReg.MSR, 0x00);
+  t.is(r(UartReg.LSR), 0x20 | 0x40, 'THRE and TEMT');
+  t.is(r(UartReg.MSR), 0x10 | 0x20 | 0x80, 'CTS, DSR and DCD');
+});
+
+test('FCR bits 6-7 select RX trigger levels of 1, 4, 8 and 14 bytes', (t) => {
+  for (const [fcr, level] of [[0x01, 1], [0x41, 4], [0x81, 8], [0xc1, 14]] as const) {
+    const { uart, r, w } = setup();
+    w(UartReg.IIR_FCR, fcr);
+    w(UartReg.IER, 0x01);
+    if (level > 1) {
+      uart.enqueueInput(new Uint8Array(level - 1));
+      t.is(r(UartReg.IIR_FCR), 0xc0 | 0x0c, `${level - 1} bytes below trigger ${level}: character timeout`);
+    }
+    uart.enqueueInput(new Uint8Array(1));
+    t.is(r(UartReg.IIR_FCR), 0xc0 | 0x04, `${level} bytes: received data available`);
+  }
+});
+
+test('FCR trigger bits are taken only while bit 0 is written as 1', (t) => {
+  const { uart, r, w } = setup();
+  w(UartReg.IIR_FCR, 0xc1); // FIFOs on, trigger 14
+  w(UartReg.IIR_FCR, 0x41); // still on, trigger 4
+  w(UartReg.IER, 0x01);
+  uart.enqueueInput(new Uint8Array(4));
+  t.is(r(UartReg.IIR_FCR), 0xc4, 'trigger 4 reached');
+});
+
+test('the RX FIFO keeps arrival order across its wrap-around', (t) => {
+  const { uart, r, w } = setup();
+  w(UartReg.IIR_FCR, 0x01);
+  t.is(uart.enqueueInput(Uint8Array.from({ length: 16 }, (_, i) => i)), 16);
+  for (let i = 0; i < 10; i++) t.is(r(UartReg.DATA), i);
+  t.is(uart.enqueueInput(Uint8Array.from({ length: 10 }, (_, i) => 16 + i)), 10);
+  const got: number[] = [];
+  while (r(UartReg.LSR) & 0x01) got.push(r(UartReg.DATA));
+  t.deepEqual(got, Array.from({ length: 16 }, (_, i) => 10 + i));
+});
+
+test('a THR write raises no interrupt while ETBEI is clear', (t) => {
+  const { irq, r, w } = setup();
+  w(UartReg.MCR, 0x08);
+  w(UartReg.DATA, 0x41);
+  t.false(irq.level);
+  t.is(r(UartReg.IIR_FCR), 0x01);
+});
+
+test('enabling the FIFOs after input was refused in 16450 mode asks for the input again', (t) => {
+  const { uart, w } = setup();
+  let calls = 0;
+  uart.onRxSpace = () => calls++;
+  t.is(uart.enqueueInput(bytes('ab')), 1, '16450 mode: one byte');
+  w(UartReg.IIR_FCR, 0x01); // FIFO mode: 16 bytes of room (and the FIFO cleared)
+  t.is(calls, 1);
+  t.is(uart.rxPending, 0);
+});
+
+test('onRxSpace does not fire while the receiver is still full', (t) => {
+  const { uart, w } = setup();
+  w(UartReg.IIR_FCR, 0x01);
+  let calls = 0;
+  uart.onRxSpace = () => calls++;
+  uart.enqueueInput(new Uint8Array(17));
+  w(UartReg.IIR_FCR, 0x01); // rewriting FCR with the FIFO full: no room yet
+  t.is(calls, 0);
+});
+
+test('DLM is read and written under DLAB without touching IER', (t) => {
+  const { r, w } = setup();
+  w(UartReg.IER, 0x05);
+  w(UartReg.LCR, 0x80);
+  w(UartReg.IER, 0x9a); // DLM: all eight bits
+  t.is(r(UartReg.IER), 0x9a);
+  t.is(r(UartReg.DATA), 12, 'DLL unchanged');
+  w(UartReg.LCR, 0x00);
+  t.is(r(UartReg.IER), 0x05);
+});
+
+test('an overrun raises the IRQ line only with ELSI and falls when LSR is read', (t) => {
+  const { irq, r, w } = setup();
+  w(UartReg.MCR, 0x08 | 0x10); // OUT2, LOOP: the line is gated off in loopback
+  w(UartReg.IER, 0x04);
+  w(UartReg.DATA, 1);
+  w(UartReg.DATA, 2);
+  t.false(irq.level, 'loopback forces OUT2 inactive');
+  w(UartReg.MCR, 0x08); // leave loopback: the pending overrun now drives the line
+  t.true(irq.level);
+  r(UartReg.LSR);
+  t.false(irq.level);
+});
+
+test('irqAsserted follows the interrupt output', (t) => {
+  const { uart, w } = setup();
+  t.false(uart.irqAsserted);
+  w(UartReg.MCR, 0x08);
+  w(UartReg.IER, 0x02);
+  t.true(uart.irqAsserted);
+});
+
+test('flush and onRxSpace are optional: an output without flush and no listener are fine', (t) => {
+  const uart = new Uart16550(new RecordingIrq(), { write() {} });
+  t.notThrows(() => uart.flush());
+  uart.enqueueInput(bytes('ab')); // one refused
+  t.notThrows(() => uart.read(UartReg.DATA, 1), 'room again, nobody listening');
+});
+
+test('an FCR write without bit 1 keeps the received bytes', (t) => {
+  const { uart, w } = setup();
+  w(UartReg.IIR_FCR, 0x01);
+  uart.enqueueInput(bytes('abc'));
+  w(UartReg.IIR_FCR, 0x41); // new trigger level, no RCVR FIFO reset
+  t.is(uart.rxPending, 3);
+});
+
+test('the THRE interrupt source is clear at reset and forgotten when ETBEI is cleared (saved state)', (t) => {
+  const { uart, w } = setup();
+  t.false(uart.saveState().thrInterrupt);
+  w(UartReg.IER, 0x02);
+  t.true(uart.saveState().thrInterrupt);
+  w(UartReg.IER, 0x00);
+  t.false(uart.saveState().thrInterrupt);
+});
