@@ -40,7 +40,18 @@ export const A_EXCEPTION = 1, A_RESTART_EXIT = 2, A_INTERNAL = 3;
 
 /** Control register and EFER bits the emulator checks. */
 export const CR0_PE = 1, CR0_WP = 0x10000, CR0_PG = 0x80000000;
-export const CR4_PAE = 0x20, CR4_PGE = 0x80, CR4_OSFXSR = 0x200;
+export const CR0_MP = 2, CR0_EM = 4, CR0_TS = 8, CR0_NE = 0x20;
+export const CR4_PAE = 0x20, CR4_PGE = 0x80, CR4_OSFXSR = 0x200, CR4_OSXMMEXCPT = 0x400;
+
+/** MXCSR after reset and FNINIT-independent: every exception masked, round to nearest. */
+export const MXCSR_RESET = 0x1f80;
+/**
+ * The MXCSR bits this CPU implements (FXSAVE's MXCSR_MASK): all but DAZ (bit 6), which the
+ * emulator does not offer; LDMXCSR/FXRSTOR with any other bit set raise #GP(0).
+ */
+export const MXCSR_MASK = 0xffbf;
+/** XMM register numbers of the two scratch registers after XMM15: a memory source, a result. */
+export const XMM_SRC = 16, XMM_RES = 17;
 export const EFER_SCE = 1, EFER_LME = 0x100, EFER_LMA = 0x400, EFER_NXE = 0x800;
 
 export class Cpu {
@@ -61,6 +72,25 @@ export class Cpu {
   eaddr = 0;
   /** The MMU (set once by the vCPU). */
   mmu!: Mmu;
+
+  /**
+   * XMM0–15 as 32-bit lanes (register r is lanes 4r…4r+3, little-endian), then two scratch
+   * registers ({@link XMM_SRC}, {@link XMM_RES}); the views share the buffer. Values move through
+   * the integer views only (a float view could quiet a signalling NaN).
+   */
+  readonly xmm = new Uint32Array(18 * 4);
+  readonly xmmB = new Uint8Array(this.xmm.buffer);
+  readonly xmmW = new Uint16Array(this.xmm.buffer);
+  readonly xmmF32 = new Float32Array(this.xmm.buffer);
+  readonly xmmF64 = new Float64Array(this.xmm.buffer);
+  mxcsr = MXCSR_RESET;
+  /** SIMD floating-point exceptions detected by the current instruction (MXCSR flag bits 0–5). */
+  simdFlags = 0;
+  // x87 state (execute/x87.ts): control, status (TOP in bits 13:11), abridged tag (bit i: physical
+  // register i is in use), last opcode and instruction/data pointers.
+  fcw = 0x37f; fsw = 0; ftw = 0; fop = 0; fip = 0; fdp = 0;
+  /** The eight physical x87 registers, 80 bits each as five 16-bit words in memory order (m80). */
+  readonly fpr = new Uint16Array(8 * 5);
 
   readonly seg: SegCache[] = [0, 1, 2, 3, 4, 5, 6, 7].map(() => new SegCache());
   cpl = 0;

@@ -33,6 +33,8 @@ export class Insn {
   /** The REX byte, or 0. */
   rex = 0;
   hasModrm = false;
+  /** The ModRM byte as encoded (x87's last-opcode register records it). */
+  modrm = 0;
   mod = 0;
   /** ModRM reg field with REX.R. */
   reg = 0;
@@ -111,6 +113,7 @@ export function decode(code: CodeReader, d: Insn): void {
   d.base = -1; d.index = -1; d.scale = 0; d.disp = 0; d.mod = 3; d.reg = 0; d.rm = 0;
   if (d.hasModrm) {
     const m = code.byte(p++);
+    d.modrm = m;
     const mod = m >> 6;
     d.mod = mod;
     d.reg = ((m >> 3) & 7) | ((rex & 4) << 1);

@@ -118,6 +118,7 @@ export function runRing3(backend: Backend, input: Ring3Input): Ring3Output {
       gdt: { base: BigInt(GDT), limit: 7 * 8 - 1 },
       idt: { base: BigInt(IDT), limit: 256 * 16 - 1 },
       cr3: BigInt(PML4),
+      cr4: base.cr4 | 0x600n, // OSFXSR, OSXMMEXCPT: SSE on as an OS enables it (KVM's ring 3 has the host's CR4 anyway)
     };
     vcpu.setSpecialRegisters(sregs);
     const regs = {} as Registers;

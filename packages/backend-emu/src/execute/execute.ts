@@ -19,6 +19,8 @@ import { divAcc, imulTrunc, mulAcc } from './muldiv.js';
 import { ins, outs, portIn, portOut, type IoPort } from './io.js';
 import { CMPS, LODS, MOVS, SCAS, STOS, stringOp } from './string.js';
 import { group6, group7, movFromCr, movToCr, msrAccess, privileged, rdtsc } from './system.js';
+import { executeSse, mxcsrAccess } from './sse.js';
+import { emms, executeX87, fwait, fxrstor, fxsave } from './x87.js';
 import { canonical, ea, getReg, immOperand, leaValue, pop, push, readRM, setReg, storeRM, writeRM } from './operands.js';
 
 /** What the executor needs from the vCPU besides the CPU: port I/O, CPUID, HLT. */
@@ -188,7 +190,7 @@ export function execute(cpu: Cpu, d: Insn, pf: Platform): void {
       else if (d.opsz === 4) { L[RDX] = (L[RAX]! | 0) < 0 ? 0xffffffff : 0; H[RDX] = 0; }
       else L[RDX] = (L[RDX]! & 0xffff0000) | ((L[RAX]! & 0x8000) !== 0 ? 0xffff : 0);
       return;
-    case 0x9b: return; // FWAIT: no x87 state to wait for
+    case 0x9b: fwait(cpu); return;
     case 0x9c: { // PUSHF
       const f = getFlags(cpu) & 0xfcffff; // VM and RF read as 0
       push(cpu, f >>> 0, 0, stackSize(d));
@@ -303,7 +305,7 @@ export function execute(cpu: Cpu, d: Insn, pf: Platform): void {
       return;
     }
     case 0xd8: case 0xd9: case 0xda: case 0xdb: case 0xdc: case 0xdd: case 0xde: case 0xdf:
-      unimplemented(cpu); // no x87 (CPUID says no FPU)
+      executeX87(cpu, d);
       return;
     case 0xe0: case 0xe1: case 0xe2: { // LOOPNE, LOOPE, LOOP
       let zero: boolean;
@@ -562,7 +564,15 @@ function execute0F(cpu: Cpu, d: Insn, pf: Platform): void {
     }
     case 0xae: {
       if (d.mod === 3 && (d.reg & 7) >= 5) return; // LFENCE, MFENCE, SFENCE
-      if (d.mod !== 3 && (d.reg & 7) === 7) { ea(cpu, d); cpu.mmu.read8(cpu.eaddr); return; } // CLFLUSH
+      if (d.mod !== 3) {
+        switch (d.reg & 7) {
+          case 0: fxsave(cpu, d, (d.rex & 8) !== 0); return;
+          case 1: fxrstor(cpu, d, (d.rex & 8) !== 0); return;
+          case 2: mxcsrAccess(cpu, d, true); return;
+          case 3: mxcsrAccess(cpu, d, false); return;
+          case 7: ea(cpu, d); cpu.mmu.read8(cpu.eaddr); return; // CLFLUSH
+        }
+      }
       unimplemented(cpu);
       return;
     }
@@ -630,6 +640,14 @@ function execute0F(cpu: Cpu, d: Insn, pf: Platform): void {
       }
       return;
     }
+    case 0xc3: { // MOVNTI
+      if (d.mod === 3 || d.p66 || d.rep !== 0) unimplemented(cpu);
+      const s = d.opsz === 8 ? 8 : 4;
+      const v = getReg(cpu, d, d.reg, s), vh = cpu.rh;
+      storeRM(cpu, d, s, v, vh);
+      return;
+    }
+    case 0x77: if (d.p66 || d.rep !== 0) unimplemented(cpu); emms(cpu); return;
     case 0xc8: case 0xc9: case 0xca: case 0xcb: case 0xcc: case 0xcd: case 0xce: case 0xcf: {
       const r = (op & 7) | ((d.rex & 1) << 3);
       if (d.opsz === 8) {
@@ -641,9 +659,20 @@ function execute0F(cpu: Cpu, d: Insn, pf: Platform): void {
       return;
     }
     default:
+      if (SSE_OPCODES[op] === 1) { executeSse(cpu, d, op); return; }
       unimplemented(cpu);
   }
 }
+
+/** 0F opcodes (low byte) of SSE/SSE2 instructions that execute/sse.ts implements. */
+const SSE_OPCODES = (() => {
+  const t = new Uint8Array(256);
+  for (const [a, b] of [[0x10, 0x17], [0x28, 0x2f], [0x50, 0x76], [0x7e, 0x7f], [0xc2, 0xc2], [0xc4, 0xc6], [0xd1, 0xfe]]) {
+    for (let o = a!; o <= b!; o++) t[o] = 1;
+  }
+  t[0xf0] = 0; // LDDQU: SSE3
+  return t;
+})();
 
 const RBX_ = 3;
 

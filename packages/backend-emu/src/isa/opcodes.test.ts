@@ -95,7 +95,12 @@ test('0F, 0F 38 and 0F 3A opcodes without a row decode with their map default (M
  * returns the exception it raised (-1 for none), the unimplemented count and the exit.
  */
 function runSample(row: OpcodeRow, cpl: 0 | 3): { vector: number; unimplemented: number; exit: ExitKind | undefined } {
-  const h = harness(Uint8Array.from(encode(row, row.rexW ? [0x48] : [], row.rexW ? 8 : 4)));
+  // SSE rows run their first emulated mandatory-prefix form.
+  const form = row.forms?.split(' ')[0];
+  const mandatory = form === '66' ? [0x66] : form === 'f3' ? [0xf3] : form === 'f2' ? [0xf2] : [];
+  const h = harness(Uint8Array.from(encode(row, row.rexW ? [0x48] : mandatory, row.rexW ? 8 : 4)));
+  const sregs = h.vcpu.getSpecialRegisters();
+  h.vcpu.setSpecialRegisters({ ...sregs, cr4: sregs.cr4 | 0x600n }); // OSFXSR, OSXMMEXCPT: SSE enabled as an OS would
   const sp = STACK_TOP - 0x100;
   setRegs(h, { rax: BigInt(DATA), rcx: 0n, rdx: 0n, rsp: BigInt(sp) });
   // A return frame for RET, RETF and IRETQ: RIP, CS, RFLAGS, RSP, SS (ring 0).

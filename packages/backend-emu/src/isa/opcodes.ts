@@ -101,6 +101,11 @@ export interface OpcodeRow {
   readonly rexW?: boolean;
   /** Its specialised handlers (execute/fast.ts). */
   readonly fast?: FastForms;
+  /**
+   * SSE rows: the mandatory-prefix forms emulated, space-separated (`np` none, `66`, `f3`, `f2`);
+   * the others (MMX forms without a prefix, SSE3…) are counted #UD.
+   */
+  readonly forms?: string;
 }
 
 const ALL = FL_STATUS;
@@ -129,6 +134,96 @@ function eight(op: number, f: (i: number) => OpcodeRow): OpcodeRow[] {
 function legacy(op: number, mnemonic: string, operands = ''): OpcodeRow {
   return row(op, mnemonic, operands, 'legacy', { invalid64: true, support: 'ud' });
 }
+
+/** An SSE/SSE2 row of the 0F map with the prefix forms it emulates. */
+function sse(op: number, mnemonic: string, operands: string, forms: string, more: RowInit = {}): OpcodeRow {
+  return row(0x100 | op, mnemonic, operands, 'simd', { ...more, forms });
+}
+
+const ALL4 = 'np 66 f3 f2';
+/** SSE and SSE2 (execute/sse.ts), MMX forms excluded; EMMS and MOVNTI with them. */
+const SSE_ROWS: readonly OpcodeRow[] = [
+  sse(0x10, 'MOVUPS / MOVUPD / MOVSS / MOVSD', 'Vx,Wx', ALL4),
+  sse(0x11, 'MOVUPS / MOVUPD / MOVSS / MOVSD (store)', 'Wx,Vx', ALL4),
+  sse(0x12, 'MOVLPS / MOVHLPS / MOVLPD', 'Vx,Wq', 'np 66'),
+  sse(0x13, 'MOVLPS / MOVLPD (store)', 'Mq,Vq', 'np 66', { mod: 'mem' }),
+  sse(0x14, 'UNPCKLPS / UNPCKLPD', 'Vx,Wx', 'np 66'),
+  sse(0x15, 'UNPCKHPS / UNPCKHPD', 'Vx,Wx', 'np 66'),
+  sse(0x16, 'MOVHPS / MOVLHPS / MOVHPD', 'Vx,Wq', 'np 66'),
+  sse(0x17, 'MOVHPS / MOVHPD (store)', 'Mq,Vq', 'np 66', { mod: 'mem' }),
+  sse(0x28, 'MOVAPS / MOVAPD', 'Vx,Wx', 'np 66'),
+  sse(0x29, 'MOVAPS / MOVAPD (store)', 'Wx,Vx', 'np 66'),
+  sse(0x2a, 'CVTSI2SS / CVTSI2SD', 'Vx,Ey', 'f3 f2'),
+  sse(0x2b, 'MOVNTPS / MOVNTPD', 'Mx,Vx', 'np 66', { mod: 'mem' }),
+  sse(0x2c, 'CVTTSS2SI / CVTTSD2SI', 'Gy,Wx', 'f3 f2'),
+  sse(0x2d, 'CVTSS2SI / CVTSD2SI', 'Gy,Wx', 'f3 f2'),
+  sse(0x2e, 'UCOMISS / UCOMISD', 'Vx,Wx', 'np 66', { writes: ALL }),
+  sse(0x2f, 'COMISS / COMISD', 'Vx,Wx', 'np 66', { writes: ALL }),
+  sse(0x50, 'MOVMSKPS / MOVMSKPD', 'Gd,Ux', 'np 66', { mod: 'reg' }),
+  sse(0x51, 'SQRTPS / SQRTPD / SQRTSS / SQRTSD', 'Vx,Wx', ALL4),
+  sse(0x52, 'RSQRTPS / RSQRTSS', 'Vx,Wx', 'np f3'),
+  sse(0x53, 'RCPPS / RCPSS', 'Vx,Wx', 'np f3'),
+  sse(0x54, 'ANDPS / ANDPD', 'Vx,Wx', 'np 66'),
+  sse(0x55, 'ANDNPS / ANDNPD', 'Vx,Wx', 'np 66'),
+  sse(0x56, 'ORPS / ORPD', 'Vx,Wx', 'np 66'),
+  sse(0x57, 'XORPS / XORPD', 'Vx,Wx', 'np 66'),
+  sse(0x58, 'ADDPS / ADDPD / ADDSS / ADDSD', 'Vx,Wx', ALL4),
+  sse(0x59, 'MULPS / MULPD / MULSS / MULSD', 'Vx,Wx', ALL4),
+  sse(0x5a, 'CVTPS2PD / CVTPD2PS / CVTSS2SD / CVTSD2SS', 'Vx,Wx', ALL4),
+  sse(0x5b, 'CVTDQ2PS / CVTPS2DQ / CVTTPS2DQ', 'Vx,Wx', 'np 66 f3'),
+  sse(0x5c, 'SUBPS / SUBPD / SUBSS / SUBSD', 'Vx,Wx', ALL4),
+  sse(0x5d, 'MINPS / MINPD / MINSS / MINSD', 'Vx,Wx', ALL4),
+  sse(0x5e, 'DIVPS / DIVPD / DIVSS / DIVSD', 'Vx,Wx', ALL4),
+  sse(0x5f, 'MAXPS / MAXPD / MAXSS / MAXSD', 'Vx,Wx', ALL4),
+  ...(['PUNPCKLBW', 'PUNPCKLWD', 'PUNPCKLDQ', 'PACKSSWB', 'PCMPGTB', 'PCMPGTW', 'PCMPGTD', 'PACKUSWB',
+    'PUNPCKHBW', 'PUNPCKHWD', 'PUNPCKHDQ', 'PACKSSDW', 'PUNPCKLQDQ', 'PUNPCKHQDQ'] as const)
+    .map((m, i) => sse(0x60 + i, m, 'Vx,Wx', '66')),
+  sse(0x6e, 'MOVD / MOVQ', 'Vy,Ey', '66'),
+  sse(0x6f, 'MOVDQA / MOVDQU', 'Vx,Wx', '66 f3'),
+  sse(0x70, 'PSHUFD / PSHUFHW / PSHUFLW', 'Vx,Wx,Ib', '66 f3 f2'),
+  ...([[0x71, ['', '', 'PSRLW', '', 'PSRAW', '', 'PSLLW', '']], [0x72, ['', '', 'PSRLD', '', 'PSRAD', '', 'PSLLD', '']],
+    [0x73, ['', '', 'PSRLQ', 'PSRLDQ', '', '', 'PSLLQ', 'PSLLDQ']]] as const).flatMap(([op, names]) =>
+    names.map((m, e) => m === '' ? sse(op, '(MMX shift group)', 'Ux,Ib', '', { ext: e, support: 'no' })
+      : sse(op, m, 'Ux,Ib', '66', { ext: e, mod: 'reg' }))),
+  sse(0x74, 'PCMPEQB', 'Vx,Wx', '66'),
+  sse(0x75, 'PCMPEQW', 'Vx,Wx', '66'),
+  sse(0x76, 'PCMPEQD', 'Vx,Wx', '66'),
+  sse(0x77, 'EMMS', '', 'np'),
+  sse(0x7e, 'MOVD / MOVQ (66: to r/m; F3: MOVQ xmm, xmm/m64)', 'Ey,Vy', '66 f3'),
+  sse(0x7f, 'MOVDQA / MOVDQU (store)', 'Wx,Vx', '66 f3'),
+  sse(0xc2, 'CMPPS / CMPPD / CMPSS / CMPSD', 'Vx,Wx,Ib', ALL4),
+  sse(0xc3, 'MOVNTI', 'My,Gy', 'np', { mod: 'mem' }),
+  sse(0xc4, 'PINSRW', 'Vdq,Ew,Ib', '66'),
+  sse(0xc5, 'PEXTRW', 'Gd,Udq,Ib', '66', { mod: 'reg' }),
+  sse(0xc6, 'SHUFPS / SHUFPD', 'Vx,Wx,Ib', 'np 66'),
+  ...([[0xd1, 'PSRLW'], [0xd2, 'PSRLD'], [0xd3, 'PSRLQ'], [0xd4, 'PADDQ'], [0xd5, 'PMULLW']] as const).map(([o, m]) => sse(o, m, 'Vx,Wx', '66')),
+  sse(0xd6, 'MOVQ (store)', 'Wq,Vq', '66'),
+  sse(0xd7, 'PMOVMSKB', 'Gd,Ux', '66', { mod: 'reg' }),
+  ...(['PSUBUSB', 'PSUBUSW', 'PMINUB', 'PAND', 'PADDUSB', 'PADDUSW', 'PMAXUB', 'PANDN', 'PAVGB', 'PSRAW', 'PSRAD',
+    'PAVGW', 'PMULHUW', 'PMULHW'] as const).map((m, i) => sse(0xd8 + i, m, 'Vx,Wx', '66')),
+  sse(0xe6, 'CVTTPD2DQ / CVTDQ2PD / CVTPD2DQ', 'Vx,Wx', '66 f3 f2'),
+  sse(0xe7, 'MOVNTDQ', 'Mx,Vx', '66', { mod: 'mem' }),
+  ...(['PSUBSB', 'PSUBSW', 'PMINSW', 'POR', 'PADDSB', 'PADDSW', 'PMAXSW', 'PXOR'] as const).map((m, i) => sse(0xe8 + i, m, 'Vx,Wx', '66')),
+  ...(['PSLLW', 'PSLLD', 'PSLLQ', 'PMULUDQ', 'PMADDWD', 'PSADBW'] as const).map((m, i) => sse(0xf1 + i, m, 'Vx,Wx', '66')),
+  sse(0xf7, 'MASKMOVDQU', 'Vdq,Udq', '66', { mod: 'reg' }),
+  ...(['PSUBB', 'PSUBW', 'PSUBD', 'PSUBQ', 'PADDB', 'PADDW', 'PADDD'] as const).map((m, i) => sse(0xf8 + i, m, 'Vx,Wx', '66')),
+];
+
+/** The x87 escapes D8–DF, one row per ModRM reg value and form: the subset execute/x87.ts implements is `yes`. */
+const X87_YES: Record<string, string> = {
+  'd9/0/mem': 'FLD m32', 'd9/2/mem': 'FST m32', 'd9/3/mem': 'FSTP m32', 'd9/5/mem': 'FLDCW', 'd9/7/mem': 'FNSTCW',
+  'd9/0/reg': 'FLD ST(i)',
+  'db/0/mem': 'FILD m32', 'db/5/mem': 'FLD m80', 'db/7/mem': 'FSTP m80',
+  'db/4/reg': 'FNENI, FNDISI, FNCLEX, FNINIT, FNSETPM (rm 0–4)',
+  'dd/0/mem': 'FLD m64', 'dd/2/mem': 'FST m64', 'dd/3/mem': 'FSTP m64', 'dd/7/mem': 'FNSTSW m16',
+  'dd/2/reg': 'FST ST(i)', 'dd/3/reg': 'FSTP ST(i)',
+  'df/0/mem': 'FILD m16', 'df/5/mem': 'FILD m64', 'df/4/reg': 'FNSTSW AX (rm 0)',
+};
+const X87_ROWS: readonly OpcodeRow[] = [0xd8, 0xd9, 0xda, 0xdb, 0xdc, 0xdd, 0xde, 0xdf].flatMap((op) =>
+  [0, 1, 2, 3, 4, 5, 6, 7].flatMap((e) => (['mem', 'reg'] as const).map((m) => {
+    const name = X87_YES[`${op.toString(16)}/${e}/${m}`];
+    return row(op, name ?? '(x87, not emulated)', m === 'mem' ? 'M' : '', 'x87', { ext: e, mod: m, ...(name ? {} : { support: 'no' as const }) });
+  })));
 
 /** The table. */
 export const OPCODES: readonly OpcodeRow[] = [
@@ -236,7 +331,7 @@ export const OPCODES: readonly OpcodeRow[] = [
   ...SHIFT.map((m, e) => row(0xd3, m, 'Ev,CL', 'shift', { ext: e, ...shiftFlags(e), countFlags: true })),
   legacy(0xd4, 'AAM', 'Ib'), legacy(0xd5, 'AAD', 'Ib'), legacy(0xd6, 'SALC'),
   row(0xd7, 'XLAT', '', 'data', { support: 'no' }),
-  ...eight(0xd8, (i) => row(0xd8 + i, 'x87 escape', 'Ev', 'x87', { support: 'no' })),
+  ...X87_ROWS,
   row(0xe0, 'LOOPNE', 'Jb', 'control', { reads: FL_Z, control: 'loop' }),
   row(0xe1, 'LOOPE', 'Jb', 'control', { reads: FL_Z, control: 'loop' }),
   row(0xe2, 'LOOP', 'Jb', 'control', { control: 'loop' }),
@@ -333,11 +428,6 @@ export const OPCODES: readonly OpcodeRow[] = [
   row(0x136, '(undefined)', '', 'system', { support: 'no' }),
   row(0x137, 'GETSEC', '', 'system', { support: 'no' }),
   ...Array.from({ length: 16 }, (_, c) => row(0x140 + c, `CMOV${CC[c]}`, 'Gv,Ev', 'data', { reads: CC_READS[c] })),
-  row(0x170, 'PSHUFW', 'Pq,Qq,Ib', 'simd', { support: 'no' }),
-  row(0x171, '(MMX/SSE shift group 12)', 'Nq,Ib', 'simd', { support: 'no' }),
-  row(0x172, '(MMX/SSE shift group 13)', 'Nq,Ib', 'simd', { support: 'no' }),
-  row(0x173, '(MMX/SSE shift group 14)', 'Nq,Ib', 'simd', { support: 'no' }),
-  row(0x177, 'EMMS', '', 'simd', { support: 'no' }),
   ...Array.from({ length: 16 }, (_, c) =>
     row(0x180 + c, `J${CC[c]}`, 'Jz', 'control', { reads: CC_READS[c], control: 'jcc', fast: { reg: F_JCC, mem: F_JCC } })),
   ...Array.from({ length: 16 }, (_, c) => row(0x190 + c, `SET${CC[c]}`, 'Eb', 'data', { reads: CC_READS[c] })),
@@ -353,7 +443,11 @@ export const OPCODES: readonly OpcodeRow[] = [
   row(0x1ab, 'BTS', 'Ev,Gv', 'bit', { writes: FL_C, lock: true }),
   row(0x1ac, 'SHRD', 'Ev,Gv,Ib', 'shift', { writes: ALL, countFlags: true }),
   row(0x1ad, 'SHRD', 'Ev,Gv,CL', 'shift', { writes: ALL, countFlags: true }),
-  ...[0, 1, 2, 3, 4, 5, 6].map((e) => row(0x1ae, '(FXSAVE, LDMXCSR, XSAVE, …)', 'M', 'system', { ext: e, mod: 'mem', support: 'no' })),
+  row(0x1ae, 'FXSAVE (FXSAVE64 with REX.W)', 'M', 'x87', { ext: 0, mod: 'mem' }),
+  row(0x1ae, 'FXRSTOR (FXRSTOR64 with REX.W)', 'M', 'x87', { ext: 1, mod: 'mem' }),
+  row(0x1ae, 'LDMXCSR', 'Md', 'simd', { ext: 2, mod: 'mem' }),
+  row(0x1ae, 'STMXCSR', 'Md', 'simd', { ext: 3, mod: 'mem' }),
+  ...[4, 5, 6].map((e) => row(0x1ae, '(XSAVE, XRSTOR, XSAVEOPT)', 'M', 'system', { ext: e, mod: 'mem', support: 'no' })),
   row(0x1ae, 'CLFLUSH', 'Mb', 'system', { ext: 7, mod: 'mem' }),
   ...[0, 1, 2, 3, 4].map((e) => row(0x1ae, '(RDFSBASE, …)', '', 'system', { ext: e, mod: 'reg', support: 'no' })),
   row(0x1ae, 'LFENCE', '', 'system', { ext: 5, mod: 'reg' }),
@@ -378,12 +472,9 @@ export const OPCODES: readonly OpcodeRow[] = [
   row(0x1bf, 'MOVSX', 'Gv,Ew', 'data'),
   row(0x1c0, 'XADD', 'Eb,Gb', 'alu', { writes: ALL, lock: true }),
   row(0x1c1, 'XADD', 'Ev,Gv', 'alu', { writes: ALL, lock: true }),
-  row(0x1c2, 'CMPPS', 'Vps,Wps,Ib', 'simd', { support: 'no' }),
-  row(0x1c4, 'PINSRW', 'Pq,Ry,Ib', 'simd', { support: 'no' }),
-  row(0x1c5, 'PEXTRW', 'Gd,Nq,Ib', 'simd', { support: 'no' }),
-  row(0x1c6, 'SHUFPS', 'Vps,Wps,Ib', 'simd', { support: 'no' }),
   // LOCK is accepted on every 0F C7 form (as the executor always did); only /1 without REX.W is emulated.
   row(0x1c7, 'CMPXCHG8B (CMPXCHG16B with REX.W: not emulated)', 'Mq', 'data', { ext: 1, mod: 'mem', writes: FL_Z, lock: true }),
   ...[0, 2, 3, 4, 5, 6, 7].map((e) => row(0x1c7, '(RDRAND, RDSEED, XSAVEC, …)', 'Mq', 'data', { ext: e, lock: true, support: 'no' })),
   ...eight(0x1c8, (i) => row(0x1c8 + i, 'BSWAP', 'Zv', 'data')),
+  ...SSE_ROWS,
 ];
