@@ -1,5 +1,6 @@
 import test from 'ava';
-import { BACKENDS, ExitKind, abilityMismatches, createHyvisorContainer, exitValue, setExitValue, type Vm, type VmExit } from '@hyvisor/core';
+import { BACKENDS, ExitKind, createHyvisorContainer, exitValue, setExitValue, type Vm, type VmExit } from '@hyvisor/core';
+import { abilityMismatches } from '@hyvisor/core/testing';
 import { EmuBackend, registerEmuBackend } from './index.js';
 import { CODE, DATA, harness, handler, hex, reg, run, runToHlt, setRegs } from './test-support.js';
 

@@ -13,10 +13,11 @@ import { BACKENDS, type Backend, type createHyvisorContainer } from '@hyvisor/co
 import { EmuBackend } from './emu-backend.js';
 
 export { EmuBackend } from './emu-backend.js';
-export { EmuVm } from './emu-vm.js';
-export { EmuVcpu, CHECK_INTERVAL, HOST_GUARD_MIN_MS } from './emu-vcpu.js';
-export { NS_PER_INSTRUCTION, TSC_KHZ, TSC_PER_INSTRUCTION } from './cpu/msr.js';
-export { emulatorCpuid } from './cpu/cpuid.js';
+// What `createVm`/`createVcpu` return: types only (instruction counts, stats), made by the backend.
+export type { EmuVm } from './emu-vm.js';
+export type { EmuVcpu } from './emu-vcpu.js';
+// The emulator's fixed time base: guest time is instructions retired, so runs are deterministic.
+export { NS_PER_INSTRUCTION, TSC_KHZ } from './cpu/msr.js';
 
 /** A DI container as core creates it. */
 export type HyvisorContainer = ReturnType<typeof createHyvisorContainer>;

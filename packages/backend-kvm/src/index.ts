@@ -13,11 +13,13 @@ import { BACKENDS, type Backend, type createHyvisorContainer } from '@hyvisor/co
 import { KvmBackend } from './kvm-backend.js';
 
 export { KvmBackend, type KvmHost } from './kvm-backend.js';
-export { KvmVm } from './kvm-vm.js';
-export { KvmIrqchip, type KvmIrqchipState, type KvmPicState } from './kvm-irqchip.js';
-export { KvmVcpu } from './kvm-vcpu.js';
-export { detectFlavour, kvmAvailable, openKvmDevice, KVM_DEVICE, KVM_PVM_SYSFS, type KvmAvailability, type KvmFlavour } from './host.js';
-export { loadNative, describeErrno, type KvmNative, type KvmLayout, type StructLayout } from './native.js';
+// What `createVm`/`createVcpu`/`vm.irqchip` return: types only, made by the backend, never by `new`.
+export type { KvmVm } from './kvm-vm.js';
+export type { KvmIrqchip, KvmIrqchipState, KvmPicState } from './kvm-irqchip.js';
+export type { KvmVcpu } from './kvm-vcpu.js';
+// Whether KVM works here and which one it is (`hyvisor info`, tests that need /dev/kvm).
+export { detectFlavour, kvmAvailable, type KvmAvailability, type KvmFlavour } from './host.js';
+// The native addon's layout types stay internal; its loader and errno text are the backend's own business.
 
 /** A DI container as core creates it (tsyringe's `DependencyContainer`). */
 export type HyvisorContainer = ReturnType<typeof createHyvisorContainer>;

@@ -1,4 +1,5 @@
-import { BackendError, ExitKind, EXIT_KIND_NAMES, WiringError, abilityMismatches, exitValue, type Vm, type VmExit } from '@hyvisor/core';
+import { BackendError, ExitKind, EXIT_KIND_NAMES, WiringError, exitValue, type Vm, type VmExit } from '@hyvisor/core';
+import { abilityMismatches } from '@hyvisor/core/testing';
 import { asm, backend, bootGuest, CODE, IDTR, JMP, JNZ, kvmTest, needsCapability, picInit, pitInit, Program, writeIdt } from './test-support.js';
 import type { KvmVcpu } from './kvm-vcpu.js';
 

@@ -14,23 +14,29 @@
  *   ({@link PV_DOMAIN}).
  *
  * Test doubles for a machine context live in `@hyvisor/strategy-pv/testing`.
+ *
+ * The entry exports what composing a VMM or writing a plugin needs: the facets, the `pv` strategy
+ * and its registration, the PV building blocks listed above and the `PV_DOMAIN` service.
+ * Validation helpers and ABI-internal constants (page-table entry bits, ring limits, IRET checks)
+ * stay internal.
+ * The runtime names are pinned in `docs/public-surface.json` (a test fails on any change).
  * @packageDocumentation
  */
-export * from './guest-ram.js';
-export * from './hypercall/doorbell.js';
+// (./guest-ram.js: internal only)
+export { HypercallDoorbell, ensureDoorbell } from './hypercall/doorbell.js';
 export * from './sched/sched-op.js';
 export * from './pv-domain.js';
-export * from './evtchn/shared-info.js';
-export * from './evtchn/event-channels.js';
-export * from './time/pvclock.js';
+export { SharedInfoPage } from './evtchn/shared-info.js';
+export { EventChannels, UPCALL_VECTOR_MAX, UPCALL_VECTOR_MIN } from './evtchn/event-channels.js';
+export { PvClockSource, pvclockTimeAt, readPvClock, type Calibration, type PvClockRecord, type TimeScale, type TscSource } from './time/pvclock.js';
 export * from './time/one-shot-timer.js';
-export * from './mmu/pte.js';
-export * from './mmu/direct-paging.js';
-export * from './cpu/iret-frame.js';
-export * from './io/blk-ring.js';
+// (./mmu/pte.js: internal only)
+export { DirectPaging, type BasePointers, type DirectPagingOptions } from './mmu/direct-paging.js';
+export type { GdtLocation } from './cpu/iret-frame.js';
+export { BlkRing } from './io/blk-ring.js';
 export * from './facets/pv-syscall.js';
-export * from './facets/direct-paging.js';
+export { DirectPagingMemory } from './facets/direct-paging.js';
 export * from './facets/event-channel.js';
 export * from './facets/pvclock.js';
-export * from './facets/pv-blk.js';
+export { PvBlkIo, type PvBlkOptions } from './facets/pv-blk.js';
 export * from './strategies.js';
