@@ -2,24 +2,18 @@
  * createMachineFromConfig's result owns the machine and the backend: `using` releases both.
  * Needs /dev/kvm and the built hello guest; without /dev/kvm the test logs why it did not run.
  */
-import test from 'ava';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createHyvisorContainer, validateConfig } from '@hyvisor/core';
-import { kvmAvailable, registerKvmBackend } from '@hyvisor/backend-kvm';
+import { registerKvmBackend } from '@hyvisor/backend-kvm';
+import { kvmTest } from '@hyvisor/backend-kvm/testing';
 import { createMachineFromConfig, type ComposedMachine } from './compose.js';
 import { registerMinimalStrategy } from './strategy/minimal.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const helloElf = path.join(root, 'packages/guest-hello/build/hello.elf');
 
-test('using a composed machine disposes the machine and its backend at the end of the scope [kvm]', (t) => {
-  const kvm = kvmAvailable();
-  if (!kvm.ok) {
-    t.log(`skipped: ${kvm.reason}`);
-    t.pass();
-    return;
-  }
+kvmTest('using a composed machine disposes the machine and its backend at the end of the scope', (t) => {
   const c = createHyvisorContainer();
   registerKvmBackend(c);
   registerMinimalStrategy(c);
