@@ -206,7 +206,13 @@ export function genX87(r: Rng): SimdInsn {
   const mem = (op: number, ext: number): number[] => [op, 0x80 | (ext << 3) | 3, disp & 0xff, (disp >> 8) & 0xff, 0, 0];
   const no = { gpr: -1, flags: false };
   const i = r.pick(8);
-  switch (r.pick(14)) {
+  switch (r.pick(20)) {
+    case 14: { const k = r.pick(5); return { bytes: mem([0xdf, 0xdf, 0xdb, 0xdb, 0xdf][k]!, [2, 3, 2, 3, 7][k]!), text: 'fist(p)', ...no }; }
+    case 15: return { bytes: [0xd9, 0xc8 | i], text: 'fxch', ...no };
+    case 16: return { bytes: [0xd9, 0xe0 | r.pick(2)], text: 'fchs/fabs', ...no };
+    case 17: return { bytes: [0xd9, r.bool() ? 0xe8 : 0xee], text: 'fld1/fldz', ...no };
+    case 18: return { bytes: [0xdd, 0xc0 | i], text: 'ffree', ...no };
+    case 19: return { bytes: [0xd9, 0xd0], text: 'fnop', ...no };
     case 0: return { bytes: mem(0xd9, 0), text: 'fld m32', ...no };
     case 1: return { bytes: mem(0xdd, 0), text: 'fld m64', ...no };
     case 2: return { bytes: mem(0xdb, 5), text: 'fld m80', ...no };

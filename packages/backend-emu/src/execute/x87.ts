@@ -270,6 +270,59 @@ function store80(cpu: Cpu, d: Insn): boolean {
   return true;
 }
 
+/** ST(0) rounded (FCW.RC) to a signed integer of `bits`; the indefinite integer with IE when NaN, ∞ or out of range. */
+function toInteger(v: Ext, bits: number, rc: number): { value: bigint; flags: number; up: boolean } {
+  const indefinite = 1n << BigInt(bits - 1);
+  if (v.exp === 0x7fff || (v.exp !== 0 && (v.mant & BIT63) === 0n)) return { value: indefinite, flags: F_IE, up: false };
+  const shift = (v.exp === 0 ? 1 : v.exp) - 16383 - 63; // value = mant × 2^shift
+  let q: bigint, rem = 0n, half = 0n;
+  if (shift >= 0) q = shift > 64 ? indefinite << 1n : v.mant << BigInt(shift);
+  else {
+    q = -shift >= 64 ? 0n : v.mant >> BigInt(-shift);
+    rem = v.mant - (q << BigInt(-shift));
+    half = 1n << BigInt(-shift - 1);
+  }
+  let up = false;
+  if (rem !== 0n) {
+    const neg = v.sign === 1;
+    if (rc === 0) up = rem > half || (rem === half && (q & 1n) === 1n);
+    else if (rc === 1) up = neg;
+    else if (rc === 2) up = !neg;
+    if (up) q += 1n;
+  }
+  const signed = v.sign === 1 ? -q : q;
+  if (signed >= indefinite || signed < -indefinite) return { value: indefinite, flags: F_IE, up: false };
+  return { value: BigInt.asUintN(bits, signed), flags: rem !== 0n ? F_PE : 0, up };
+}
+
+/** FIST/FISTP m16/m32/m64: false if an unmasked exception kept the store from happening. */
+function storeInteger(cpu: Cpu, d: Insn, bits: number): boolean {
+  const a = ea(cpu, d);
+  const st0 = physOf(cpu, 0);
+  let value: bigint;
+  cpu.fsw &= ~F_C1;
+  if (isEmpty(cpu, st0)) {
+    if (signal(cpu, F_IE | F_SF)) return false;
+    value = 1n << BigInt(bits - 1);
+  } else {
+    const r = toInteger(readReg(cpu, st0), bits, (cpu.fcw >>> 10) & 3);
+    if ((r.flags & F_IE & ~cpu.fcw) !== 0) { signal(cpu, F_IE); return false; }
+    if (r.up) cpu.fsw |= F_C1;
+    value = r.value;
+    if (r.flags !== 0) signal(cpu, r.flags);
+  }
+  if (bits === 16) cpu.mmu.write16(a, Number(value));
+  else if (bits === 32) cpu.mmu.write32(a, Number(value));
+  else cpu.mmu.write64(a, Number(value & 0xffffffffn), Number(value >> 32n));
+  return true;
+}
+
+/** ST(0)'s value for FCHS/FABS/FXCH: the indefinite (IE + SF) if empty; null if that exception is unmasked. */
+function operandOrIndefinite(cpu: Cpu, phys: number): Ext | null {
+  if (!isEmpty(cpu, phys)) return readReg(cpu, phys);
+  return signal(cpu, F_IE | F_SF) ? null : INDEFINITE;
+}
+
 function load80(cpu: Cpu, a: number): Ext {
   const w = [0, 0, 0, 0, 0].map((_, i) => cpu.mmu.read16(a + 2 * i));
   return {
@@ -331,6 +384,11 @@ export function executeX87(cpu: Cpu, d: Insn): void {
         if (storeReal(cpu, d, 64) && r === 3) pop(cpu);
         lastInstruction(cpu, d, true);
         return;
+      case (0xdf << 3) | 2: case (0xdf << 3) | 3: case (0xdb << 3) | 2: case (0xdb << 3) | 3: case (0xdf << 3) | 7: // FIST(P) m16/m32, FISTP m64
+        waitPending(cpu);
+        if (storeInteger(cpu, d, op === 0xdb ? 32 : r === 7 ? 64 : 16) && (r & 1) === 1) pop(cpu);
+        lastInstruction(cpu, d, true);
+        return;
       case (0xdb << 3) | 7: // FSTP m80
         waitPending(cpu);
         if (store80(cpu, d)) pop(cpu);
@@ -366,6 +424,44 @@ export function executeX87(cpu: Cpu, d: Insn): void {
     }
     cpu.ftw |= 1 << to;
     if (r === 3) pop(cpu);
+    lastInstruction(cpu, d, false);
+    return;
+  }
+  if (op === 0xd9 && r === 1) { // FXCH ST(i)
+    waitPending(cpu);
+    cpu.fsw &= ~F_C1;
+    const a = physOf(cpu, 0), b = physOf(cpu, i);
+    const va = operandOrIndefinite(cpu, a);
+    if (va === null) { lastInstruction(cpu, d, false); return; }
+    const vb = operandOrIndefinite(cpu, b);
+    if (vb === null) { lastInstruction(cpu, d, false); return; }
+    writeReg(cpu, a, vb); writeReg(cpu, b, va);
+    cpu.ftw |= (1 << a) | (1 << b);
+    lastInstruction(cpu, d, false);
+    return;
+  }
+  if (op === 0xd9 && r === 4 && (i === 0 || i === 1)) { // FCHS, FABS
+    waitPending(cpu);
+    cpu.fsw &= ~F_C1;
+    const p = physOf(cpu, 0);
+    const empty = isEmpty(cpu, p);
+    const v = operandOrIndefinite(cpu, p);
+    // An empty ST(0) becomes the indefinite itself (masked stack underflow), not its negation or absolute value.
+    if (v !== null) { writeReg(cpu, p, empty ? v : { ...v, sign: i === 0 ? v.sign ^ 1 : 0 }); cpu.ftw |= 1 << p; }
+    lastInstruction(cpu, d, false);
+    return;
+  }
+  if (op === 0xd9 && r === 5 && (i === 0 || i === 6)) { // FLD1, FLDZ
+    waitPending(cpu);
+    push(cpu, i === 0 ? { sign: 0, exp: 0x3fff, mant: BIT63 } : { sign: 0, exp: 0, mant: 0n }, 0);
+    lastInstruction(cpu, d, false);
+    return;
+  }
+  if (op === 0xd9 && r === 2 && i === 0) { waitPending(cpu); lastInstruction(cpu, d, false); return; } // FNOP
+  if (op === 0xdd && r === 0) { // FFREE ST(i)
+    waitPending(cpu);
+    cpu.ftw &= ~(1 << physOf(cpu, i));
+    cpu.fsw &= ~F_C1; // C0–C3 are undefined after FFREE (SDM); C1 cleared, as this host's CPU does
     lastInstruction(cpu, d, false);
     return;
   }

@@ -218,6 +218,9 @@ const X87_YES: Record<string, string> = {
   'dd/0/mem': 'FLD m64', 'dd/2/mem': 'FST m64', 'dd/3/mem': 'FSTP m64', 'dd/7/mem': 'FNSTSW m16',
   'dd/2/reg': 'FST ST(i)', 'dd/3/reg': 'FSTP ST(i)',
   'df/0/mem': 'FILD m16', 'df/5/mem': 'FILD m64', 'df/4/reg': 'FNSTSW AX (rm 0)',
+  'df/2/mem': 'FIST m16', 'df/3/mem': 'FISTP m16', 'db/2/mem': 'FIST m32', 'db/3/mem': 'FISTP m32', 'df/7/mem': 'FISTP m64',
+  'd9/1/reg': 'FXCH ST(i)', 'd9/2/reg': 'FNOP (rm 0)', 'd9/4/reg': 'FCHS, FABS (rm 0, 1)', 'd9/5/reg': 'FLD1, FLDZ (rm 0, 6)',
+  'dd/0/reg': 'FFREE ST(i)',
 };
 const X87_ROWS: readonly OpcodeRow[] = [0xd8, 0xd9, 0xda, 0xdb, 0xdc, 0xdd, 0xde, 0xdf].flatMap((op) =>
   [0, 1, 2, 3, 4, 5, 6, 7].flatMap((e) => (['mem', 'reg'] as const).map((m) => {
