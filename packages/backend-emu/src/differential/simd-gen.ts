@@ -206,7 +206,8 @@ export function genX87(r: Rng): SimdInsn {
   const mem = (op: number, ext: number): number[] => [op, 0x80 | (ext << 3) | 3, disp & 0xff, (disp >> 8) & 0xff, 0, 0];
   const no = { gpr: -1, flags: false };
   const i = r.pick(8);
-  switch (r.pick(20)) {
+  switch (r.pick(22)) {
+    case 20: case 21: return { bytes: [r.bool() ? 0xdb : 0xdf, (r.bool() ? 0xe8 : 0xf0) | i], text: 'f(u)comi(p)', gpr: -1, flags: true };
     case 14: { const k = r.pick(5); return { bytes: mem([0xdf, 0xdf, 0xdb, 0xdb, 0xdf][k]!, [2, 3, 2, 3, 7][k]!), text: 'fist(p)', ...no }; }
     case 15: return { bytes: [0xd9, 0xc8 | i], text: 'fxch', ...no };
     case 16: return { bytes: [0xd9, 0xe0 | r.pick(2)], text: 'fchs/fabs', ...no };

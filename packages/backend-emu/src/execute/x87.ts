@@ -15,6 +15,7 @@
  */
 import { CR0_EM, CR0_MP, CR0_TS, MXCSR_MASK, RAX, type Cpu } from '../cpu/cpu.js';
 import type { Insn } from '../decoder/decoder.js';
+import { AF, CF, OF, PF, SF, ZF, materialize } from '../cpu/flags.js';
 import { ea } from './operands.js';
 
 /** FSW bits. */
@@ -323,6 +324,54 @@ function operandOrIndefinite(cpu: Cpu, phys: number): Ext | null {
   return signal(cpu, F_IE | F_SF) ? null : INDEFINITE;
 }
 
+/** NaN, or an encoding the x87 does not support (pseudo-NaN/∞, unnormal). */
+function unordered(v: Ext): { nan: boolean; signalling: boolean } {
+  if (v.exp === 0x7fff) {
+    if ((v.mant & BIT63) === 0n) return { nan: true, signalling: true };
+    if ((v.mant & (BIT63 - 1n)) === 0n) return { nan: false, signalling: false };
+    return { nan: true, signalling: (v.mant & (1n << 62n)) === 0n };
+  }
+  if (v.exp !== 0 && (v.mant & BIT63) === 0n) return { nan: true, signalling: true };
+  return { nan: false, signalling: false };
+}
+
+/** Exact order of two ordered values: −1, 0 or 1. */
+function order(a: Ext, b: Ext): number {
+  const mag = (v: Ext): bigint => (v.exp === 0x7fff ? 1n << 40000n : v.mant << BigInt(Math.max(v.exp, 1) - 1));
+  const x = a.sign ? -mag(a) : mag(a), y = b.sign ? -mag(b) : mag(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/**
+ * FCOMI/FUCOMI(P) ST(0), ST(i): ZF, PF, CF (unordered: all three), OF/SF/AF cleared. As this
+ * host's CPU does (the reference of the differential tests): the flags are set even when the
+ * invalid-operation exception is unmasked (the P forms then do not pop); C1 is cleared on a stack underflow and
+ * otherwise left as it was (the SDM says cleared; this CPU keeps it).
+ */
+function compareToFlags(cpu: Cpu, i: number, signalQuiet: boolean, popAfter: boolean): void {
+  const p0 = physOf(cpu, 0), pi = physOf(cpu, i);
+  let f: number, unmasked = false;
+  if (isEmpty(cpu, p0) || isEmpty(cpu, pi)) {
+    unmasked = signal(cpu, F_IE | F_SF);
+    cpu.fsw &= ~F_C1;
+    f = ZF | PF | CF;
+  } else {
+    const a = readReg(cpu, p0), b = readReg(cpu, pi);
+    const ua = unordered(a), ub = unordered(b);
+    if (ua.nan || ub.nan) {
+      if (ua.signalling || ub.signalling || signalQuiet) unmasked = signal(cpu, F_IE);
+      f = ZF | PF | CF;
+    } else {
+      if ((a.exp === 0 && a.mant !== 0n) || (b.exp === 0 && b.mant !== 0n)) signal(cpu, F_DE);
+      const o = order(a, b);
+      f = o > 0 ? 0 : o < 0 ? CF : ZF;
+    }
+  }
+  materialize(cpu);
+  cpu.flags = (cpu.flags & ~(OF | SF | ZF | AF | PF | CF)) | f;
+  if (popAfter && !unmasked) pop(cpu);
+}
+
 function load80(cpu: Cpu, a: number): Ext {
   const w = [0, 0, 0, 0, 0].map((_, i) => cpu.mmu.read16(a + 2 * i));
   return {
@@ -458,6 +507,12 @@ export function executeX87(cpu: Cpu, d: Insn): void {
     return;
   }
   if (op === 0xd9 && r === 2 && i === 0) { waitPending(cpu); lastInstruction(cpu, d, false); return; } // FNOP
+  if ((op === 0xdb || op === 0xdf) && (r === 5 || r === 6)) { // FUCOMI, FCOMI, FUCOMIP, FCOMIP
+    waitPending(cpu);
+    compareToFlags(cpu, i, r === 6, op === 0xdf);
+    lastInstruction(cpu, d, false);
+    return;
+  }
   if (op === 0xdd && r === 0) { // FFREE ST(i)
     waitPending(cpu);
     cpu.ftw &= ~(1 << physOf(cpu, i));

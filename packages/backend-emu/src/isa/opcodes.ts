@@ -221,11 +221,13 @@ const X87_YES: Record<string, string> = {
   'df/2/mem': 'FIST m16', 'df/3/mem': 'FISTP m16', 'db/2/mem': 'FIST m32', 'db/3/mem': 'FISTP m32', 'df/7/mem': 'FISTP m64',
   'd9/1/reg': 'FXCH ST(i)', 'd9/2/reg': 'FNOP (rm 0)', 'd9/4/reg': 'FCHS, FABS (rm 0, 1)', 'd9/5/reg': 'FLD1, FLDZ (rm 0, 6)',
   'dd/0/reg': 'FFREE ST(i)',
+  'db/5/reg': 'FUCOMI ST, ST(i)', 'db/6/reg': 'FCOMI ST, ST(i)', 'df/5/reg': 'FUCOMIP ST, ST(i)', 'df/6/reg': 'FCOMIP ST, ST(i)',
 };
 const X87_ROWS: readonly OpcodeRow[] = [0xd8, 0xd9, 0xda, 0xdb, 0xdc, 0xdd, 0xde, 0xdf].flatMap((op) =>
   [0, 1, 2, 3, 4, 5, 6, 7].flatMap((e) => (['mem', 'reg'] as const).map((m) => {
     const name = X87_YES[`${op.toString(16)}/${e}/${m}`];
-    return row(op, name ?? '(x87, not emulated)', m === 'mem' ? 'M' : '', 'x87', { ext: e, mod: m, ...(name ? {} : { support: 'no' as const }) });
+    const flags = m === 'reg' && (op === 0xdb || op === 0xdf) && (e === 5 || e === 6) ? { writes: ALL } : {};
+    return row(op, name ?? '(x87, not emulated)', m === 'mem' ? 'M' : '', 'x87', { ext: e, mod: m, ...flags, ...(name ? {} : { support: 'no' as const }) });
   })));
 
 /** The table. */
