@@ -25,7 +25,7 @@ kvmTest('the telemetry client example prints a live summary of a running guest',
   await new Promise((r) => setTimeout(r, 100));
   const result = await composed.machine.run();
   const s = await summary;
-  t.is(result.reason, 'halt');
+  t.is(result.reason, 'poweroff');
   t.regex(lines[0]!, /^connected to client-demo: backend kvm .* strategy minimal \[cpu=/);
   t.true(s.samples >= 3, `${s.samples} samples`);
   t.true(lines.some((l) => /top bench \d/.test(l)), 'names the busiest device');

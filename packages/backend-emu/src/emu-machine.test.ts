@@ -43,7 +43,7 @@ function guestTest(title: string, elf: string, fn: (t: ExecutionContext) => Prom
 guestTest('hello guest greets over the UART on the emulator and halts with code 0', helloElf, async (t) => {
   const b = await boot(helloElf, '');
   t.is(b.text, 'Hello from the Hyvisor guest! RAM: 64 MiB, cmdline: ""\n');
-  t.is(b.result.reason, 'halt');
+  t.is(b.result.reason, 'poweroff');
   t.is(b.result.exitCode, 0);
   t.is(b.unimplemented, 0);
 });

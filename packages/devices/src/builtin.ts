@@ -150,11 +150,11 @@ export const rtcDevice: DeviceDefinition<RtcDeviceOptions, Mc146818Rtc> = {
  */
 export const i8042Device: DeviceDefinition<Record<string, never>, I8042> = {
   name: 'i8042',
-  description: 'i8042 keyboard controller (0x60, 0x64, IRQ 1) with nothing plugged in; command 0xFE resets (ends the run, exit code 0)',
+  description: 'i8042 keyboard controller (0x60, 0x64, IRQ 1) with nothing plugged in; command 0xFE resets the machine (ends the run with reason reset, exit code 0)',
   ports: [{ base: I8042Port.DATA, count: 1 }, { base: I8042Port.STATUS, count: 1 }],
   irq: I8042Irq.KEYBOARD,
   create(ctx) {
-    const kbc = new I8042({ requestReset: () => ctx.exit.requestExit(0) }, ctx.irq);
+    const kbc = new I8042(ctx.reset, ctx.irq);
     // The model decodes 0x60 as offset 0 and 0x64 as offset 4; each range here starts at offset 0.
     const status = { read: (_o: number, size: number) => kbc.read(4, size), write: (_o: number, size: number, v: number) => kbc.write(4, size, v) };
     return { pio: [kbc, status], handle: kbc };

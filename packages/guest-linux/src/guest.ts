@@ -85,6 +85,31 @@ export interface EnsureOptions {
  * {@link LinuxGuestError} with one line when the packages cannot be had.
  */
 export function ensureLinuxGuest(options: EnsureOptions = {}): LinuxGuest {
+  const guest = fetchOrReuse(options);
+  linkKernel(guest);
+  return guest;
+}
+
+/**
+ * Name of the symlink in the guest folder that points at the kernel whatever its release
+ * (`build/vmlinuz` → `root/boot/vmlinuz-<release>`), so configs (`examples/linux.yaml`) name
+ * one path that survives a refresh.
+ */
+export const KERNEL_LINK = 'vmlinuz';
+
+function linkKernel(guest: LinuxGuest): void {
+  const link = path.join(guest.dir, KERNEL_LINK);
+  const target = path.relative(guest.dir, guest.kernel);
+  let current: string | undefined;
+  try { current = fs.readlinkSync(link); } catch { current = undefined; }
+  if (current === target) return;
+  const part = `${link}.${process.pid}`;
+  fs.rmSync(part, { force: true });
+  fs.symlinkSync(target, part);
+  fs.renameSync(part, link); // atomic: a parallel reader sees the old link or the new one
+}
+
+function fetchOrReuse(options: EnsureOptions): LinuxGuest {
   const dir = path.resolve(options.dir ?? DEFAULT_GUEST_DIR);
   const log = options.log ?? (() => {});
   const init = fs.readFileSync(INIT_SCRIPT);

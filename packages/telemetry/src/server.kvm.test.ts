@@ -20,7 +20,7 @@ kvmTest('a live hello guest streams exits per kind and port that match /metrics 
   c.send({ type: 'subscribe', topics: ['exits', 'ports', 'io', 'vcpu', 'events'] });
   await c.next((m) => m.type === 'subscribed');
   const result = await machine.run();
-  t.is(result.reason, 'halt', result.message);
+  t.is(result.reason, 'poweroff', result.message);
   await new Promise((r) => setTimeout(r, 80)); // a few more samples after the end
   const exitSamples = c.messages.filter((m) => m.type === 'sample' && m.topic === 'exits');
   t.true(exitSamples.length >= 3, `${exitSamples.length} exit samples`);

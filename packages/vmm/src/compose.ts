@@ -14,6 +14,7 @@ import {
 } from '@hyvisor/core';
 import { addBuiltinDevices } from '@hyvisor/devices';
 import { Machine } from './machine/machine.js';
+import { assertLinuxCanRun } from './machine/kernel.js';
 import { attachDevices, type MachineDevices } from './devices/attach.js';
 
 /** Where the console goes when the config says `stdout`/`stdin`. */
@@ -92,6 +93,15 @@ export function planStrategyFromConfig(container: DependencyContainer, config: V
 }
 
 /**
+ * Loads the config's guest: a Hyvisor guest ELF (`guest.kernel`: start info with the command
+ * line) or a Linux kernel (`guest.linux`: the Linux boot protocol with the initrd and command line).
+ */
+function loadGuest(machine: Machine, guest: VmConfig['guest']): void {
+  if (guest.boot === 'linux') machine.loadLinuxFiles(guest.kernel, guest.initrd, guest.cmdline);
+  else machine.loadKernelFile(guest.kernel, guest.cmdline);
+}
+
+/**
  * Builds a machine from a validated config: backend, strategy, board and devices, guest kernel.
  * It opens the backend, so the returned {@link ComposedMachine} owns it; on a failure here
  * everything opened so far is released before the error is thrown.
@@ -103,6 +113,7 @@ export function createMachineFromConfig(container: DependencyContainer, config: 
   const backend = container.resolve(BACKENDS).create(config.backend, 'backend');
   let machine: Machine;
   try {
+    if (config.guest.boot === 'linux') assertLinuxCanRun(backend.info);
     const strategy = plan.create(backend.info);
     machine = new Machine({
       name: config.name, backend, strategy, memory: config.memory,
@@ -121,7 +132,7 @@ export function createMachineFromConfig(container: DependencyContainer, config: 
   };
   try {
     const devices = attachDevices(machine, devicePlan, { serial: config.serial, ...streams });
-    machine.loadKernelFile(config.guest.kernel, config.guest.cmdline);
+    loadGuest(machine, config.guest);
     return { machine, devices, backend, dispose: release, [Symbol.dispose]: release };
   } catch (err) {
     release();

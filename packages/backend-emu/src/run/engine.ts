@@ -57,6 +57,14 @@ export class Engine {
   private deadlineRetired = Infinity;
   /** A triple fault happened: every run from now on returns Shutdown. */
   private shutdown = false;
+  /** `cpu.unimplemented` when {@link lastUnimplemented} was last taken. */
+  private unimplementedSeen = 0;
+  /**
+   * The last instruction that raised #UD because the emulator does not implement it: where, its
+   * first bytes (up to 15, within its page) and the instruction count then. Named in the
+   * shutdown exit's reason, so a guest that dies of it says what is missing.
+   */
+  lastUnimplemented: { readonly rip: number; readonly bytes: readonly number[]; readonly retired: number } | undefined;
 
   constructor(private readonly cpu: Cpu, private readonly mmu: Mmu, private readonly exits: Exits) {
     this.fetcher = new Fetcher(cpu);
@@ -284,6 +292,7 @@ export class Engine {
     if (err !== ABORT) return this.crash(err);
     switch (cpu.abortKind) {
       case A_EXCEPTION: {
+        if (cpu.unimplemented !== this.unimplementedSeen) this.noteUnimplemented();
         let ret = cpu.rip, kind = EV_EXCEPTION;
         if (cpu.excSoft) { ret = cpu.nextRip; kind = EV_SOFTWARE; cpu.retired++; }
         cpu.shadow = 0;
@@ -339,8 +348,21 @@ export class Engine {
     this.shutdown = true;
     const exit = this.exits.exit;
     exit.kind = ExitKind.Shutdown;
-    exit.reason = 'triple fault';
+    const u = this.lastUnimplemented;
+    const ago = u !== undefined ? this.cpu.retired - u.retired : 0;
+    exit.reason = u === undefined ? 'triple fault'
+      : `#UD at RIP 0x${u.rip.toString(16)} for an instruction the emulator does not implement yet (bytes ${u.bytes.map((b) => b.toString(16).padStart(2, '0')).join(' ') || 'unknown'})${ago > 0 ? `, ${ago} instructions before the triple fault` : ''}`;
     return exit;
+  }
+
+  /** Records the instruction that just raised #UD as unimplemented (cold: exceptions only; never faults). */
+  private noteUnimplemented(): void {
+    const cpu = this.cpu, f = this.fetcher;
+    this.unimplementedSeen = cpu.unimplemented;
+    const bytes: number[] = [];
+    const off = cpu.rip - f.pageLin; // the page it was fetched from, if still cached: reading never translates
+    if (off >= 0 && off < 4096) for (let i = 0; i < 15 && off + i < 4096; i++) bytes.push(f.bytes[f.base + off + i]!);
+    this.lastUnimplemented = { rip: cpu.rip, bytes, retired: cpu.retired };
   }
 
   /** A bug in the emulator: reported as an internal error exit, never thrown into the VMM. */

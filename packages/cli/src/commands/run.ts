@@ -68,7 +68,7 @@ export async function runCommand({ values, positionals }: Parsed): Promise<numbe
       process.stderr.write(`\nhyvisor: ${result.message}\n`);
       return EXIT_INTERRUPTED;
     }
-    if (result.reason !== 'exit-code' && result.reason !== 'halt') process.stderr.write(`hyvisor: ${result.message}\n`);
+    if (result.reason !== 'exit-code' && result.reason !== 'poweroff' && result.reason !== 'reset') process.stderr.write(`hyvisor: ${result.message}\n`);
     return result.exitCode;
   } finally {
     await server?.close();

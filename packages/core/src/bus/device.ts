@@ -28,6 +28,15 @@ export interface ByteSink {
   write(byte: number): void;
 }
 
+/**
+ * Lets a device reset the machine: the guest asked for a reboot (the i8042's 0xFE command, a
+ * reset control register). The VMM decides what a reset means; Hyvisor ends the run with reason
+ * `reset` (exit code 0), since it has no firmware to boot the guest again.
+ */
+export interface ResetTrigger {
+  requestReset(): void;
+}
+
 /** Lets a device end the run (e.g. the guest wrote an exit code). */
 export interface ExitTrigger {
   requestExit(code: number): void;

@@ -21,7 +21,7 @@ test('a minimal config gets the documented defaults', (t) => {
   const c = validateConfig(minimal);
   t.deepEqual(c, {
     name: 'vm', backend: 'kvm', strategy: 'minimal', board: 'minimal', devices: [], memory: 64 * 1024 * 1024, vcpus: 1,
-    guest: { kernel: '/guests/hello.elf', cmdline: '' },
+    guest: { boot: 'elf', kernel: '/guests/hello.elf', cmdline: '' },
     serial: { output: 'stdout', input: 'none' },
     timeLimitMs: 0, sliceMs: 10,
   });
@@ -58,8 +58,8 @@ test('an unknown field with no near match lists the known ones', (t) => {
 });
 
 test('a missing guest says what it needs', (t) => {
-  t.is(configError(t, () => validateConfig({})).message, 'guest: missing; expected a mapping with kernel (path to the guest ELF) and cmdline');
-  t.is(configError(t, () => validateConfig({ guest: {} })).message, 'guest.kernel: missing; expected the path of the guest ELF');
+  t.is(configError(t, () => validateConfig({})).message, 'guest: missing; expected a mapping with kernel (path to the guest ELF) or linux (path to a Linux kernel), and cmdline');
+  t.is(configError(t, () => validateConfig({ guest: {} })).message, 'guest.kernel: missing; expected the path of the guest ELF (or guest.linux: the path of a Linux kernel)');
 });
 
 test('a config that is not a mapping is refused', (t) => {
@@ -174,4 +174,23 @@ test('formatSize uses the largest whole binary unit', (t) => {
   t.is(formatSize(1536), '1536B');
   t.is(formatSize(2048), '2KiB');
   t.is(formatSize(1000), '1000B');
+});
+
+test('guest.linux boots a Linux kernel with an initrd; paths resolve against the config file', (t) => {
+  const c = validateConfig({ guest: { linux: 'vmlinuz', initrd: '../initramfs.cpio.gz', cmdline: 'console=ttyS0' } }, { file: '/vms/linux/vm.yaml' });
+  t.deepEqual(c.guest, { boot: 'linux', kernel: '/vms/linux/vmlinuz', initrd: '/vms/initramfs.cpio.gz', cmdline: 'console=ttyS0' });
+  t.deepEqual(validateConfig({ guest: { linux: '/k' } }).guest, { boot: 'linux', kernel: '/k', cmdline: '' }, 'the initrd is optional');
+});
+
+test('guest.linux and guest.kernel exclude each other; an initrd or a workload names the kernel it needs', (t) => {
+  t.is(configError(t, () => validateConfig({ guest: { kernel: 'a.elf', linux: 'vmlinuz' } }, { file: 'vm.yaml' })).message,
+    'vm.yaml: guest: give kernel (a Hyvisor guest ELF) or linux (a Linux bzImage or vmlinux), not both');
+  t.is(configError(t, () => validateConfig({ guest: { kernel: 'a.elf', initrd: 'i.cpio' } })).message,
+    'guest.initrd: only goes with guest.linux (a Linux kernel); a guest ELF takes no initrd');
+  t.is(configError(t, () => validateConfig({ guest: { linux: 'vmlinuz', workload: 'cpu' } })).message,
+    'guest.workload: only goes with guest.kernel (the testbed guest), not with guest.linux');
+  t.is(configError(t, () => validateConfig({ guest: { linux: '' } })).message,
+    'guest.linux: expected the path of a Linux kernel (bzImage or vmlinux), got an empty string');
+  t.is(configError(t, () => validateConfig({ guest: { linux: 'k', initrd: 7 } })).message, 'guest.initrd: expected a string, got 7');
+  t.is(configError(t, () => validateConfig({ guest: { linx: 'k' } })).message.split(';')[0], 'guest.linx: unknown field');
 });

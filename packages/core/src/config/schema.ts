@@ -104,6 +104,9 @@ export interface DeviceSpec {
  */
 export const DEFAULT_BOARD = 'minimal';
 
+/** How a guest kernel is booted (see {@link VmConfig.guest}). */
+export type GuestBoot = 'elf' | 'linux';
+
 /** A validated VM configuration. Paths are absolute. */
 export interface VmConfig {
   /** Name for messages and telemetry. */
@@ -120,11 +123,19 @@ export interface VmConfig {
   /** Number of vCPUs. */
   readonly vcpus: number;
   readonly guest: {
-    /** Absolute path of the guest ELF. */
-    readonly kernel: string;
     /**
-     * Command line handed to the guest in its boot-information page (with `workload=` and
-     * `iterations=` appended when those fields are set).
+     * How the kernel is booted: `elf`, a Hyvisor guest ELF entered in 64-bit mode with the
+     * start-info page (the config's `guest.kernel`); `linux`, a Linux kernel (bzImage or ELF
+     * vmlinux) through the Linux 64-bit boot protocol with a zero page (the config's `guest.linux`).
+     */
+    readonly boot: GuestBoot;
+    /** Absolute path of the guest kernel: the guest ELF, or the Linux bzImage/vmlinux. */
+    readonly kernel: string;
+    /** Absolute path of the initramfs (Linux only; optional). */
+    readonly initrd?: string;
+    /**
+     * Command line handed to the guest: in its boot-information page (ELF, with `workload=` and
+     * `iterations=` appended when those fields are set), or as the kernel command line (Linux).
      */
     readonly cmdline: string;
     /** Testbed workload to run (`cpu`, `syscall`, `memory`, `irq`, `io`, `time`, `all`), if any. */

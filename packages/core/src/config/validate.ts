@@ -8,14 +8,14 @@ import * as path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { FACET_NAMES, type FacetName } from '../facets/facet.js';
 import {
-  CONFIG_LIMITS, DEFAULT_BOARD, type DeviceSpec, type FacetChoice, type ModuleRef, type SerialConfig, type StorageConfig, type StrategyChoice,
+  CONFIG_LIMITS, DEFAULT_BOARD, type DeviceSpec, type GuestBoot, type FacetChoice, type ModuleRef, type SerialConfig, type StorageConfig, type StrategyChoice,
   type StrategySpec, type TelemetryConfig, type VmConfig,
 } from './schema.js';
 import { formatSize, parseDuration, parseSize } from './sizes.js';
 
 const TOP_FIELDS = ['name', 'backend', 'strategy', 'board', 'devices', 'memory', 'vcpus', 'guest', 'serial', 'storage', 'timeLimit', 'slice', 'telemetry'] as const;
 const TELEMETRY_FIELDS = ['listen', 'token', 'interval', 'allowedOrigins'] as const;
-const GUEST_FIELDS = ['kernel', 'cmdline', 'workload', 'iterations'] as const;
+const GUEST_FIELDS = ['kernel', 'linux', 'initrd', 'cmdline', 'workload', 'iterations'] as const;
 const STORAGE_FIELDS = ['path', 'size'] as const;
 /** Workloads of the testbed guest. */
 export const WORKLOADS = ['cpu', 'syscall', 'memory', 'irq', 'io', 'time', 'all'] as const;
@@ -71,17 +71,19 @@ export function validateConfig(raw: unknown, source: ConfigSource = {}): VmConfi
     if (vcpus > CONFIG_LIMITS.maxVcpus) fail('vcpus', `at most ${CONFIG_LIMITS.maxVcpus} vCPU is supported so far, got ${vcpus}`);
   }
 
-  if (top.guest === undefined) fail('guest', 'missing; expected a mapping with kernel (path to the guest ELF) and cmdline');
-  if (!isObject(top.guest)) fail('guest', `expected a mapping with kernel and cmdline, got ${describe(top.guest)}`);
+  if (top.guest === undefined) fail('guest', 'missing; expected a mapping with kernel (path to the guest ELF) or linux (path to a Linux kernel), and cmdline');
+  if (!isObject(top.guest)) fail('guest', `expected a mapping with kernel or linux, and cmdline, got ${describe(top.guest)}`);
   const g = top.guest as Record<string, unknown>;
   checkUnknown(g, GUEST_FIELDS, 'guest.', fail);
-  const kernel = optionalString(g, 'kernel', 'guest.kernel', fail);
-  if (kernel === undefined || kernel === '') fail('guest.kernel', 'missing; expected the path of the guest ELF');
+  const { boot, kernel, initrd } = validateGuestKernel(g, fail);
   const cmdline = optionalString(g, 'cmdline', 'guest.cmdline', fail) ?? '';
   if (cmdline.length > CONFIG_LIMITS.maxCmdline) fail('guest.cmdline', `expected at most ${CONFIG_LIMITS.maxCmdline} characters, got ${cmdline.length}`);
   if (!/^[\x20-\x7e]*$/.test(cmdline)) fail('guest.cmdline', 'expected printable ASCII only');
 
   const workload = optionalString(g, 'workload', 'guest.workload', fail);
+  for (const f of ['workload', 'iterations'] as const) {
+    if (boot === 'linux' && g[f] !== undefined) fail(`guest.${f}`, 'only goes with guest.kernel (the testbed guest), not with guest.linux');
+  }
   if (workload !== undefined && !(WORKLOADS as readonly string[]).includes(workload)) {
     fail('guest.workload', `expected one of ${WORKLOADS.join(', ')}, got ${describe(workload)}`);
   }
@@ -114,7 +116,9 @@ export function validateConfig(raw: unknown, source: ConfigSource = {}): VmConfi
   return {
     name, backend, strategy, board, devices, memory, vcpus,
     guest: {
-      kernel: path.resolve(baseDir, kernel!),
+      boot,
+      kernel: path.resolve(baseDir, kernel),
+      ...(initrd !== undefined ? { initrd: path.resolve(baseDir, initrd) } : {}),
       cmdline: guestCmdline(cmdline, workload, iterations),
       ...(workload !== undefined ? { workload } : {}),
       ...(iterations !== undefined ? { iterations } : {}),
@@ -123,6 +127,27 @@ export function validateConfig(raw: unknown, source: ConfigSource = {}): VmConfi
     serial, timeLimitMs, sliceMs,
     ...(telemetry ? { telemetry } : {}),
   };
+}
+
+/**
+ * The guest's kernel: `kernel` (a Hyvisor guest ELF) or `linux` (a Linux bzImage or vmlinux,
+ * booted through the Linux boot protocol, with an optional `initrd`), never both.
+ */
+function validateGuestKernel(g: Record<string, unknown>, fail: Fail): { boot: GuestBoot; kernel: string; initrd?: string } {
+  const elf = optionalString(g, 'kernel', 'guest.kernel', fail);
+  const linux = optionalString(g, 'linux', 'guest.linux', fail);
+  const initrd = optionalString(g, 'initrd', 'guest.initrd', fail);
+  if (elf !== undefined && linux !== undefined) {
+    fail('guest', 'give kernel (a Hyvisor guest ELF) or linux (a Linux bzImage or vmlinux), not both');
+  }
+  if (linux !== undefined) {
+    if (linux === '') fail('guest.linux', 'expected the path of a Linux kernel (bzImage or vmlinux), got an empty string');
+    if (initrd === '') fail('guest.initrd', 'expected the path of an initramfs, got an empty string (leave the field out for none)');
+    return { boot: 'linux', kernel: linux, ...(initrd !== undefined ? { initrd } : {}) };
+  }
+  if (initrd !== undefined) fail('guest.initrd', 'only goes with guest.linux (a Linux kernel); a guest ELF takes no initrd');
+  if (elf === undefined || elf === '') fail('guest.kernel', 'missing; expected the path of the guest ELF (or guest.linux: the path of a Linux kernel)');
+  return { boot: 'elf', kernel: elf! };
 }
 
 /** Default port of the telemetry server. */

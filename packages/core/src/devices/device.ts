@@ -7,7 +7,7 @@
  * @module
  */
 import type { Readable, Writable } from 'node:stream';
-import type { PioDevice, IrqLine, ExitTrigger } from '../bus/device.js';
+import type { PioDevice, IrqLine, ExitTrigger, ResetTrigger } from '../bus/device.js';
 import type { Disposable } from '../lifecycle/disposable.js';
 import type { Clock } from '../time/timer-queue.js';
 import type { SerialConfig } from '../config/schema.js';
@@ -66,6 +66,8 @@ export interface DeviceContext {
   readonly irq: IrqLine;
   /** Ends the run with an exit code (what the debug-exit port does). */
   readonly exit: ExitTrigger;
+  /** Resets the machine (what a keyboard controller's reset line or a reset register does). */
+  readonly reset: ResetTrigger;
   /** The machine's clock: host time, or the backend's virtual time; schedule callbacks on it. */
   readonly clock: Clock;
   /** The console configuration and streams. */

@@ -18,12 +18,7 @@
  * buffer when the command byte enables them.
  * @module
  */
-import type { IrqLine, PioDevice } from '@hyvisor/core';
-
-/** What the controller's reset line does: the VMM decides (stop with reason `reset`, reboot…). */
-export interface ResetTrigger {
-  requestReset(): void;
-}
+import type { IrqLine, PioDevice, ResetTrigger } from '@hyvisor/core';
 
 /** Ports on a PC. */
 export const I8042Port = { DATA: 0x60, STATUS: 0x64 } as const;

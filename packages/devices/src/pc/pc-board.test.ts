@@ -3,10 +3,10 @@ import { ConfigError, type DeviceContext, type PioDevice } from '@hyvisor/core';
 import { ManualClock } from '@hyvisor/core/testing';
 import { BUILTIN_DEVICES, i8042Device, pcBoard, postCodeDevice, rtcDevice } from '../builtin.js';
 
-function context(name: string, exits: number[] = []): DeviceContext {
+function context(name: string, exits: number[] = [], resets: string[] = []): DeviceContext {
   return {
     name, ports: [], irqNumber: undefined, irq: { raise() {}, lower() {} },
-    exit: { requestExit: (c) => exits.push(c) }, clock: new ManualClock(0),
+    exit: { requestExit: (c) => exits.push(c) }, reset: { requestReset: () => resets.push(name) }, clock: new ManualClock(0),
     console: { serial: { output: 'none', input: 'none' } } as unknown as DeviceContext['console'],
     own() {},
   };
@@ -28,12 +28,14 @@ test('mc146818-rtc: a fixed epoch gives repeatable dates; a bad one is a one-lin
   t.throws(() => rtcDevice.create(context('rtc'), { epoch: 'tomorrow' }), { instanceOf: ConfigError, message: /^devices: rtc: epoch: expected 'host' or an ISO date/ });
 });
 
-test('i8042: status at 0x64 through the second range; 0xFE ends the run with exit code 0', (t) => {
+test('i8042: status at 0x64 through the second range; 0xFE pulls the machine\'s reset, not its exit code', (t) => {
   const exits: number[] = [];
-  const [data, status] = handlers(i8042Device.create(context('i8042', exits), {}).pio);
+  const resets: string[] = [];
+  const [data, status] = handlers(i8042Device.create(context('i8042', exits, resets), {}).pio);
   t.is(status!.read(0, 1), 0x14);
   status!.write(0, 1, 0xaa);
   t.is(data!.read(0, 1), 0x55);
   status!.write(0, 1, 0xfe);
-  t.deepEqual(exits, [0]);
+  t.deepEqual(resets, ['i8042']);
+  t.deepEqual(exits, []);
 });

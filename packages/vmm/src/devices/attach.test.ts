@@ -10,15 +10,17 @@ import { attachDevices, type DeviceHost } from './attach.js';
 function host() {
   const raised: number[] = [];
   const exits: number[] = [];
+  let resets = 0;
   const owned: Disposable[] = [];
   const h: DeviceHost = {
     pio: new PioBus(),
     clock: new TimerQueue(() => 0),
     irqLine: (irq: number): IrqLine => ({ raise: () => raised.push(irq), lower() {} }),
     requestExit: (code: number) => exits.push(code),
+    requestReset: () => { resets++; },
     own: <T extends Disposable>(d: T) => { owned.push(d); return d; },
   };
-  return { h, raised, exits, owned };
+  return { h, raised, exits, owned, resets: () => resets };
 }
 
 function plan(raw: Record<string, unknown>) {
@@ -43,6 +45,14 @@ test('the testbed board puts its five devices on their ports, wired to the machi
   t.deepEqual(exits, [7]);
   t.is(d.board, 'testbed');
   t.is(d.find('stall')?.device, 'stall');
+});
+
+test('on the pc board the i8042 reset command reaches the machine\'s reset trigger, not its exit code', (t) => {
+  const { h, exits, resets } = host();
+  attachDevices(h, plan({ board: 'pc' }), { serial });
+  h.pio.write(0x64, 1, 0xfe);
+  t.is(resets(), 1);
+  t.deepEqual(exits, []);
 });
 
 test('on the minimal board the test devices are absent and their accessors say which board has them', (t) => {

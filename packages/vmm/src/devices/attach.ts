@@ -8,7 +8,7 @@
 import {
   CompositionError, ConfigError, HyvisorError, WiringError,
   type Clock, type DeviceConsole, type DevicePlan, type DeviceState, type Disposable, type ExitTrigger, type IrqLine,
-  type PioBus, type PioDevice, type PlannedDevice, type PortRange, type StatefulDevice,
+  type PioBus, type PioDevice, type PlannedDevice, type PortRange, type ResetTrigger, type StatefulDevice,
 } from '@hyvisor/core';
 import {
   NullSerialOutput, type BenchCounter, type DebugExit, type IrqTestDevice, type SerialInputQueue, type SerialOutput,
@@ -16,7 +16,7 @@ import {
 } from '@hyvisor/devices';
 
 /** What devices need from a machine ({@link Machine} is one). */
-export interface DeviceHost extends ExitTrigger {
+export interface DeviceHost extends ExitTrigger, ResetTrigger {
   readonly pio: PioBus;
   readonly clock: Clock;
   /** The line of ISA interrupt `irq` as the strategy's interrupt facet routes it. */
@@ -61,7 +61,7 @@ function attachOne(host: DeviceHost, p: PlannedDevice, console: DeviceConsole): 
   let made;
   try {
     made = p.definition.create({
-      name: p.name, ports: p.ports, irqNumber: p.irq, irq, exit: host, clock: host.clock, console,
+      name: p.name, ports: p.ports, irqNumber: p.irq, irq, exit: host, reset: host, clock: host.clock, console,
       own: (r) => { host.own(r); },
     }, p.options);
   } catch (err) {

@@ -37,7 +37,7 @@ kvmTest('hello guest greets over the UART with its RAM size and command line, th
   const m = compose('');
   try {
     const r = await m.machine.run();
-    t.is(r.reason, 'halt');
+    t.is(r.reason, 'poweroff');
     t.is(r.exitCode, 0);
     t.is(text(m), 'Hello from the Hyvisor guest! RAM: 32 MiB, cmdline: ""\n');
     t.true(r.exits.io! > 50, 'each UART register access is a port exit');
@@ -156,7 +156,7 @@ kvmTest('bytes fed to the UART reach the guest through the receive register', as
     // was received before, as on real hardware.
     setTimeout(() => m.devices.input.push(new TextEncoder().encode('ping\n')), 50);
     const r = await m.machine.run();
-    t.is(r.reason, 'halt');
+    t.is(r.reason, 'poweroff');
     t.true(text(m).endsWith('ping\n'), JSON.stringify(text(m)));
   } finally {
     m.dispose();
@@ -208,3 +208,17 @@ kvmTest('a file that is not an ELF image is refused with its name in the message
 function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+kvmTest('a Linux guest on this host\'s KVM: refused before the VM is built when it is kvm_pvm', (t) => {
+  const c = createHyvisorContainer();
+  registerKvmBackend(c);
+  registerMinimalStrategy(c);
+  const config = validateConfig({ backend: 'kvm', strategy: 'minimal', guest: { linux: '/nonexistent/vmlinuz' }, serial: { output: 'buffer' } });
+  const host = new KvmBackend().info.host;
+  if (host !== 'kvm_pvm') {
+    // Hardware KVM gets as far as reading the kernel, which does not exist here.
+    t.throws(() => createMachineFromConfig(c, config), { instanceOf: GuestImageError, message: /^\/nonexistent\/vmlinuz: cannot read Linux kernel: ENOENT/ });
+    return;
+  }
+  t.throws(() => createMachineFromConfig(c, config), { instanceOf: CompositionError, message: /kvm_pvm .*; use --backend emu$/ });
+});

@@ -21,12 +21,13 @@ import type { DependencyContainer } from 'tsyringe';
 import {
   DisposableStore, ExitDispatcher, FACETS, GuestImageError, WiringError, HypercallTable, MmioBus, PioBus, ServiceScope, TelemetryHub,
   assertComposable, EXIT_KIND_NAMES, type TimerQueue,
-  type Backend, type Disposable, type ExitTrigger, type IrqLine, type MachineContext, type Strategy, type Vcpu, type Vm,
+  type Backend, type Disposable, type ExitTrigger, type IrqLine, type MachineContext, type ResetTrigger, type Strategy, type Vcpu, type Vm,
   type VmConfig,
 } from '@hyvisor/core';
 import { buildVm } from './build.js';
 import { attachMachineFacets } from './facets.js';
-import { loadKernelImage, readKernelFile } from './kernel.js';
+import { loadKernelImage, loadLinuxImage, readKernelFile, type LinuxImages } from './kernel.js';
+import type { LinuxBoot } from '../loader/linux.js';
 import { RunLoop } from './run-loop.js';
 import {
   RunStates, disposed, ended, kernelLoaded, paused, resumed, started,
@@ -63,7 +64,7 @@ export interface MachineOptions {
 /** The outcome of {@link Machine.run}. */
 export interface RunResult {
   readonly reason: StopReason;
-  /** The guest's exit code for `exit-code`; 0 for `halt`; non-zero otherwise. */
+  /** The guest's exit code for `exit-code`; 0 for `poweroff` and `reset`; non-zero otherwise. */
   readonly exitCode: number;
   /** What happened, for `shutdown`, `error`, `time-limit` and `stopped`. */
   readonly message: string;
@@ -76,7 +77,7 @@ export interface RunResult {
 const REPORTED: ReadonlySet<MachineState> = new Set(['running', 'paused', 'stopped']);
 
 /** One VM, its vCPU, buses and devices, and its run loop. */
-export class Machine implements Disposable, ExitTrigger {
+export class Machine implements Disposable, ExitTrigger, ResetTrigger {
   readonly name: string;
   readonly backend: Backend;
   readonly strategy: Strategy;
@@ -187,6 +188,24 @@ export class Machine implements Disposable, ExitTrigger {
     loadKernelImage(this.vm, this.vcpu, this.ramSize, bytes, cmdline, name);
   }
 
+  /**
+   * Loads a Linux kernel (bzImage or ELF vmlinux) with an optional initrd through the Linux 64-bit
+   * boot protocol (zero page, e820 map of this machine's RAM, command line; no start info) and
+   * sets the vCPU to its entry state. Only before {@link run}.
+   */
+  loadLinux(images: LinuxImages): LinuxBoot {
+    this.states.apply((s) => kernelLoaded(s)); // refuses a machine that has run
+    return loadLinuxImage(this.vm, this.vcpu, this.ramSize, images);
+  }
+
+  /** {@link loadLinux} from files: the kernel, the initrd (if any) and the kernel command line. */
+  loadLinuxFiles(kernel: string, initrd: string | undefined, cmdline = ''): LinuxBoot {
+    return this.loadLinux({
+      kernel: readKernelFile(kernel, 'Linux kernel', ' (fetch the Linux guest with `pnpm guest:linux`)'), kernelName: kernel, cmdline,
+      ...(initrd !== undefined ? { initrd: readKernelFile(initrd, 'initrd', ' (fetch the Linux guest with `pnpm guest:linux`)'), initrdName: initrd } : {}),
+    });
+  }
+
   /** The line of ISA interrupt `irq` as the strategy's interrupt facet routes it (for devices). */
   irqLine(irq: number): IrqLine {
     return this.strategy.interrupt.irqLine(irq);
@@ -195,6 +214,14 @@ export class Machine implements Disposable, ExitTrigger {
   /** Ends the run with the guest's exit `code` (called by the debug-exit device). */
   requestExit(code: number): void {
     this.requestStop({ reason: 'exit-code', message: '', exitCode: code });
+  }
+
+  /**
+   * The guest reset the machine (the i8042's reset line): the run ends with reason `reset`, exit
+   * code 0. There is no firmware to boot it again; a reboot is the guest's way of ending.
+   */
+  requestReset(): void {
+    this.requestStop({ reason: 'reset', message: '', exitCode: 0 });
   }
 
   /** Stops the run at the next exit or deadline (also while paused); `run()` resolves with reason `stopped`. */

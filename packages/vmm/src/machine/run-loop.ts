@@ -263,9 +263,10 @@ export class RunLoop implements FacetLoopHooks {
     const exit = this.parts.vcpu.exit;
     switch (d) {
       case Disposition.Halt:
-        return { reason: 'halt', message: '', exitCode: 0 };
+        return { reason: 'poweroff', message: '', exitCode: 0 };
       case Disposition.Shutdown:
-        return { reason: 'shutdown', message: `guest shut down (triple fault or reset)${this.safeRip()}`, exitCode: 1 };
+        // The backend may say more than "triple fault" (the emulator names an instruction it lacks).
+        return { reason: 'shutdown', message: `guest triple-faulted (the CPU shut down)${this.safeRip()}${exit.reason && exit.reason !== 'triple fault' ? `: ${exit.reason}` : ''}`, exitCode: 1 };
       default: {
         const kind = EXIT_KIND_NAMES[exit.kind] ?? String(exit.kind);
         const rip = exit.rip !== 0n ? ` at RIP 0x${exit.rip.toString(16)}` : this.safeRip();

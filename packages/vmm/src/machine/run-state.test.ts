@@ -4,7 +4,7 @@ import {
   type RunState, type StopInfo,
 } from './run-state.js';
 
-const HALT: StopInfo = { reason: 'halt', exitCode: 0, message: '' };
+const HALT: StopInfo = { reason: 'poweroff', exitCode: 0, message: '' };
 const CTRL_C: StopInfo = { reason: 'stopped', exitCode: 130, message: 'interrupted' };
 const CRASH: StopInfo = { reason: 'error', exitCode: 1, message: 'boom' };
 

@@ -21,13 +21,18 @@ function rxjs(): typeof import('rxjs') {
 export type StopReason =
   /** The guest wrote an exit code to the debug-exit port. */
   | 'exit-code'
-  /** The guest halted with nothing left to wake it. */
-  | 'halt'
+  /**
+   * The guest powered off: it halted with nothing left to wake it (HLT with interrupts off, as
+   * Linux's `poweroff -f` leaves the CPU without ACPI, or with no interrupt source). Exit code 0.
+   */
+  | 'poweroff'
+  /** The guest reset the machine (the i8042's reset line, Linux's `reboot`). Exit code 0. */
+  | 'reset'
   /** `Machine.stop` was called (e.g. Ctrl-C). */
   | 'stopped'
   /** The configured time limit passed. */
   | 'time-limit'
-  /** The guest reset or triple-faulted. */
+  /** The guest triple-faulted (the CPU shut down): an error, exit code 1. */
   | 'shutdown'
   /** The backend could not run the guest (internal error, failed entry, unknown exit). */
   | 'error';
@@ -35,7 +40,7 @@ export type StopReason =
 /** Why and how a run ends: set once by the first stop request, kept when the loop has ended. */
 export interface StopInfo {
   readonly reason: StopReason;
-  /** The guest's exit code for `exit-code`; 0 for `halt`; non-zero otherwise. */
+  /** The guest's exit code for `exit-code`; 0 for `poweroff` and `reset`; non-zero otherwise. */
   readonly exitCode: number;
   /** What happened, for `shutdown`, `error`, `time-limit` and `stopped`. */
   readonly message: string;
