@@ -20,11 +20,12 @@ const RUN_OPTIONS: OptionTable = {
   workload: { type: 'string', value: 'NAME', description: "testbed workload, added to the guest's command line (workloads below)" },
   iterations: { type: 'string', value: 'N', description: "iterations of the workload, added to the guest's command line" },
   telemetry: { type: 'string', value: '[HOST:]PORT', description: 'serve live telemetry (dashboard, WebSocket, /metrics) on this port' },
+  exec: { type: 'string', value: 'CMD', description: "Linux guests: run CMD through the guest's init, print its output, power off; exit with CMD's status" },
 };
 
 const run: CommandSpec = {
   path: 'run',
-  summary: "boots the guest a YAML/JSON config describes; exits with the guest's exit code (written to port 0xf4), 0 when it halts, 124 at the time limit, 130 on Ctrl-C",
+  summary: "boots the guest a YAML/JSON config describes; exits with the guest's exit code (written to port 0xf4), 0 when it powers off or resets, 124 at the time limit, 130 on Ctrl-C (a console on a terminal is raw: Ctrl-C goes to the guest, Ctrl-A x quits)",
   positionals: [{ name: 'CONFIG', description: 'a YAML or JSON config file' }],
   options: RUN_OPTIONS,
   example: 'hyvisor run examples/hello.yaml',

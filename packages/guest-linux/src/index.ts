@@ -7,4 +7,5 @@
 export * from './cpio.js';
 export * from './debian.js';
 export * from './guest.js';
+export * from './exec.js';
 export * from './qemu.js';

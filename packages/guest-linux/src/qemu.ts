@@ -6,6 +6,7 @@
  * @module
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { initCommandArgs } from './exec.js';
 import { EXIT_MARKER, INIT_MARKER } from './guest.js';
 
 /** The kernel command line of the reference boot (see the measured facts). */
@@ -61,7 +62,7 @@ export function qemuArgs(o: QemuBootOptions): string[] {
   const words = [REFERENCE_CMDLINE];
   if (o.command !== undefined) words.push('hyvisor.end=reboot'); // a triple fault ends QEMU under -no-reboot
   if (o.extraCmdline) words.push(o.extraCmdline);
-  if (o.command !== undefined) words.push('--', o.command);
+  if (o.command !== undefined) words.push(initCommandArgs(o.command));
   return [
     '-M', 'microvm,acpi=off,pic=on,pit=on,rtc=on',
     '-cpu', 'qemu64',

@@ -5,12 +5,14 @@
  */
 import { WORKLOADS, formatSize, guestCmdline, loadConfigFile, parseDuration, parseListen, type VmConfig } from '@hyvisor/core';
 import { BufferSerialOutput, StdoutSerialOutput } from '@hyvisor/devices';
-import { createMachineFromConfig, type StandardDevices } from '@hyvisor/vmm';
+import { createMachineFromConfig, type ComposedMachine, type RunResult, type StandardDevices } from '@hyvisor/vmm';
+import type { ExecConsole } from '@hyvisor/guest-linux';
 import type { TelemetryServer } from '@hyvisor/telemetry';
 import { namesModules, unbundledLoader } from '../bundled.js';
 import { containerFor } from '../catalog.js';
 import { FIRST_INSTRUCTION_ENV, reportFirstInstruction } from '../first-instruction.js';
 import { UsageError, type Parsed } from '../spec.js';
+import { ESCAPE_HELP, openConsoleTerminal, type ConsoleTerminal } from './terminal.js';
 
 /** Exit code after Ctrl-C, as shells expect (128 + SIGINT). */
 const EXIT_INTERRUPTED = 130;
@@ -31,9 +33,30 @@ export async function runCommand({ values, positionals }: Parsed): Promise<numbe
     telemetry = { ...config.telemetry, ...listen, intervalMs: config.telemetry?.intervalMs ?? 100 };
   }
 
-  const container = await containerFor({ backend: config.backend, strategy: config.strategy });
-  const composed = createMachineFromConfig(container, config, { stdout: process.stdout, stdin: process.stdin });
+  const exec = values.exec === undefined ? undefined : await execSetup(config, String(values.exec));
+  const runConfig = exec?.config ?? config;
+  const stdin = process.stdin;
+  const raw = runConfig.serial.input === 'stdin' && stdin.isTTY;
+  let quit = false;
+  let terminal: ConsoleTerminal | undefined;
+  let composed: ComposedMachine | undefined;
+  try {
+    const container = await containerFor({ backend: runConfig.backend, strategy: runConfig.strategy });
+    // The guest's console on a terminal: raw, with QEMU's Ctrl-A escapes (Ctrl-C goes to the guest).
+    if (raw) {
+      terminal = openConsoleTerminal(stdin, (command) => {
+        if (command === 'help') { process.stderr.write(`\r\n${ESCAPE_HELP}`); return; }
+        quit = true;
+        composed?.machine.stop('quit (Ctrl-A x)');
+      });
+    }
+    composed = createMachineFromConfig(container, runConfig, { stdout: exec?.console ?? process.stdout, stdin: terminal?.input ?? stdin });
+  } catch (err) {
+    terminal?.dispose();
+    throw err;
+  }
   const { machine } = composed;
+  const owned = composed;
   let server: TelemetryServer | undefined;
   try {
     server = telemetry
@@ -44,38 +67,40 @@ export async function runCommand({ values, positionals }: Parsed): Promise<numbe
       })
       : undefined;
   } catch (err) {
-    composed.dispose();
+    terminal?.dispose();
+    owned.dispose();
     throw err;
   }
   if (server) process.stderr.write(`hyvisor: telemetry at ${server.url}/ (metrics: ${server.url}/metrics)\n`);
-  const stdin = process.stdin;
-  const raw = config.serial.input === 'stdin' && stdin.isTTY;
+  // Signals end the run (and so restore the terminal) instead of killing the process.
   const onSigint = () => machine.stop('interrupted (Ctrl-C)');
+  const onSigterm = () => machine.stop('terminated (SIGTERM)');
+  const onSighup = () => machine.stop('terminal hung up (SIGHUP)');
   process.on('SIGINT', onSigint);
-  if (raw) {
-    // Raw mode sends Ctrl-C to us as a byte, not as SIGINT: keep it as the way out.
-    stdin.setRawMode(true);
-    stdin.on('data', (b: Buffer) => { if (b.includes(3)) onSigint(); });
-  }
+  process.on('SIGTERM', onSigterm);
+  process.on('SIGHUP', onSighup);
   if (process.env[FIRST_INSTRUCTION_ENV] === '1') reportFirstInstruction(machine.vcpu);
   try {
     const result = await machine.run();
     const stats = machine.vcpu.stats?.();
     if (stats) process.stderr.write(`hyvisor: ${machine.backend.info.name}: ${statsLine(stats)}\n`);
-    const lost = consoleLoss(composed.devices);
+    const lost = consoleLoss(owned.devices);
     if (lost) process.stderr.write(`hyvisor: ${lost}\n`);
     if (result.reason === 'stopped') {
       process.stderr.write(`\nhyvisor: ${result.message}\n`);
-      return EXIT_INTERRUPTED;
+      return quit ? 0 : EXIT_INTERRUPTED;
     }
+    if (exec) return exec.result(result);
     if (result.reason !== 'exit-code' && result.reason !== 'poweroff' && result.reason !== 'reset') process.stderr.write(`hyvisor: ${result.message}\n`);
     return result.exitCode;
   } finally {
     await server?.close();
     process.off('SIGINT', onSigint);
-    if (raw) stdin.setRawMode(false);
+    process.off('SIGTERM', onSigterm);
+    process.off('SIGHUP', onSighup);
+    terminal?.dispose();
     stdin.pause();
-    composed.dispose();
+    owned.dispose();
   }
 }
 
@@ -110,6 +135,9 @@ function withOverrides(config: VmConfig, flags: Flags): VmConfig {
     if (t === undefined) throw new UsageError(`run: --time-limit: expected a duration like "30s" or "500ms", got "${values['time-limit']}"`);
     timeLimitMs = t;
   }
+  if (config.guest.boot === 'linux' && (values.workload !== undefined || values.iterations !== undefined)) {
+    throw new UsageError(`run: --${values.workload !== undefined ? 'workload' : 'iterations'}: only for the testbed guest (guest.kernel); this config boots Linux (guest.linux)`);
+  }
   const workload = values.workload ?? config.guest.workload;
   if (workload !== undefined && !(WORKLOADS as readonly string[]).includes(workload)) {
     throw new UsageError(`run: --workload: expected one of ${WORKLOADS.join(', ')}, got "${workload}"`);
@@ -126,4 +154,46 @@ function withOverrides(config: VmConfig, flags: Flags): VmConfig {
     ...(iterations !== undefined ? { iterations } : {}),
   };
   return { ...config, backend: values.backend ?? config.backend, strategy: values.strategy ?? config.strategy, timeLimitMs, guest };
+}
+
+/** `--exec CMD`: the config that runs CMD through the guest's init, the console that reads it, and the exit status. */
+interface ExecRun {
+  readonly config: VmConfig;
+  readonly console: ExecConsole;
+  /** The CLI's exit code: CMD's status, or 1 (with the console's last lines) when init never printed it. */
+  result(run: RunResult): number;
+}
+
+/**
+ * `--exec CMD` for a Linux guest: CMD goes to init on the kernel command line (`-- "CMD"`), the
+ * console shows only CMD's output, stdin stays out of it, and the exit code is CMD's status.
+ */
+async function execSetup(config: VmConfig, command: string): Promise<ExecRun> {
+  if (config.guest.boot !== 'linux') throw new UsageError('run: --exec: runs a command through a Linux guest\'s init; this config boots a guest ELF (guest.kernel), not guest.linux');
+  if (/(^|\s)--(\s|$)/.test(config.guest.cmdline)) throw new UsageError('run: --exec: the config\'s guest.cmdline already passes arguments to init after "--"');
+  const { ExecConsole, initCommandArgs, LinuxGuestError } = await import('@hyvisor/guest-linux');
+  let args: string;
+  try {
+    args = initCommandArgs(command);
+  } catch (err) {
+    if (err instanceof LinuxGuestError) throw new UsageError(`run: --exec: ${err.message}`);
+    throw err;
+  }
+  const console = new ExecConsole((text) => process.stdout.write(text));
+  return {
+    config: {
+      ...config,
+      guest: { ...config.guest, cmdline: [config.guest.cmdline, args].filter((w) => w !== '').join(' ') },
+      serial: { ...config.serial, output: 'stdout', input: 'none' },
+    },
+    console,
+    result(run) {
+      if (console.status !== undefined) return console.status;
+      const how = run.message !== '' ? run.message : `the guest ended (${run.reason})`;
+      const where = console.started ? 'before the command finished' : 'before its init started the command';
+      const tail = console.tail().trimEnd();
+      process.stderr.write(`hyvisor: --exec: ${how} ${where}; ${tail === '' ? 'the console printed nothing' : `the console's last lines:\n${tail.split('\n').slice(-15).join('\n')}`}\n`);
+      return run.exitCode !== 0 ? run.exitCode : 1;
+    },
+  };
 }
