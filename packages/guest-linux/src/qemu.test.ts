@@ -5,7 +5,7 @@ import { bootUnderQemu, commandResult, qemuArgs, qemuUnavailable } from './qemu.
 test('the reference QEMU command line boots without firmware on microvm with PIC, PIT and RTC', (t) => {
   const args = qemuArgs({ kernel: 'k', initramfs: 'i', command: 'uname -r' });
   t.deepEqual(args.slice(0, 6), ['-M', 'microvm,acpi=off,pic=on,pit=on,rtc=on', '-cpu', 'qemu64', '-m', '256M']);
-  t.is(args[args.indexOf('-append') + 1], 'console=ttyS0 reboot=t panic=-1 cryptomgr.notests hyvisor.end=reboot -- uname -r');
+  t.is(args[args.indexOf('-append') + 1], 'console=ttyS0 reboot=t panic=-1 cryptomgr.notests hyvisor.end=reboot -- "uname -r"');
   t.true(args.includes('-no-reboot'));
   t.false(qemuArgs({ kernel: 'k', initramfs: 'i' })[qemuArgs({ kernel: 'k', initramfs: 'i' }).indexOf('-append') + 1]!.includes('--'));
 });
