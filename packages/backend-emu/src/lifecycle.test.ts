@@ -8,9 +8,8 @@ import { Machine, attachBoard, minimalStrategy, tinyElf, type RunResult } from '
 import { EmuBackend } from './index.js';
 
 async function run(code: readonly number[], board = 'minimal'): Promise<RunResult> {
-  const backend = new EmuBackend();
+  using backend = new EmuBackend();
   using machine = new Machine({ backend, strategy: minimalStrategy(), memory: 4 * 1024 * 1024, timeLimitMs: 30_000 });
-  machine.own(backend);
   attachBoard(machine, board, { output: 'none', input: 'none' });
   machine.loadKernel(tinyElf(code));
   return await machine.run(); // awaited here: `using` disposes the machine when the function returns
@@ -30,9 +29,8 @@ test('the i8042 reset command (0xfe to port 0x64) on the pc board ends the run a
 });
 
 test('without the i8042 (minimal board) the same write goes nowhere and the guest goes on to its HLT', async (t) => {
-  const backend = new EmuBackend();
+  using backend = new EmuBackend();
   using machine = new Machine({ backend, strategy: minimalStrategy(), memory: 4 * 1024 * 1024 });
-  machine.own(backend);
   attachBoard(machine, 'minimal', { output: 'none', input: 'none' });
   machine.loadKernel(tinyElf([0xb0, 0xfe, 0xe6, 0x64, 0xfa, 0xf4])); // mov al,0xfe; out 0x64,al; cli; hlt
   const r = await machine.run();

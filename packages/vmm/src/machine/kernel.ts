@@ -39,7 +39,7 @@ export const LINUX_MAX_RAM = 3 * 1024 ** 3;
  */
 export function assertLinuxCanRun(info: BackendInfo): void {
   if (info.host === 'kvm_pvm') {
-    throw new CompositionError(`guest.linux: the ${info.name} backend runs on kvm_pvm here (guest ring 0 emulated by the host, no VT-x/AMD-V), which cannot boot a stock Linux kernel (it stops at the kernel's FPU set-up); use --backend emu`);
+    throw new CompositionError(`guest.linux: the ${info.name} backend runs on kvm_pvm here (guest ring 0 emulated by the host, no VT-x/AMD-V), which cannot boot a stock Linux kernel (it stops at the kernel's FPU set-up); use --backend emu`, [], [], 'guest.linux');
   }
 }
 
@@ -60,7 +60,7 @@ export interface LinuxImages {
  */
 export function loadLinuxImage(vm: Vm, vcpu: Vcpu, ramSize: number, images: LinuxImages): LinuxBoot {
   if (ramSize > LINUX_MAX_RAM) {
-    throw new GuestImageError(`${images.kernelName}: a Linux guest gets at most 3 GiB of RAM so far (more would cover the xAPIC at 0xfee00000); the VM has ${Math.round(ramSize / 2 ** 20)} MiB`);
+    throw new GuestImageError(`${images.kernelName}: a Linux guest gets at most 3 GiB of RAM so far (more would cover the xAPIC at 0xfee00000); the VM has ${Math.round(ramSize / 2 ** 20)} MiB`, { image: images.kernelName });
   }
   const boot = loadLinux(vm.memory, ramSize, {
     kernel: images.kernel, kernelName: images.kernelName, cmdline: images.cmdline,
