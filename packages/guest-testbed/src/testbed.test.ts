@@ -187,7 +187,10 @@ for (const strategy of ['pv', 'hybrid'] as const) {
   kvmTest(`${strategy}: time on pvclock loses no tick across VMM stalls`, async (t) => {
     const r = only(t, await runTestbed({ strategy, workload: 'time', iterations: 200 }), 'time');
     t.is(r.stalls, 3);
-    t.true(Math.abs(r.lostTicks as number) <= 2, `lost ${r.lostTicks} ticks`);
+    // A few ticks of slack for host scheduling noise (seen: 4 with the 2-core host fully loaded);
+    // the emulated PIT loses >= 75 over the same 150 ms of stalls (the next test), so a broken
+    // pvclock timer still fails here.
+    t.true(Math.abs(r.lostTicks as number) <= 8, `lost ${r.lostTicks} ticks`);
     t.true(Math.abs(r.driftUs as number) <= 2000, `drift ${r.driftUs} µs`);
   });
 }
