@@ -5,11 +5,11 @@
  * devices claim the same port. Every mistake is one {@link ConfigError} line naming the field.
  * @module
  */
-import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import type { DeviceSpec, ModuleRef } from '../config/schema.js';
 import { DEVICE_ENTRY_FIELDS, describe, didYouMean } from '../config/validate.js';
 import { parseDuration, parseSize } from '../config/sizes.js';
+import { loadPluginModule } from '../config/plugin-module.js';
 import { ConfigError } from '../errors.js';
 import type { DeviceDefinition, DeviceOptionSpec, DeviceOptionValues, PortRange } from './device.js';
 import { instanceName, notADeviceDefinition, type BoardRegistry, type DeviceRegistry } from './registry.js';
@@ -184,17 +184,7 @@ function checkPortClashes(planned: readonly PlannedDevice[], choice: DeviceChoic
  * CommonJS) and returns the device definition it exports under `ref.export`.
  */
 export function loadDeviceModule(ref: ModuleRef, field: string): DeviceDefinition {
-  let mod: unknown;
-  try {
-    mod = createRequire(import.meta.url)(ref.module);
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const why = e.code === 'ERR_REQUIRE_ASYNC_MODULE'
-      ? 'it uses top-level await, and device modules are loaded synchronously'
-      : (e.message ?? String(err)).split('\n')[0];
-    throw new ConfigError(`${field}.module: cannot load ${ref.module}: ${why}`, field);
-  }
-  const exports = (typeof mod === 'object' && mod !== null) || typeof mod === 'function' ? (mod as Record<string, unknown>) : {};
+  const { exports } = loadPluginModule(ref, field, 'device modules');
   const def = exports[ref.export];
   if (def === undefined) {
     const names = Object.keys(exports).filter((k) => k !== '__esModule');

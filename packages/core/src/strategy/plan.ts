@@ -7,9 +7,9 @@
  * {@link assertComposable} (the facets' composition rules and capabilities).
  * @module
  */
-import { createRequire } from 'node:module';
 import type { BackendInfo } from '../backend/backend.js';
 import type { ModuleRef, StrategyChoice } from '../config/schema.js';
+import { loadPluginModule } from '../config/plugin-module.js';
 import type { Registry } from '../di/registry.js';
 import { CompositionError, ConfigError } from '../errors.js';
 import { FACET_NAMES, type FacetName, type FacetTypes } from '../facets/facet.js';
@@ -103,17 +103,7 @@ function moduleLabel(ref: ModuleRef): string {
  * exported factory. Throws {@link ConfigError}: cannot load, no such export, not a function.
  */
 export function loadFactory(ref: ModuleRef, field: string, what: 'strategy' | 'facet'): Factory {
-  let mod: unknown;
-  try {
-    mod = createRequire(import.meta.url)(ref.module);
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const why = e.code === 'ERR_REQUIRE_ASYNC_MODULE'
-      ? 'it uses top-level await, and strategy and facet modules are loaded synchronously'
-      : (e.message ?? String(err)).split('\n')[0];
-    throw new ConfigError(`${field}.module: cannot load ${ref.module}: ${why}`, field);
-  }
-  const exports = (typeof mod === 'object' && mod !== null) || typeof mod === 'function' ? (mod as Record<string, unknown>) : {};
+  const { module: mod, exports } = loadPluginModule(ref, field, 'strategy and facet modules');
   let f = exports[ref.export];
   // A CommonJS module that is itself the factory.
   if (f === undefined && ref.export === 'default' && typeof mod === 'function') f = mod;
