@@ -48,46 +48,67 @@ export interface BoardListing {
   readonly devices: readonly { readonly name: string; readonly device: string }[];
 }
 
-/** Device definitions by name. */
-export class DeviceRegistry {
-  private readonly defs = new Map<string, DeviceDefinition>();
+/**
+ * Definitions by unique name, with the lookups both registries share: an unknown name is a
+ * {@link ConfigError} that suggests the near one and lists the known ones.
+ */
+abstract class NamedDefinitions<T extends { readonly name: string }> {
+  protected readonly byName = new Map<string, T>();
 
-  /** Adds a device type. Throws {@link WiringError} if the name is taken or the definition is malformed. */
-  register(definition: DeviceDefinition<any, any>): void {
-    const why = notADeviceDefinition(definition);
-    if (why !== undefined) throw new WiringError(`device registry: ${why}`);
-    if (this.defs.has(definition.name)) throw new WiringError(`device ${definition.name} is registered twice`);
-    this.defs.set(definition.name, definition as DeviceDefinition);
+  /** `kind` names the definitions in messages (`device`, `board`). */
+  protected constructor(private readonly kind: string) {}
+
+  /** Adds a definition whatever its kind's own checks are. Throws {@link WiringError} if the name is taken. */
+  protected add(definition: T): void {
+    if (this.byName.has(definition.name)) throw new WiringError(`${this.kind} ${definition.name} is registered twice`);
+    this.byName.set(definition.name, definition);
   }
 
-  /** Registers `definition` unless its name is taken (for packages that share devices). */
-  provide(definition: DeviceDefinition<any, any>): void {
-    if (!this.defs.has(definition.name)) this.register(definition);
+  /** Adds a definition after the kind's own checks. */
+  abstract register(definition: T): void;
+
+  /** Registers `definition` unless its name is taken (for packages that share definitions). */
+  provide(definition: T): void {
+    if (!this.byName.has(definition.name)) this.register(definition);
   }
 
   has(name: string): boolean {
-    return this.defs.has(name);
+    return this.byName.has(name);
   }
 
   /** The definition of `name`; an unknown name is a {@link ConfigError} for `field` listing the known ones. */
-  get(name: string, field = 'device'): DeviceDefinition {
-    const d = this.defs.get(name);
+  get(name: string, field = this.kind): T {
+    const d = this.byName.get(name);
     if (d === undefined) {
-      const near = didYouMean(name, this.defs.keys());
-      throw new ConfigError(`${field}: unknown device '${name}'${near !== undefined ? `; did you mean ${near}?` : ''} (known: ${this.names().join(', ') || 'none registered'})`, field);
+      const near = didYouMean(name, this.byName.keys());
+      throw new ConfigError(`${field}: unknown ${this.kind} '${name}'${near !== undefined ? `; did you mean ${near}?` : ''} (known: ${this.names().join(', ') || 'none registered'})`, field);
     }
     return d;
   }
 
   /** Registered names, sorted. */
   names(): string[] {
-    return [...this.defs.keys()].sort();
+    return [...this.byName.keys()].sort();
+  }
+}
+
+/** Device definitions by name. */
+export class DeviceRegistry extends NamedDefinitions<DeviceDefinition> {
+  constructor() {
+    super('device');
+  }
+
+  /** Adds a device type. Throws {@link WiringError} if the name is taken or the definition is malformed. */
+  register(definition: DeviceDefinition<any, any>): void {
+    const why = notADeviceDefinition(definition);
+    if (why !== undefined) throw new WiringError(`device registry: ${why}`);
+    this.add(definition as DeviceDefinition);
   }
 
   /** Every registered device with its metadata, sorted by name. */
   list(): DeviceListing[] {
     return this.names().map((n) => {
-      const d = this.defs.get(n)!;
+      const d = this.byName.get(n)!;
       return {
         name: d.name, description: d.description, ports: d.ports,
         ...(d.irq !== undefined ? { irq: d.irq } : {}),
@@ -98,43 +119,20 @@ export class DeviceRegistry {
 }
 
 /** Board definitions by name. */
-export class BoardRegistry {
-  private readonly boards = new Map<string, BoardDefinition>();
+export class BoardRegistry extends NamedDefinitions<BoardDefinition> {
+  constructor() {
+    super('board');
+  }
 
   /** Adds a board. Throws {@link WiringError} if the name is taken. */
   register(board: BoardDefinition): void {
-    if (this.boards.has(board.name)) throw new WiringError(`board ${board.name} is registered twice`);
-    this.boards.set(board.name, board);
-  }
-
-  /** Registers `board` unless its name is taken. */
-  provide(board: BoardDefinition): void {
-    if (!this.boards.has(board.name)) this.register(board);
-  }
-
-  has(name: string): boolean {
-    return this.boards.has(name);
-  }
-
-  /** The board `name`; an unknown name is a {@link ConfigError} for `field` listing the known ones. */
-  get(name: string, field = 'board'): BoardDefinition {
-    const b = this.boards.get(name);
-    if (b === undefined) {
-      const near = didYouMean(name, this.boards.keys());
-      throw new ConfigError(`${field}: unknown board '${name}'${near !== undefined ? `; did you mean ${near}?` : ''} (known: ${this.names().join(', ') || 'none registered'})`, field);
-    }
-    return b;
-  }
-
-  /** Registered names, sorted. */
-  names(): string[] {
-    return [...this.boards.keys()].sort();
+    this.add(board);
   }
 
   /** Every board with its devices, sorted by name. `devices` resolves default instance names. */
   list(devices?: DeviceRegistry): BoardListing[] {
     return this.names().map((n) => {
-      const b = this.boards.get(n)!;
+      const b = this.byName.get(n)!;
       return {
         name: b.name, description: b.description,
         devices: b.devices.map((d) => ({
