@@ -176,13 +176,13 @@ PV_HOT_TEXT static void evtchn_eoi(unsigned line)
  * SCHED_OP(YIELD) instead: an exit with IF set, after which the VMM injects it (as Linux's
  * xen_force_evtchn_callback). A window of a few instructions without an exit is not enough on
  * kvm_pvm, which does not leave the guest for an interrupt window inside emulated ring-0 code.
- * An upcall taken between the `sti` and the BLOCK (a kick from the VMM) only makes this BLOCK
- * sleep until the next event or the VMM's next poll; the callers re-check their condition. */
+ * The `sti` sits in the STI shadow right before the doorbell (hypercall1_sti): an event that
+ * arrives after the check stays pending, so the BLOCK returns at once instead of sleeping after
+ * an upcall already consumed it. The callers re-check their condition. */
 PV_HOT_TEXT static void evtchn_wait(void)
 {
 	uint64_t cmd = pv_si->upcall_pending ? HYV_SCHED_OP_YIELD : HYV_SCHED_OP_BLOCK;
-	sti();
-	long rc = hypercall1(HYV_HYPERCALL_SCHED_OP, cmd);
+	long rc = hypercall1_sti(HYV_HYPERCALL_SCHED_OP, cmd);
 	cli();
 	if (rc != 0)
 		pv_fail(HYV_HYPERCALL_SCHED_OP, cmd == HYV_SCHED_OP_BLOCK ? "BLOCK" : "YIELD", rc, 1, cmd, 0, 0,

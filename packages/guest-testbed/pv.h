@@ -17,6 +17,12 @@ extern bool pv_active; /* some facet uses the PV interface */
 /* The doorbell: `outl %eax, (%dx)` with DX = Ports.HYPERCALL, EAX = number, arguments in RDI,
  * RSI, R10, R8, R9; the VMM writes the result (a signed long, negative errno on failure) to RAX.
  * Ring 0 only. */
+#define PV_DOORBELL(insns)                                                                          \
+	__asm__ volatile(insns                                                                     \
+			 : "+a"(rax)                                                               \
+			 : "d"((uint16_t)HYV_PORTS_HYPERCALL), "D"(a0), "S"(a1), "r"(r10), "r"(r8), "r"(r9) \
+			 : "memory")
+
 static inline long hypercall5(uint32_t nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4)
 {
 	register uint64_t r10 __asm__("r10") = a2;
@@ -24,10 +30,26 @@ static inline long hypercall5(uint32_t nr, uint64_t a0, uint64_t a1, uint64_t a2
 	register uint64_t r9 __asm__("r9") = a4;
 	uint64_t rax = nr;
 	pv_calls[nr < PV_CALL_SLOTS ? nr : 0]++;
-	__asm__ volatile("outl %%eax, %%dx"
-			 : "+a"(rax)
-			 : "d"((uint16_t)HYV_PORTS_HYPERCALL), "D"(a0), "S"(a1), "r"(r10), "r"(r8), "r"(r9)
-			 : "memory");
+	PV_DOORBELL("outl %%eax, %%dx");
+	return (long)rax;
+}
+
+/* A one-argument hypercall entered with interrupts enabled by the instruction just before the
+ * doorbell: `sti; outl`. The STI interrupt shadow covers the `outl`, so no upcall can be taken
+ * between them (IF is clear before), and an event that arrives after the caller looked at its
+ * condition stays pending until the VMM sees the hypercall: SCHED_OP(BLOCK) then returns at once
+ * and the upcall is injected as it returns. With the `sti` anywhere earlier, an upcall could run
+ * in between, consume the event, and the BLOCK would sleep with nothing left to wake it (a lost
+ * wake-up, seen as a hung PV io run under load). The caller re-disables interrupts. */
+static inline long hypercall1_sti(uint32_t nr, uint64_t a0)
+{
+	register uint64_t r10 __asm__("r10") = 0;
+	register uint64_t r8 __asm__("r8") = 0;
+	register uint64_t r9 __asm__("r9") = 0;
+	uint64_t a1 = 0;
+	uint64_t rax = nr;
+	pv_calls[nr < PV_CALL_SLOTS ? nr : 0]++;
+	PV_DOORBELL("sti\n\toutl %%eax, %%dx");
 	return (long)rax;
 }
 

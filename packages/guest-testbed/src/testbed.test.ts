@@ -45,6 +45,17 @@ test('the ring-0 scan catches a forbidden instruction', (t) => {
   t.regex(hits[1]!.line, /popcnt/);
 });
 
+// A lost wake-up once hung the PV io workload under load: an upcall taken between `sti` and
+// SCHED_OP(BLOCK) consumed the completion event and the BLOCK slept for good. Each `sti` must sit
+// in the shadow of the instruction that waits: the doorbell (`out`) or `hlt`.
+test('every sti in the testbed kernel is immediately followed by the doorbell or hlt (no lost wake-up)', (t) => {
+  const lines = execFileSync('objdump', ['-d', '--no-show-raw-insn', TESTBED_ELF], { encoding: 'utf8', maxBuffer: 64 << 20 })
+    .split('\n').filter((l) => /^\s+[0-9a-f]+:\t/.test(l));
+  const after = lines.flatMap((l, i) => (/\tsti\b/.test(l) ? [lines[i + 1]?.split('\t')[1] ?? '(end)'] : []));
+  t.true(after.length >= 2, `the PV wait and the HVM idle loop both use sti: ${JSON.stringify(after)}`);
+  for (const next of after) t.regex(next, /^(out|hlt)\b/, `sti followed by ${next}`);
+});
+
 kvmTest('syscall: every null system call from ring 3 is counted', async (t) => {
   const r = only(t, await runTestbed({ strategy: 'hvm', workload: 'syscall', iterations: 300 }), 'syscall');
   t.is(r.iterations, 300);
