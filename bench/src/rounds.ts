@@ -80,7 +80,7 @@ export async function runRounds(plan: RoundsPlan): Promise<{ samples: RoundSampl
           const t0 = performance.now();
           let run: Awaited<ReturnType<typeof runTestbed>>;
           try {
-            run = await runTestbed({ strategy, workload, ...(plan.backend ? { backend: plan.backend } : {}), ...(iterations ? { iterations } : {}) });
+            run = await runTestbed({ strategy, workload, timeLimit: '600s', ...(plan.backend ? { backend: plan.backend } : {}), ...(iterations ? { iterations } : {}) });
           } catch (err) {
             const error = `${workload} under ${strategy}: ${(err as Error).message}`;
             if (attempt < (plan.retries ?? 0)) {

@@ -65,6 +65,10 @@ export interface TestbedOptions {
   readonly workload: string;
   readonly iterations?: number;
   readonly memory?: string;
+  /**
+   * Wall-clock limit of the run (default 60 s: every workload takes a few seconds, so a guest
+   * that hangs fails its test quickly with its console instead of at the test runner's limit).
+   */
   readonly timeLimit?: string;
   readonly diskPath?: string;
 }
@@ -82,7 +86,7 @@ export async function runTestbed(o: TestbedOptions): Promise<TestbedRun> {
   const config = validateConfig({
     name: `testbed-${o.workload}`, backend: o.backend ?? 'kvm', strategy: o.strategy, board: 'testbed', memory: o.memory ?? '64MiB',
     guest: { kernel: TESTBED_ELF, workload: o.workload, ...(o.iterations ? { iterations: o.iterations } : {}) },
-    serial: { output: 'buffer' }, storage: { path: disk, size: '16MiB' }, timeLimit: o.timeLimit ?? '300s',
+    serial: { output: 'buffer' }, storage: { path: disk, size: '16MiB' }, timeLimit: o.timeLimit ?? '60s',
   });
   const composed = createMachineFromConfig(container, config);
   const counters = composed.machine.telemetry.counters;
