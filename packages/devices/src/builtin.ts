@@ -17,6 +17,7 @@ import { Uart16550 } from './uart/uart16550.js';
 import { I8042, I8042Irq, I8042Port } from './pc/i8042.js';
 import { Mc146818Rtc, RTC_IRQ, RTC_PORT } from './pc/mc146818-rtc.js';
 import { POST_CODE_PORT, PostCode } from './pc/post-code.js';
+import { pciHostDevice } from '@hyvisor/pci';
 import {
   BufferSerialOutput, NullSerialOutput, SerialInputQueue, StdoutSerialOutput, type SerialOutput,
 } from './uart/serial-io.js';
@@ -175,7 +176,7 @@ export const postCodeDevice: DeviceDefinition<Record<string, never>, PostCode> =
 
 /** Every built-in device type. */
 export const BUILTIN_DEVICES: readonly DeviceDefinition<any, any>[] = [
-  uart16550Device, debugExitDevice, benchCounterDevice, irqTestDevice, stallDevice, rtcDevice, i8042Device, postCodeDevice,
+  uart16550Device, debugExitDevice, benchCounterDevice, irqTestDevice, stallDevice, rtcDevice, i8042Device, postCodeDevice, pciHostDevice,
 ];
 
 /** COM1 and the exit port: all the hello guest needs. */
@@ -196,14 +197,15 @@ export const testbedBoard: BoardDefinition = {
 };
 
 /**
- * A PC for stock kernels: COM1, debug-exit, the CMOS RTC, the i8042 and port 0x80. Port 0x61
+ * A PC for stock kernels: COM1, debug-exit, the CMOS RTC, the i8042, port 0x80 and PCI bus 0
+ * behind a type-1 host bridge (0xcf8-0xcff). Port 0x61
  * (PIT channel 2) is not here: it belongs to whichever PIT the strategy brings (the emulated
  * 8254 registers it with its channel 2 wired in; KVM's in-kernel PIT handles it itself).
  */
 export const pcBoard: BoardDefinition = {
   name: 'pc',
-  description: 'PC platform for stock kernels: COM1, debug-exit, CMOS RTC (0x70, IRQ 8), i8042 (0x60/0x64), port 0x80',
-  devices: [{ device: 'uart16550' }, { device: 'debug-exit' }, { device: 'mc146818-rtc' }, { device: 'i8042' }, { device: 'post-code' }],
+  description: 'PC platform for stock kernels: COM1, debug-exit, CMOS RTC (0x70, IRQ 8), i8042 (0x60/0x64), port 0x80, PCI bus 0 (0xcf8-0xcff)',
+  devices: [{ device: 'uart16550' }, { device: 'debug-exit' }, { device: 'mc146818-rtc' }, { device: 'i8042' }, { device: 'post-code' }, { device: 'pci-host' }],
 };
 
 /** Every built-in board. */

@@ -68,3 +68,16 @@ test('each range gets its registration index, dense even after a refused registr
   const r = bus.find(0x1004)!;
   t.is(bus.readIn(r, 0x1004, 4), 4, 'readIn: the offset from the base, no second lookup');
 });
+
+test('an unregistered range frees its addresses; its index still names it for telemetry', (t) => {
+  const bus = new MmioBus();
+  const reg = bus.register('bar0', 0xfebf0000, 0x1000, { read: () => 7, write() {} });
+  const index = bus.find(0xfebf0004)!.index;
+  reg.dispose();
+  t.is(bus.read(0xfebf0004, 4), -1);
+  t.is(bus.ranges.length, 0);
+  t.is(bus.range(index)?.name, 'bar0');
+  bus.register('bar0-moved', 0xfebf0800, 0x1000, { read: () => 9, write() {} });
+  t.is(bus.read(0xfebf0804, 4), 9);
+  t.not(bus.find(0xfebf0804)!.index, index);
+});

@@ -3,6 +3,7 @@
  * @module
  */
 import { WiringError } from '../errors.js';
+import type { Disposable } from '../lifecycle/disposable.js';
 import type { MmioDevice } from './device.js';
 
 /** A device range on the MMIO bus. */
@@ -20,13 +21,17 @@ export class MmioBus {
   private readonly sorted: MmioRange[] = [];
   private readonly byIndex: MmioRange[] = [];
 
-  /** Registered ranges sorted by base address. */
+  /** Registered ranges sorted by base address (unregistered ones left out). */
   get ranges(): readonly MmioRange[] {
     return this.sorted;
   }
 
-  /** Gives `[base, base+length)` to `device`. Throws {@link WiringError} on overlap or a bad range. */
-  register(name: string, base: number, length: number, device: MmioDevice): void {
+  /**
+   * Gives `[base, base+length)` to `device`. Throws {@link WiringError} on overlap or a bad range.
+   * Disposing the result frees the range (a PCI BAR the guest moves or disables); its
+   * {@link MmioRange.index} is never reused, so per-index telemetry stays unambiguous.
+   */
+  register(name: string, base: number, length: number, device: MmioDevice): Disposable {
     if (!Number.isSafeInteger(base) || !Number.isSafeInteger(length) || base < 0 || length < 1) {
       throw new WiringError(`mmio device ${name}: bad range base=${base} length=${length}`, 'MmioBus.register', { name, base, length });
     }
@@ -42,9 +47,15 @@ export class MmioBus {
     this.byIndex.push(range);
     this.sorted.push(range);
     this.sorted.sort((a, b) => a.base - b.base);
+    return {
+      dispose: () => {
+        const i = this.sorted.indexOf(range);
+        if (i >= 0) this.sorted.splice(i, 1);
+      },
+    };
   }
 
-  /** The range registered `index`-th ({@link MmioRange.index}), or undefined. */
+  /** The range registered `index`-th ({@link MmioRange.index}), or undefined; unregistered ranges stay here. */
   range(index: number): MmioRange | undefined {
     return this.byIndex[index];
   }

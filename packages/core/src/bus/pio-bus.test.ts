@@ -69,3 +69,19 @@ test('a device read with bit 31 set is not mistaken for an unowned port', (t) =>
   bus.register('msb', 0x10, 4, { read: () => 0x80000000 | 0, write() {} });
   t.is(bus.read(0x10, 4), 0x80000000);
 });
+
+test('an unregistered range frees its ports for a new owner and stops receiving accesses', (t) => {
+  const bus = new PioBus();
+  const got: number[] = [];
+  const reg = bus.register('bar', 0xc000, 0x20, { read: () => 0x11, write: (_o, _s, v) => void got.push(v) });
+  t.is(bus.read(0xc010, 1), 0x11);
+  reg.dispose();
+  reg.dispose(); // twice is harmless
+  t.is(bus.read(0xc010, 1), -1);
+  t.false(bus.write(0xc010, 1, 5));
+  t.deepEqual(got, []);
+  t.is(bus.ranges.length, 0);
+  bus.register('moved', 0xc000, 0x10, { read: () => 0x22, write() {} });
+  t.is(bus.read(0xc00f, 1), 0x22);
+  t.is(bus.read(0xc010, 1), -1);
+});

@@ -4,6 +4,7 @@
  * @module
  */
 import { WiringError } from '../errors.js';
+import type { Disposable } from '../lifecycle/disposable.js';
 import type { PioDevice } from './device.js';
 
 /** A device range on the PIO bus. */
@@ -19,17 +20,20 @@ export class PioBus {
   /** Port → 1 + index into `ranges` (0 = nobody). */
   private readonly owner = new Uint16Array(0x10000);
   private readonly rangeList: PioRange[] = [];
+  /** Per entry of `rangeList`: false once unregistered (the tag is never reused). */
+  private readonly live: boolean[] = [];
 
-  /** Registered ranges in registration order. */
+  /** Registered ranges in registration order (unregistered ones left out). */
   get ranges(): readonly PioRange[] {
-    return this.rangeList;
+    return this.rangeList.filter((_, i) => this.live[i]);
   }
 
   /**
    * Gives ports `[base, base+length)` to `device`. Throws {@link WiringError} on overlap with
-   * another device or on ports outside 0..0xffff.
+   * another device or on ports outside 0..0xffff. Disposing the result frees the ports again
+   * (what a PCI I/O BAR that the guest moves or disables needs); most devices never do.
    */
-  register(name: string, base: number, length: number, device: PioDevice): void {
+  register(name: string, base: number, length: number, device: PioDevice): Disposable {
     if (!Number.isInteger(base) || !Number.isInteger(length) || base < 0 || length < 1 || base + length > 0x10000) {
       throw new WiringError(`pio device ${name}: ports ${base}+${length} are outside 0x0..0xffff`, 'PioBus.register', { name, base, length });
     }
@@ -45,8 +49,16 @@ export class PioBus {
     }
     if (this.rangeList.length >= 0xffff) throw new WiringError('pio bus is full', 'PioBus.register', { name });
     this.rangeList.push({ name, base, length, device });
+    this.live.push(true);
     const tag = this.rangeList.length;
     this.owner.fill(tag, base, base + length);
+    return {
+      dispose: () => {
+        if (!this.live[tag - 1]) return;
+        this.live[tag - 1] = false;
+        this.owner.fill(0, base, base + length);
+      },
+    };
   }
 
   /** The range that owns `port`, or undefined. */

@@ -7,7 +7,7 @@
  * @module
  */
 import type { Readable, Writable } from 'node:stream';
-import type { PioDevice, IrqLine, ExitTrigger, ResetTrigger } from '../bus/device.js';
+import type { PioDevice, MmioDevice, IrqLine, ExitTrigger, ResetTrigger } from '../bus/device.js';
 import type { Disposable } from '../lifecycle/disposable.js';
 import type { Clock } from '../time/timer-queue.js';
 import type { SerialConfig } from '../config/schema.js';
@@ -52,6 +52,18 @@ export interface DeviceConsole {
 }
 
 /**
+ * Places and frees port and MMIO ranges while the machine runs: what a bus whose guest moves
+ * its devices needs (PCI BARs are assigned by the guest). Both throw a `WiringError` on a clash
+ * or a bad range; the caller decides what the guest sees then (a PCI BAR stays unmapped).
+ */
+export interface ResourceMapper {
+  /** Gives guest-physical `[base, base + length)` to `device`; dispose to free it. */
+  mapMmio(name: string, base: number, length: number, device: MmioDevice): Disposable;
+  /** Gives ports `[base, base + length)` to `device`; dispose to free them. */
+  mapPio(name: string, base: number, length: number, device: PioDevice): Disposable;
+}
+
+/**
  * Everything a device factory may use, handed in by the machine. A device keeps what it needs
  * and nothing else.
  */
@@ -64,6 +76,13 @@ export interface DeviceContext {
   readonly irqNumber: number | undefined;
   /** The device's interrupt line (a line to nowhere for a device without an interrupt). */
   readonly irq: IrqLine;
+  /**
+   * The line of any ISA interrupt `n` (0–15) as the strategy routes it: for a device that routes
+   * several lines itself, as a PCI host bridge routes its slots' INTx pins.
+   */
+  interruptLine(n: number): IrqLine;
+  /** Ranges placed while the machine runs (PCI BARs); fixed ports come from {@link ports}. */
+  readonly resources: ResourceMapper;
   /** Ends the run with an exit code (what the debug-exit port does). */
   readonly exit: ExitTrigger;
   /** Resets the machine (what a keyboard controller's reset line or a reset register does). */

@@ -5,7 +5,8 @@ import { BUILTIN_DEVICES, i8042Device, pcBoard, postCodeDevice, rtcDevice } from
 
 function context(name: string, exits: number[] = [], resets: string[] = []): DeviceContext {
   return {
-    name, ports: [], irqNumber: undefined, irq: { raise() {}, lower() {} },
+    name, ports: [], irqNumber: undefined, irq: { raise() {}, lower() {} }, interruptLine: () => ({ raise() {}, lower() {} }),
+    resources: { mapMmio: () => ({ dispose() {} }), mapPio: () => ({ dispose() {} }) },
     exit: { requestExit: (c) => exits.push(c) }, reset: { requestReset: () => resets.push(name) }, clock: new ManualClock(0),
     console: { serial: { output: 'none', input: 'none' } } as unknown as DeviceContext['console'],
     own() {},
@@ -14,7 +15,7 @@ function context(name: string, exits: number[] = [], resets: string[] = []): Dev
 const handlers = (pio: PioDevice | readonly PioDevice[]) => (Array.isArray(pio) ? pio : [pio]) as PioDevice[];
 
 test('the pc board carries the RTC, the i8042 and port 0x80, all registered', (t) => {
-  t.deepEqual(pcBoard.devices.map((d) => d.device), ['uart16550', 'debug-exit', 'mc146818-rtc', 'i8042', 'post-code']);
+  t.deepEqual(pcBoard.devices.map((d) => d.device), ['uart16550', 'debug-exit', 'mc146818-rtc', 'i8042', 'post-code', 'pci-host']);
   for (const d of pcBoard.devices) t.true(BUILTIN_DEVICES.some((b) => b.name === d.device), d.device);
   t.deepEqual([rtcDevice.ports, rtcDevice.irq], [[{ base: 0x70, count: 2 }], 8]);
   t.deepEqual([i8042Device.ports, i8042Device.irq], [[{ base: 0x60, count: 1 }, { base: 0x64, count: 1 }], 1]);

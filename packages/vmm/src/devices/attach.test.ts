@@ -1,9 +1,10 @@
 import test from 'ava';
 import {
-  BoardRegistry, ConfigError, CompositionError, DeviceRegistry, PioBus, TimerQueue, WiringError, planDevices, validateConfig,
+  MmioBus, BoardRegistry, ConfigError, CompositionError, DeviceRegistry, PioBus, TimerQueue, WiringError, planDevices, validateConfig,
   type Disposable, type IrqLine,
 } from '@hyvisor/core';
 import { addBuiltinDevices, BufferSerialOutput, NullSerialOutput } from '@hyvisor/devices';
+import { PciFunctionBase, type PciBus } from '@hyvisor/pci';
 import { attachDevices, type DeviceHost } from './attach.js';
 
 /** A machine as devices see it: a real PIO bus and clock, recorded interrupt lines and exits. */
@@ -14,6 +15,7 @@ function host() {
   const owned: Disposable[] = [];
   const h: DeviceHost = {
     pio: new PioBus(),
+    mmio: new MmioBus(),
     clock: new TimerQueue(() => 0),
     irqLine: (irq: number): IrqLine => ({ raise: () => raised.push(irq), lower() {} }),
     requestExit: (code: number) => exits.push(code),
@@ -53,6 +55,28 @@ test('on the pc board the i8042 reset command reaches the machine\'s reset trigg
   h.pio.write(0x64, 1, 0xfe);
   t.is(resets(), 1);
   t.deepEqual(exits, []);
+});
+
+test('on the pc board PCI bus 0 answers configuration cycles and places a function\'s BAR on the machine\'s MMIO bus', (t) => {
+  const { h } = host();
+  const d = attachDevices(h, plan({ board: 'pc' }), { serial });
+  h.pio.write(0xcf8, 4, 0x80000000);
+  t.is(h.pio.read(0xcfc, 4), 0x00081b36, 'host bridge at 00:00.0');
+  h.pio.write(0xcf8, 4, 0x80000800);
+  t.is(h.pio.read(0xcfc, 4), 0xffffffff, 'slot 1 empty');
+  const bus = d.get<PciBus>('pci');
+  class Fn extends PciFunctionBase {
+    constructor() {
+      super('fn', { vendorId: 0x1af4, deviceId: 0x1044, classCode: 0xff0000 });
+      this.setBar(0, { kind: 'mem32', size: 0x1000 }, { read: () => 0x5a, write() {} });
+    }
+  }
+  const slot = bus.attach(new Fn());
+  h.pio.write(0xcf8, 4, (0x80000010 | (slot << 11)) >>> 0);
+  h.pio.write(0xcfc, 4, 0xfebf0000);
+  h.pio.write(0xcf8, 4, (0x80000004 | (slot << 11)) >>> 0);
+  h.pio.write(0xcfc, 2, 0x2);
+  t.is(h.mmio.read(0xfebf0000, 4), 0x5a);
 });
 
 test('on the minimal board the test devices are absent and their accessors say which board has them', (t) => {

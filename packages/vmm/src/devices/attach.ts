@@ -8,7 +8,7 @@
 import {
   CompositionError, ConfigError, HyvisorError, WiringError,
   type Clock, type DeviceConsole, type DevicePlan, type DeviceState, type Disposable, type ExitTrigger, type IrqLine,
-  type PioBus, type PioDevice, type PlannedDevice, type PortRange, type ResetTrigger, type StatefulDevice,
+  type MmioBus, type PioBus, type PioDevice, type PlannedDevice, type PortRange, type ResetTrigger, type StatefulDevice,
 } from '@hyvisor/core';
 import {
   NullSerialOutput, type BenchCounter, type DebugExit, type IrqTestDevice, type SerialInputQueue, type SerialOutput,
@@ -18,6 +18,7 @@ import {
 /** What devices need from a machine ({@link Machine} is one). */
 export interface DeviceHost extends ExitTrigger, ResetTrigger {
   readonly pio: PioBus;
+  readonly mmio: MmioBus;
   readonly clock: Clock;
   /** The line of ISA interrupt `irq` as the strategy's interrupt facet routes it. */
   irqLine(irq: number): IrqLine;
@@ -62,6 +63,11 @@ function attachOne(host: DeviceHost, p: PlannedDevice, console: DeviceConsole): 
   try {
     made = p.definition.create({
       name: p.name, ports: p.ports, irqNumber: p.irq, irq, exit: host, reset: host, clock: host.clock, console,
+      interruptLine: (n) => host.irqLine(n),
+      resources: {
+        mapMmio: (name, base, length, device) => host.mmio.register(name, base, length, device),
+        mapPio: (name, base, length, device) => host.pio.register(name, base, length, device),
+      },
       own: (r) => { host.own(r); },
     }, p.options);
   } catch (err) {
