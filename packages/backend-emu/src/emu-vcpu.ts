@@ -24,6 +24,7 @@ import { Mmu } from './mmu/mmu.js';
 import { PhysicalMemory } from './mmu/physical.js';
 import { CHECK_INTERVAL, Engine } from './run/engine.js';
 import { Exits } from './run/exits.js';
+import { EmuDebug } from './run/debug.js';
 
 export { CHECK_INTERVAL, COMPILE_THRESHOLD, HOST_GUARD_MIN_MS } from './run/engine.js';
 
@@ -43,6 +44,9 @@ export class EmuVcpu implements Vcpu {
   /** The run loop (tests and tools may tune it: `compileThreshold`, `hostGuardMinMs`). */
   readonly engine: Engine;
 
+  /** Breakpoints, watchpoints and single steps for a debugger (see `run/debug.ts`). */
+  readonly debug: EmuDebug;
+
   private readonly store = new DisposableStore();
   private readonly exits: Exits;
 
@@ -55,6 +59,7 @@ export class EmuVcpu implements Vcpu {
     this.exit = this.exits.exit;
     this.mmu.mmio = this.exits;
     this.engine = new Engine(this.cpu, this.mmu, this.exits);
+    this.debug = new EmuDebug(this.cpu, this.mmu, memory, (active) => { this.engine.debug = active ? this.debug : null; });
     this.reset();
   }
 

@@ -20,6 +20,7 @@ const RUN_OPTIONS: OptionTable = {
   workload: { type: 'string', value: 'NAME', description: "testbed workload, added to the guest's command line (workloads below)" },
   iterations: { type: 'string', value: 'N', description: "iterations of the workload, added to the guest's command line" },
   telemetry: { type: 'string', value: '[HOST:]PORT', description: 'serve live telemetry (dashboard, WebSocket, /metrics) on this port' },
+  gdb: { type: 'string', value: '[HOST:]PORT', description: 'serve the GDB remote protocol on this port (loopback by default; another address needs HYVISOR_GDB_TOKEN); the guest waits before its first instruction until the debugger continues (docs/debugging.md)' },
   exec: { type: 'string', value: 'CMD', description: "Linux guests: run CMD through the guest's init, print its output, power off; exit with CMD's status" },
 };
 

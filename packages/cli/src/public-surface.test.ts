@@ -19,7 +19,7 @@ const ENTRIES = [
   '@hyvisor/vmm', '@hyvisor/devices', '@hyvisor/pci',
   '@hyvisor/backend-kvm', '@hyvisor/backend-kvm/testing', '@hyvisor/backend-emu',
   '@hyvisor/strategy-hvm', '@hyvisor/strategy-pv', '@hyvisor/strategy-pv/testing', '@hyvisor/strategy-hybrid',
-  '@hyvisor/telemetry',
+  '@hyvisor/telemetry', '@hyvisor/gdbstub',
 ] as const;
 
 async function surface(): Promise<Record<string, string[]>> {

@@ -21,7 +21,9 @@ export * from './lifecycle/disposable.js';
 // Writing a backend: the Backend → Vm → Vcpu contract, registers, optional abilities, the shared
 // pieces both built-in backends use (region checks, liveness, the interrupt queue), exits.
 export { GuestMemory, type MemoryRegion } from './memory/guest-memory.js';
+export { readVirtual, translateVirtual, writeVirtual, type PagingState } from './memory/page-walk.js';
 export * from './backend/registers.js';
+export type { DebugStop, VcpuDebug, WatchKind, Watchpoint } from './backend/debug.js';
 export * from './backend/backend.js';
 export { offerAbilities, type AbilityFactories, type Cr3Policy, type InKernelIrqchip, type IoEventFd, type IoEventSpec, type IoEvents, type OfferedAbilities, type RegionRefresh, type VirtualClock, type VmAbilities, type VmAbilityName } from './backend/abilities.js';
 export * from './backend/resources.js';

@@ -51,6 +51,14 @@ export class Mmu {
    * the current stamp need no new check.
    */
   codeStamp = 0;
+  /**
+   * Linear page numbers a debugger watches (`run/debug.ts`), or null. Their translations never
+   * enter the TLB, so every access to them walks and is logged in {@link watchLog}; only the walk
+   * (a TLB miss) reads this field, never the fast path.
+   */
+  watchPages: Set<number> | null = null;
+  /** Data accesses to watched pages since the debugger last cleared it: linear address, access kind, … (bounded). */
+  readonly watchLog: number[] = [];
   mmio: MmioPort = {
     mmioRead: () => 0xffffffff,
     mmioWrite: () => {},
@@ -132,6 +140,7 @@ export class Mmu {
     }
     if (acc === ACC_EXEC && nx) fault = true;
     if (fault) this.pageFault(lin, acc, user, PF_P);
+    if (this.watchPages !== null && this.watchPages.has(Math.floor(lin / 4096))) return this.watched(lin, acc, entries, leafLevel, pageBase);
     // Accessed bits on every level, dirty on the leaf for writes.
     let dirty = false;
     for (let l = 4; l >= leafLevel; l--) {
@@ -160,6 +169,18 @@ export class Mmu {
     this.tag[i] = vpn;
     this.page[i] = pageBase;
     this.perm[i] = p;
+    return pageBase + (lin & 0xfff);
+  }
+
+  /** A walk to a watched page: accessed/dirty bits as usual, logged, and kept out of the TLB. */
+  private watched(lin: number, acc: number, entries: Float64Array, leafLevel: number, pageBase: number): number {
+    for (let l = 4; l >= leafLevel; l--) {
+      const ea = entries[l]!;
+      const lo = this.ptRead(ea);
+      const want = l === leafLevel && acc === ACC_WRITE ? 0x60 : 0x20;
+      if ((lo & want) !== want) this.ptWriteLow(ea, (lo | want) >>> 0);
+    }
+    if (acc !== ACC_EXEC && this.watchLog.length < 64) this.watchLog.push(lin, acc);
     return pageBase + (lin & 0xfff);
   }
 

@@ -19,6 +19,7 @@ import { execute } from '../execute/execute.js';
 import { classify, executeFast } from '../execute/fast.js';
 import type { Mmu } from '../mmu/mmu.js';
 import { BlockBuilder } from './block-builder.js';
+import type { EmuDebug } from './debug.js';
 import type { Exits } from './exits.js';
 
 /** Instructions between two looks at the host clock (deadline guard) and the kick flag. */
@@ -46,6 +47,11 @@ export class Engine {
   readonly exitCounts = new Float64Array(EXIT_KIND_NAMES.length);
   /** Decoded instructions and blocks per physical code page (see cpu/decode-cache.ts). */
   readonly decodeCache: DecodeCache;
+  /**
+   * The debugger's controls while any breakpoint, watchpoint or step is set (run() then takes
+   * {@link runDebug}); null otherwise, so the normal path pays one check per run() call.
+   */
+  debug: EmuDebug | null = null;
 
   private readonly fetcher: Fetcher;
   private readonly blocks: BlockBuilder;
@@ -101,7 +107,7 @@ export class Engine {
 
   /** Runs until an exit; returns the vCPU's exit record, filled. */
   run(): VmExit {
-    const exit = this.runGuest();
+    const exit = this.debug === null ? this.runGuest() : this.runDebug(this.debug);
     this.exitCounts[exit.kind]++;
     return exit;
   }
@@ -147,6 +153,48 @@ export class Engine {
       }
       if (this.kicked) { this.kicked = false; exit.kind = ExitKind.Deadline; return exit; }
       if (this.deadlineAt !== Infinity && performance.now() >= this.deadlineAt) return this.deadlineExit();
+    }
+  }
+
+  /**
+   * run() with a debugger's controls set: one instruction at a time, with the breakpoint check
+   * before each and the watchpoint and single-step checks after each. Interrupts are not
+   * delivered while single-stepping (as QEMU's gdbstub does by default), so a step stays in the
+   * code being debugged.
+   */
+  private runDebug(dbg: EmuDebug): VmExit {
+    const exits = this.exits, exit = exits.exit;
+    const cpu = this.cpu, irq = this.interrupts;
+    if (dbg.takePending()) { exit.kind = ExitKind.Debug; return exit; }
+    if (this.kicked) { this.kicked = false; exit.kind = ExitKind.Deadline; return exit; }
+    if (this.deadlineAt !== Infinity && performance.now() >= this.deadlineAt) return this.deadlineExit();
+    if (this.shutdown) { exit.kind = ExitKind.Shutdown; return exit; }
+    this.mmu.codeStamp++;
+    dbg.refresh();
+    this.mmu.watchLog.length = 0;
+    let first = exits.replayPending;
+    exits.begin();
+    for (let n = 1; ; n++) {
+      if (!first) {
+        if (cpu.retired >= this.deadlineRetired) return this.deadlineExit();
+        if (!dbg.singleStep && irq.size > 0 && (cpu.flags & IF) !== 0 && cpu.shadow === 0) {
+          if (!this.deliver(irq.peek(), -1, EV_EXTERNAL, cpu.rip)) return this.shutdownExit();
+          irq.drop();
+        } else if (!dbg.singleStep && this.windowRequest && (cpu.flags & IF) !== 0 && cpu.shadow === 0) {
+          exit.kind = ExitKind.IrqWindow;
+          return exit;
+        }
+        if (dbg.breakpointAt(cpu.rip)) { exit.kind = ExitKind.Debug; return exit; }
+      }
+      first = false;
+      if (!this.step()) return exit;
+      exits.settle();
+      if (dbg.afterInstruction(exits.exitPending)) { exit.kind = ExitKind.Debug; return exit; }
+      if (exits.exitPending) return exit;
+      if ((n & (CHECK_INTERVAL - 1)) === 0) {
+        if (this.kicked) { this.kicked = false; exit.kind = ExitKind.Deadline; return exit; }
+        if (this.deadlineAt !== Infinity && performance.now() >= this.deadlineAt) return this.deadlineExit();
+      }
     }
   }
 

@@ -8,6 +8,7 @@ import { BufferSerialOutput, StdoutSerialOutput } from '@hyvisor/devices';
 import { createMachineFromConfig, type ComposedMachine, type RunResult, type StandardDevices } from '@hyvisor/vmm';
 import type { ExecConsole } from '@hyvisor/guest-linux';
 import type { TelemetryServer } from '@hyvisor/telemetry';
+import type { GdbServer } from '@hyvisor/gdbstub';
 import { namesModules, unbundledLoader } from '../bundled.js';
 import { containerFor } from '../catalog.js';
 import { FIRST_INSTRUCTION_ENV, reportFirstInstruction } from '../first-instruction.js';
@@ -32,6 +33,9 @@ export async function runCommand({ values, positionals }: Parsed): Promise<numbe
     if (!listen) throw new UsageError(`run: --telemetry: expected [HOST:]PORT like "9464" or "0.0.0.0:9464", got "${values.telemetry}"`);
     telemetry = { ...config.telemetry, ...listen, intervalMs: config.telemetry?.intervalMs ?? 100 };
   }
+
+  const gdbListen = values.gdb === undefined ? undefined : parseListen(String(values.gdb));
+  if (values.gdb !== undefined && !gdbListen) throw new UsageError(`run: --gdb: expected [HOST:]PORT like "1234" or "0.0.0.0:1234", got "${values.gdb}"`);
 
   const exec = values.exec === undefined ? undefined : await execSetup(config, String(values.exec));
   const runConfig = exec?.config ?? config;
@@ -58,7 +62,10 @@ export async function runCommand({ values, positionals }: Parsed): Promise<numbe
   const { machine } = composed;
   const owned = composed;
   let server: TelemetryServer | undefined;
+  let gdb: GdbServer | undefined;
   try {
+    // Before the telemetry server and the run: the guest holds at its first instruction for the debugger.
+    gdb = gdbListen ? await (await import('@hyvisor/gdbstub')).GdbServer.start(machine, { host: gdbListen.host, port: gdbListen.port }) : undefined;
     server = telemetry
       ? await (await import('@hyvisor/telemetry')).TelemetryServer.start(machine, {
         host: telemetry.host, port: telemetry.port, intervalMs: telemetry.intervalMs,
@@ -67,10 +74,12 @@ export async function runCommand({ values, positionals }: Parsed): Promise<numbe
       })
       : undefined;
   } catch (err) {
+    await gdb?.close();
     terminal?.dispose();
     owned.dispose();
     throw err;
   }
+  if (gdb) process.stderr.write(`hyvisor: gdb stub at ${gdb.address}: the guest waits for the debugger (gdb -ex 'target remote ${gdb.address}')\n`);
   if (server) process.stderr.write(`hyvisor: telemetry at ${server.url}/ (metrics: ${server.url}/metrics)\n`);
   // Signals end the run (and so restore the terminal) instead of killing the process.
   const onSigint = () => machine.stop('interrupted (Ctrl-C)');
@@ -94,6 +103,7 @@ export async function runCommand({ values, positionals }: Parsed): Promise<numbe
     if (result.reason !== 'exit-code' && result.reason !== 'poweroff' && result.reason !== 'reset') process.stderr.write(`hyvisor: ${result.message}\n`);
     return result.exitCode;
   } finally {
+    await gdb?.close();
     await server?.close();
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigterm);

@@ -10,6 +10,7 @@ import type { GuestMemory, MemoryRegion } from '../memory/guest-memory.js';
 import type { VmExit } from '../exits/vm-exit.js';
 import type { CpuidEntry, RegisterName, Registers, SpecialRegisters } from './registers.js';
 import type { VmAbilities } from './abilities.js';
+import type { VcpuDebug } from './debug.js';
 
 /**
  * What a backend can do. A facet lists the capabilities it needs; composing a VM on a backend
@@ -204,4 +205,6 @@ export interface Vcpu extends Disposable {
    * absent when the backend keeps none. Not for the hot path.
    */
   stats?(): Record<string, number>;
+  /** Breakpoints, watchpoints and single steps for a debugger; absent where the backend offers none. */
+  readonly debug?: VcpuDebug | undefined;
 }

@@ -22,6 +22,8 @@ export const Disposition = {
   Shutdown: 3,
   /** The backend could not go on (internal error, failed entry, unknown exit). */
   Error: 4,
+  /** The vCPU stopped for its debugger (a `Debug` exit): the run loop pauses and tells the debugger. */
+  Debug: 5,
 } as const;
 /** One of {@link Disposition}'s values. */
 export type Disposition = (typeof Disposition)[keyof typeof Disposition];
@@ -84,6 +86,8 @@ export class ExitDispatcher {
         return Disposition.Halt;
       case ExitKind.Shutdown:
         return Disposition.Shutdown;
+      case ExitKind.Debug:
+        return Disposition.Debug;
       default:
         return Disposition.Error;
     }

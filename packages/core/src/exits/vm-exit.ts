@@ -26,17 +26,22 @@ export const ExitKind = {
   Hypercall: 8,
   /** The backend reported an exit it does not know: `reason`, `rip`. */
   Unknown: 9,
+  /**
+   * The vCPU stopped for its debugger (a breakpoint, a watchpoint or a single step, see
+   * `VcpuDebug`); the stop's detail is `vcpu.debug.lastStop`. Only with a debugger attached.
+   */
+  Debug: 10,
 } as const;
 
 /** One of {@link ExitKind}'s values. */
 export type ExitKind = (typeof ExitKind)[keyof typeof ExitKind];
 
 /** Number of exit kinds (the length of a per-kind counter array). */
-export const EXIT_KIND_COUNT = 10;
+export const EXIT_KIND_COUNT = 11;
 
 /** Names of exit kinds, indexed by kind, for messages and telemetry. */
 export const EXIT_KIND_NAMES: readonly string[] = [
-  'io', 'mmio', 'hlt', 'shutdown', 'deadline', 'internal-error', 'fail-entry', 'irq-window', 'hypercall', 'unknown',
+  'io', 'mmio', 'hlt', 'shutdown', 'deadline', 'internal-error', 'fail-entry', 'irq-window', 'hypercall', 'unknown', 'debug',
 ];
 
 /**

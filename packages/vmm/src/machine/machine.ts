@@ -28,13 +28,20 @@ import { buildVm } from './build.js';
 import { attachMachineFacets } from './facets.js';
 import { loadKernelImage, loadLinuxImage, readKernelFile, type LinuxImages } from './kernel.js';
 import type { LinuxBoot } from '../loader/linux.js';
-import { RunLoop } from './run-loop.js';
+import { RunLoop, type DebugListener } from './run-loop.js';
 import {
   RunStates, disposed, ended, kernelLoaded, paused, resumed, started,
   type MachineState, type RunState, type StopInfo, type StopReason,
 } from './run-state.js';
 
 export type { MachineState, RunState, StopInfo, StopReason } from './run-state.js';
+export type { DebugListener } from './run-loop.js';
+
+/** How a debugger attaches ({@link Machine.attachDebugger}). */
+export interface AttachDebuggerOptions {
+  /** Pause before the guest's first instruction until the debugger resumes (QEMU's `-S`). */
+  readonly holdAtStart?: boolean;
+}
 export { RunStateError } from './run-state.js';
 
 /** What a machine is built from. */
@@ -104,6 +111,8 @@ export class Machine implements Disposable, ExitTrigger, ResetTrigger {
   private readonly loop: RunLoop;
   /** performance.now() when {@link run} started; undefined before. */
   private startedAt: number | undefined;
+  /** {@link run} pauses before the first instruction and tells the debugger (see {@link attachDebugger}). */
+  private holdAtStart = false;
 
   /**
    * Creates the VM with guest RAM at 0, the boot tables and one vCPU in 64-bit mode, and attaches
@@ -244,6 +253,26 @@ export class Machine implements Disposable, ExitTrigger, ResetTrigger {
     this.vcpu.kick();
   }
 
+  /**
+   * Attaches a debugger (the GDB stub): from now on a `Debug` exit of the vCPU (a breakpoint,
+   * watchpoint or single step it set through `vcpu.debug`) pauses the machine and calls
+   * `listener.stopped()`; the debugger goes on with {@link resume}. With `holdAtStart`, {@link run}
+   * pauses before the first instruction and tells the listener the same way. One debugger at a
+   * time; disposing the result detaches it (the machine runs on).
+   */
+  attachDebugger(listener: DebugListener, options: AttachDebuggerOptions = {}): Disposable {
+    if (this.loop.debugger !== undefined) throw new WiringError(`machine ${this.name}: a debugger is already attached`, 'Machine.attachDebugger');
+    this.loop.debugger = listener;
+    this.holdAtStart = options.holdAtStart === true;
+    return {
+      dispose: () => {
+        if (this.loop.debugger !== listener) return;
+        this.loop.debugger = undefined;
+        this.holdAtStart = false;
+      },
+    };
+  }
+
   /** Resumes a paused machine. Does nothing unless paused. */
   resume(): void {
     if (this.states.current.kind !== 'paused') return;
@@ -266,6 +295,10 @@ export class Machine implements Disposable, ExitTrigger, ResetTrigger {
     }
     this.states.apply(started); // refuses a machine that has run
     const start = (this.startedAt = performance.now());
+    if (this.holdAtStart && this.loop.debugger !== undefined) {
+      this.states.apply(paused);
+      this.loop.debugger.stopped();
+    }
     const before = this.telemetry.counters.snapshot();
     const limit = this.timeLimitMs > 0
       ? setTimeout(() => this.requestStop({ reason: 'time-limit', message: `time limit of ${this.timeLimitMs} ms reached`, exitCode: 124 }), this.timeLimitMs)

@@ -11,7 +11,7 @@ import {
   type Disposable, type ExitDispatcher, type InterruptFacet, type TelemetryProbes, type TimerQueue, type Vcpu, type Vm,
 } from '@hyvisor/core';
 import type { FacetLoopHooks } from './facets.js';
-import { stopRequested, type RunStates, type StopInfo } from './run-state.js';
+import { paused, stopRequested, type RunStates, type StopInfo } from './run-state.js';
 
 /** Backing store for synchronous sleeps of the run loop (Atomics.wait needs a shared Int32Array). */
 const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
@@ -39,8 +39,16 @@ export interface RunLoopParts {
   readonly sliceMs: number;
 }
 
+/** A debugger attached to the run loop (see `Machine.attachDebugger`). */
+export interface DebugListener {
+  /** The vCPU stopped for the debugger (a `Debug` exit); the machine is paused now. */
+  stopped(): void;
+}
+
 /** The run loop of one machine; also the facets' {@link FacetLoopHooks}. */
 export class RunLoop implements FacetLoopHooks {
+  /** The attached debugger, told of `Debug` exits (which pause the machine); undefined: none. */
+  debugger: DebugListener | undefined;
   private readonly pollHooks: (() => void)[] = [];
   /**
    * A handler's request that the vCPU sleep ({@link block}): `undefined` none; `null` until the
@@ -99,6 +107,14 @@ export class RunLoop implements FacetLoopHooks {
       const d = this.runSlice();
       probes.runEnded();
       if (this.stopping()) return; // the slice may have ended by a stop request
+      if (d === Disposition.Debug) {
+        // Paused first, so the debugger finds the machine paused when it is told. Without a
+        // debugger (detached since it set a breakpoint) there is no one to resume it: go on.
+        if (this.debugger === undefined) continue;
+        if (states.current.kind === 'running') states.apply(paused);
+        this.debugger.stopped();
+        continue;
+      }
       if (d === Disposition.Yield) {
         if (this.haltedForGood()) {
           this.end(Disposition.Halt);
@@ -138,7 +154,7 @@ export class RunLoop implements FacetLoopHooks {
       const exit = vcpu.run();
       if (probes.inFlight) probes.afterRun(vcpu.pendingInterrupts);
       const d = dispatcher.dispatch(exit);
-      if (states.current.kind !== 'running') return d;
+      if (states.current.kind !== 'running' || d === Disposition.Debug) return d;
       if (this.blockWake !== undefined) return Disposition.Halt;
       if (d === Disposition.Continue) continue;
       if (d !== Disposition.Yield) return d;
