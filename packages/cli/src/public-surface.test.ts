@@ -16,7 +16,7 @@ const snapshotFile = path.join(root, 'docs/public-surface.json');
 /** Every entry a user can import, by specifier. Resolved from the CLI package, which depends on all of them. */
 const ENTRIES = [
   '@hyvisor/core', '@hyvisor/core/testing',
-  '@hyvisor/vmm', '@hyvisor/devices', '@hyvisor/pci',
+  '@hyvisor/vmm', '@hyvisor/devices', '@hyvisor/pci', '@hyvisor/virtio',
   '@hyvisor/backend-kvm', '@hyvisor/backend-kvm/testing', '@hyvisor/backend-emu',
   '@hyvisor/strategy-hvm', '@hyvisor/strategy-pv', '@hyvisor/strategy-pv/testing', '@hyvisor/strategy-hybrid',
   '@hyvisor/telemetry', '@hyvisor/gdbstub',
