@@ -25,8 +25,10 @@ export const MAX_BLOCK = 64;
 /**
  * A basic block: the straight-line run of instructions starting at one physical address, decoded
  * once and executed with one lookup, one stamp check and one deadline check (see
- * `Engine.runBatch` in run/engine.ts). Every instruction but a lone first one has a specialised handler
- * (`Insn.fast`); the last may be a control transfer. All instructions lie wholly in one page.
+ * `Engine.runBatch` in run/engine.ts). Every instruction but a lone first one may share a block
+ * (`Insn.role` is not `R_ALONE`: a specialised handler, or the general executor for instructions
+ * that change no CPL, paging, mode or interrupt state); only the last may be a control transfer
+ * or a repeating string instruction. All instructions lie wholly in one page.
  */
 export class Block {
   /** The instructions, in order. */

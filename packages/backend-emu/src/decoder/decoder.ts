@@ -64,6 +64,8 @@ export class Insn {
   fast = 0;
   /** Register operands resolved for the specialised handler. */
   fa = 0; fb = 0;
+  /** Its role in a basic block (`R_ALONE`, `R_LINE`, `R_END` in isa/derive.ts). Set with `fast`. */
+  role = 0;
   /** The MMU's `codeStamp` when the decode cache last checked this entry against memory (-1: never). */
   stamp = -1;
 }

@@ -12,7 +12,8 @@
  *   (the same comparisons `condition` makes from the record).
  *
  * Forms not emitted inline (ADC/SBB, rotates, PUSH/POP, CALL/RET) call
- * `executeFast` with the instruction. The function returns the instructions retired and leaves
+ * `executeFast` with the instruction; instructions without a specialised handler call `execute`
+ * (with RIP set to theirs). The function returns the instructions retired and leaves
  * RIP after the last; after each memory access it stops early, as the interpreted block does,
  * when `codeStamp` moved or an exit was scheduled. An exception propagates with the index of
  * the abandoned instruction in `cpu.blockIndex`.
@@ -24,13 +25,17 @@ import { BASE_RIP, type Insn } from '../decoder/decoder.js';
 import { alu, shift } from './alu.js';
 import {
   F_ALU_MI, F_ALU_MR, F_ALU_RI, F_ALU_RM, F_ALU_RR, F_JCC, F_JMP, F_LEA, F_MOVZX8_M, F_MOVZX8_R, F_MOV_LOAD, F_MOV_RI,
-  F_MOV_RR, F_MOV_STORE, F_NOP, F_SHIFT_RI, F_TEST_RR, accessesMemory, executeFast, isBranch,
+  F_MOV_RR, F_MOV_STORE, F_NONE, F_NOP, F_SHIFT_RI, F_TEST_RR, accessesMemory, executeFast, isBranch,
 } from './fast.js';
+import { execute, type Platform } from './execute.js';
 import { canonical } from './operands.js';
-import { COUNT_FLAGS, FLAGS_READ, FLAGS_WRITTEN, writesAllFlags } from '../isa/derive.js';
+import { COUNT_FLAGS, FLAGS_READ, FLAGS_WRITTEN, R_END, writesAllFlags } from '../isa/derive.js';
 
-/** What a compiled block needs from the vCPU besides the CPU: whether an exit is scheduled (run/exits.ts). */
-export interface BlockContext {
+/**
+ * What a compiled block needs from the vCPU besides the CPU: the general executor's platform and
+ * whether an exit is scheduled (run/exits.ts).
+ */
+export interface BlockContext extends Platform {
   /** An exit was scheduled by the instruction that just retired. */
   readonly exitPending: boolean;
 }
@@ -38,7 +43,7 @@ export interface BlockContext {
 /** A compiled block: runs it from `rip` (its first instruction's address); returns the instructions retired. */
 export type BlockFn = (cpu: Cpu, rip: number, ctx: BlockContext) => number;
 
-const HELPERS = { alu, shift, condition, executeFast, canonical };
+const HELPERS = { alu, shift, condition, executeFast, execute, canonical };
 
 /** ALU operation numbers (as alu.ts). */
 const ADD = 0, OR = 1, ADC = 2, SBB = 3, AND = 4, SUB = 5, XOR = 6, CMP = 7;
@@ -64,6 +69,8 @@ function shiftInline(d: Insn): boolean {
 }
 
 const NO_FLAGS: FlagUse = { reads: false, writes: false, faults: false };
+/** An instruction run by the general executor: not analysed (it may read flags, fault or end the block). */
+const GENERAL: FlagUse = { reads: true, writes: false, faults: true };
 
 /**
  * The flag effect of a block instruction, from the opcode table (isa/derive.ts): it reads the
@@ -74,6 +81,7 @@ const NO_FLAGS: FlagUse = { reads: false, writes: false, faults: false };
  */
 function flagUse(d: Insn): FlagUse {
   const k = d.fast, i = (d.op << 3) | (d.reg & 7);
+  if (k === F_NONE) return GENERAL;
   if (k === F_SHIFT_RI && COUNT_FLAGS[i] === 1 && (d.imm & (d.opsz === 8 ? 63 : 31)) === 0) return NO_FLAGS;
   const r = FLAGS_READ[i]!, w = FLAGS_WRITTEN[i]!;
   const partial = w !== 0 && !writesAllFlags(w);
@@ -293,6 +301,16 @@ export function blockSource(insns: readonly Insn[], ends: readonly number[], mem
         out.push(`L[${d.fa}] = ${num(d.imm >>> 0)}; H[${d.fa}] = ${s8 ? num(d.immHi >>> 0) : '0'};`);
         break;
       case F_NOP:
+        break;
+      case F_NONE:
+        // The general executor (RIP too: x87 records it), with the instruction object.
+        out.push(`cpu.rip = rip + ${k === 0 ? 0 : ends[k - 1]!}; cpu.nextRip = rip + ${end};`);
+        out.push(`h.execute(cpu, D[${k}], ctx);`);
+        last = null;
+        if (d.role === R_END) {
+          out.push(`cpu.rip = cpu.nextRip; return ${count};`);
+          ended = true;
+        }
         break;
       default:
         // The handler itself, with the instruction object.

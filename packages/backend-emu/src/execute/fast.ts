@@ -13,7 +13,7 @@ import type { Insn } from '../decoder/decoder.js';
 import { CMP, alu, shift } from './alu.js';
 import { canonical, ea, leaValue, pop, push } from './operands.js';
 import {
-  FAST_BRANCH, FAST_MEM, FAST_MEMORY, FAST_OPERANDS, FAST_REG, FAST_SIZE, FO_OPCODE, FO_REG_RM, FO_RM_REG, SZ_D64,
+  BLOCK_ROLE, FAST_BRANCH, FAST_MEM, R_ALONE, R_END, R_LINE, FAST_MEMORY, FAST_OPERANDS, FAST_REG, FAST_SIZE, FO_OPCODE, FO_REG_RM, FO_RM_REG, SZ_D64,
   SZ_NO_REX_B, SZ_V,
 } from '../isa/derive.js';
 import {
@@ -39,10 +39,18 @@ export function accessesMemory(k: number): boolean {
 }
 
 /**
- * The specialised handler for `d`, or F_NONE, as the opcode table's `fast` column says for its
+ * The specialised handler for `d`, or F_NONE (then `execute` runs it), and its role in a basic
+ * block in `d.role`, as the opcode table's `fast` column says for its
  * register or memory form and operand size. Sets `d.fa`/`d.fb` (register operands) where used.
  */
 export function classify(d: Insn): number {
+  const k = fastKind(d);
+  d.role = k !== F_NONE ? (FAST_BRANCH[k] === 1 ? R_END : R_LINE)
+    : d.tooLong ? R_ALONE : BLOCK_ROLE[(d.op << 4) | ((d.reg & 7) << 1) | (d.hasModrm && d.mod !== 3 ? 1 : 0)]!;
+  return k;
+}
+
+function fastKind(d: Insn): number {
   if (d.lock || d.tooLong) return F_NONE;
   const op = d.op;
   const k = d.mod === 3 ? FAST_REG[op]! : FAST_MEM[op]!;

@@ -128,6 +128,28 @@ export const FAST_BRANCH = new Uint8Array(F_COUNT);
 /** 1 for handler kinds that access memory: a store may hit code or MMIO, any access may set A/D bits. */
 export const FAST_MEMORY = new Uint8Array(F_COUNT);
 
+/** Block roles of an instruction without a specialised handler ({@link BLOCK_ROLE}). */
+export const R_ALONE = 0, R_LINE = 1, R_END = 2;
+/**
+ * How `execute` may run `(op << 4) | (reg << 1) | (memory form ? 1 : 0)` inside a basic block:
+ * R_LINE (straight-line: it changes no CPL, paging, mode, interrupt flag or shadow, does no port
+ * I/O and reads no instruction count), R_END (the same, but it may move RIP elsewhere: near
+ * jumps, calls, returns, loops, string instructions that repeat, so it ends the block), or
+ * R_ALONE (system instructions, port I/O, far and software-interrupt transfers, POPF/CLI/STI,
+ * segment loads, unemulated rows: a block of its own, run between blocks as before).
+ */
+export const BLOCK_ROLE = new Uint8Array(0x4000);
+
+/** The block role of `row` (see {@link BLOCK_ROLE}). */
+export function blockRole(row: OpcodeRow): number {
+  if (row.support !== 'yes' || row.privileged || row.invalid64 || row.group === 'io' || row.group === 'system') return R_ALONE;
+  // POPF/CLI/STI change IF (and POPF TF/IOPL); MOV Sreg and POP FS/GS load segments (MOV SS sets a shadow).
+  if (row.op === 0x9d || row.op === 0xfa || row.op === 0xfb || row.op === 0x8e || row.op === 0x1a1 || row.op === 0x1a9) return R_ALONE;
+  const c = row.control;
+  if (c === 'int' || c === 'iret' || c === 'far' || c === 'sys') return R_ALONE;
+  return c !== undefined || row.group === 'string' ? R_END : R_LINE;
+}
+
 /** Rows by opcode. */
 export const ROWS_BY_OP: readonly (readonly OpcodeRow[])[] = (() => {
   const by: OpcodeRow[][] = Array.from({ length: 0x400 }, () => []);
@@ -175,6 +197,9 @@ function build(): void {
           if (covered.has(key)) throw new Error(`${where}: two rows for /${e} (${m})`);
           covered.add(key);
         }
+        const role = blockRole(r);
+        if (r.mod !== 'mem') BLOCK_ROLE[(op << 4) | (e << 1)] = role;
+        if (r.mod !== 'reg') BLOCK_ROLE[(op << 4) | (e << 1) | 1] = role;
         const i = (op << 3) | e;
         if (r.lock && r.mod !== 'reg') LOCKABLE[i] = 1;
         FLAGS_READ[i] |= r.reads ?? 0;

@@ -1,14 +1,17 @@
 /**
  * Builds basic blocks (`Block` in cpu/decode-cache.ts): from a decoded first instruction, the
- * straight-line run of instructions with specialised handlers that lie wholly in the same page,
- * up to `MAX_BLOCK`, ending with the first control transfer. Instructions past the first are
+ * straight-line run of instructions that may share a block (`Insn.role`: those with specialised
+ * handlers and the general executor's instructions that change no CPL, paging, mode or interrupt
+ * state and do no port I/O) and lie wholly in the same page, up to `MAX_BLOCK`, ending with the
+ * first control transfer or repeating string instruction. Instructions past the first are
  * decoded from the page's bytes only: building never fetches, faults or exits.
  * @module
  */
 import { Block, MAX_BLOCK, type DecodeCache } from '../cpu/decode-cache.js';
 import type { Fetcher } from '../cpu/fetch.js';
 import { Insn, decode, type CodeReader } from '../decoder/decoder.js';
-import { accessesMemory, classify, isBranch } from '../execute/fast.js';
+import { accessesMemory, classify } from '../execute/fast.js';
+import { R_ALONE, R_LINE } from '../isa/derive.js';
 
 /** Thrown by {@link PageReader} when an instruction would run past the page. */
 const PAST_PAGE = { pastPage: true } as const;
@@ -35,8 +38,9 @@ export class BlockBuilder {
   /**
    * Builds (and caches) the block starting at `off` in the fetcher's page, whose first
    * instruction `first` (cached, wholly in the page) is already decoded: `first`, then while it
-   * and each next instruction have a specialised handler and are no control transfer, the next
-   * instruction if it lies wholly in the page and has a specialised handler.
+   * and each next instruction are straight-line (`R_LINE`), the next instruction if it lies wholly
+   * in the page and may share a block (not `R_ALONE`). A first instruction that may not share a
+   * block is a block of its own.
    */
   build(off: number, first: Insn): Block {
     const f = this.fetcher, cache = this.cache;
@@ -48,9 +52,10 @@ export class BlockBuilder {
       b.starts.push(o);
       o += d.len;
       b.ends.push(o - off);
-      b.mem.push(accessesMemory(d.fast) ? 1 : 0);
+      // Instructions without a handler run through `execute`: any of them may access memory.
+      b.mem.push(d.fast === 0 || accessesMemory(d.fast) ? 1 : 0);
       b.count++;
-      if (d.fast === 0 || isBranch(d.fast) || b.count >= MAX_BLOCK || o >= 4096) break;
+      if (d.role !== R_LINE || b.count >= MAX_BLOCK || o >= 4096) break;
       let next = cache.lookup(phys, o, bytes, base + o);
       if (next === undefined) {
         const r = this.reader;
@@ -65,7 +70,7 @@ export class BlockBuilder {
         next.fast = classify(next);
         cache.store(phys, o, bytes, base + o, next);
       }
-      if (next.fast === 0) break;
+      if (next.role === R_ALONE) break;
       d = next;
     }
     cache.storeBlock(phys, off, b);

@@ -258,7 +258,14 @@ export class Engine {
               while (bi < count) {
                 const x = insns[bi]!;
                 cpu.nextRip = brip + ends[bi]!;
-                executeFast(cpu, x, x.fast);
+                const k = x.fast;
+                if (k !== 0) {
+                  executeFast(cpu, x, k);
+                } else {
+                  // The general executor may read RIP (x87's FIP); blocks keep it at the block's start otherwise.
+                  cpu.rip = bi === 0 ? brip : brip + ends[bi - 1]!;
+                  execute(cpu, x, exits);
+                }
                 if (mem[bi++] !== 0 && (mmu.codeStamp !== stamp || exits.exitPending)) break;
               }
               cpu.rip = cpu.nextRip;
