@@ -46,6 +46,7 @@ export async function containerFor(needs: Needs = {}): Promise<DependencyContain
   for (const p of BUILTIN_PLUGINS) if (chosen.has(p)) await p.register(c);
   // Always: the vmm loads the devices package for any run anyway.
   (await import('@hyvisor/devices')).registerBuiltinDevices(c);
+  (await import('@hyvisor/virtio')).registerVirtioDevices(c);
   return c;
 }
 

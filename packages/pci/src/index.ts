@@ -6,5 +6,5 @@
 export { BAR_COUNT, PciCommand, PciConfig, PciConfigSpace, PciStatus, type PciBarSpec, type PciIdentity } from './config-space.js';
 export { PciFunctionBase, type PciFunction } from './function.js';
 export { PCI_CONFIG_ADDRESS_PORT, PCI_CONFIG_DATA_PORT, PCI_MAX_ADDRESS, PCI_SLOTS, PciBus, PciConfigIo, type PciBusStats } from './bus.js';
-export { MSIX_CAPABILITY_ID, MSIX_ENABLE, MSIX_ENTRY_MASKED, MSIX_ENTRY_SIZE, MSIX_FUNCTION_MASK, MSIX_MAX_VECTORS, Msix, type MsiTrigger } from './msix.js';
+export { MSIX_CAPABILITY_ID, MSIX_ENABLE, MSIX_ENTRY_MASKED, MSIX_ENTRY_SIZE, MSIX_FUNCTION_MASK, MSIX_MAX_VECTORS, Msix } from './msix.js';
 export { PCI_CLASS_HOST_BRIDGE, PCI_VENDOR_REDHAT, PciHostBridge, pciHostDevice } from './host-bridge.js';

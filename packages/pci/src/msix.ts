@@ -7,7 +7,7 @@
  * an interrupt message is the trigger's to refuse, never a reason to throw here.
  * @module
  */
-import type { MmioDevice } from '@hyvisor/core';
+import type { MmioDevice, MsiTrigger } from '@hyvisor/core';
 import type { PciConfigSpace } from './config-space.js';
 
 /** Capability ID of MSI-X. */
@@ -22,11 +22,6 @@ export const MSIX_ENTRY_SIZE = 16;
 export const MSIX_ENTRY_MASKED = 1;
 /** Most vectors one function may have. */
 export const MSIX_MAX_VECTORS = 2048;
-
-/** Sends an interrupt message: what an MSI write to 0xfeeXXXXX is on x86. */
-export interface MsiTrigger {
-  signalMsi(address: number, data: number): void;
-}
 
 /**
  * The MSI-X state of one function. Its table sits at offset 0 of the BAR it is given and the

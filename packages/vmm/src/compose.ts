@@ -13,6 +13,7 @@ import {
   type Backend, type DevicePlan, type Disposable, type StrategyPlan, type VmConfig,
 } from '@hyvisor/core';
 import { addBuiltinDevices } from '@hyvisor/devices';
+import { addVirtioDevices } from '@hyvisor/virtio';
 import { Machine } from './machine/machine.js';
 import { assertLinuxCanRun } from './machine/kernel.js';
 import { attachDevices, type MachineDevices } from './devices/attach.js';
@@ -58,6 +59,7 @@ export function attachBoard(machine: Machine, board: string, serial: VmConfig['s
   const devices = new DeviceRegistry();
   const boards = new BoardRegistry();
   addBuiltinDevices(devices, boards);
+  addVirtioDevices(devices);
   const plan = planDevices({ board, devices: [] }, devices, boards);
   return attachDevices(machine, plan, { serial, ...streams });
 }
@@ -79,6 +81,7 @@ export function planDevicesFromConfig(container: DependencyContainer, config: Vm
     boards = new BoardRegistry();
   }
   addBuiltinDevices(devices, boards);
+  addVirtioDevices(devices);
   return planDevices(config, devices, boards);
 }
 

@@ -23,6 +23,15 @@ export interface IrqLine {
   lower(): void;
 }
 
+/**
+ * Sends a message-signalled interrupt: what a PCI device's MSI or MSI-X write to 0xFEExxxxx is
+ * on x86 (address: destination and mode; data: vector, delivery and trigger mode). The machine
+ * hands it to the interrupt facet; a message nobody can deliver is dropped and counted.
+ */
+export interface MsiTrigger {
+  signalMsi(address: number, data: number): void;
+}
+
 /** Where a device's output goes (a terminal, a file, a test buffer). */
 export interface ByteSink {
   write(byte: number): void;

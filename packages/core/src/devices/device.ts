@@ -7,7 +7,8 @@
  * @module
  */
 import type { Readable, Writable } from 'node:stream';
-import type { PioDevice, MmioDevice, IrqLine, ExitTrigger, ResetTrigger } from '../bus/device.js';
+import type { PioDevice, MmioDevice, IrqLine, ExitTrigger, ResetTrigger, MsiTrigger } from '../bus/device.js';
+import type { GuestMemory } from '../memory/guest-memory.js';
 import type { Disposable } from '../lifecycle/disposable.js';
 import type { Clock } from '../time/timer-queue.js';
 import type { SerialConfig } from '../config/schema.js';
@@ -64,6 +65,17 @@ export interface ResourceMapper {
 }
 
 /**
+ * Guest memory as a device that reads and writes it directly sees it (virtqueues, DMA): the
+ * memory, and which ranges are RAM the device may touch. Guest-given addresses are hostile:
+ * check every range with {@link accessible} first.
+ */
+export interface DmaMemory {
+  readonly memory: GuestMemory;
+  /** True if `[gpa, gpa + len)` is guest RAM (whole numbers, inside RAM, not the VMM's own regions). */
+  accessible(gpa: number, len: number): boolean;
+}
+
+/**
  * Everything a device factory may use, handed in by the machine. A device keeps what it needs
  * and nothing else.
  */
@@ -83,6 +95,15 @@ export interface DeviceContext {
   interruptLine(n: number): IrqLine;
   /** Ranges placed while the machine runs (PCI BARs); fixed ports come from {@link ports}. */
   readonly resources: ResourceMapper;
+  /** Message-signalled interrupts (PCI MSI/MSI-X), delivered by the strategy's interrupt facet. */
+  readonly msi: MsiTrigger;
+  /** Guest memory for devices that read and write it directly (virtqueues). */
+  readonly dma: DmaMemory;
+  /**
+   * The handle of a device attached before this one (the board's come first), by instance name:
+   * how a PCI device finds the bus it plugs into (`lookup('pci')`).
+   */
+  lookup<H = unknown>(instanceName: string): H | undefined;
   /** Ends the run with an exit code (what the debug-exit port does). */
   readonly exit: ExitTrigger;
   /** Resets the machine (what a keyboard controller's reset line or a reset register does). */
@@ -140,8 +161,8 @@ export interface DeviceDefinition<O = DeviceOptionValues, H = unknown> {
   /** Instance name when the config gives none (`com1` for the UART); default: {@link name}. */
   readonly defaultInstanceName?: string;
   /**
-   * Default port ranges (at least one). The config's `port:` moves the first range; any others
-   * move by the same distance.
+   * Default port ranges. The config's `port:` moves the first range; any others move by the same
+   * distance. Empty for a device with no fixed ports (a PCI device: the guest places its BARs).
    */
   readonly ports: readonly PortRange[];
   /** Default interrupt number (ISA IRQ); absent: the device has no interrupt line and `irq:` is refused. */

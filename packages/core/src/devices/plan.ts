@@ -86,6 +86,7 @@ function place(
   const name = spec.name ?? instanceName(def);
   let ports = def.ports;
   if (spec.port !== undefined) {
+    if (def.ports.length === 0) throw new ConfigError(`${field}.port: ${def.name} has no fixed ports (the guest places it); leave port out`, 'port');
     const delta = spec.port - def.ports[0]!.base;
     ports = def.ports.map((r) => ({ base: r.base + delta, count: r.count }));
     const bad = ports.find((r) => r.base < 0 || r.base + r.count > 0x10000);

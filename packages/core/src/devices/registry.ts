@@ -159,7 +159,7 @@ export function notADeviceDefinition(value: unknown): string | undefined {
   if (typeof d.name !== 'string' || !/^[a-z][a-z0-9-]*$/.test(d.name)) return `the device has no valid name (lower case, digits, dashes), got ${JSON.stringify(d.name)}`;
   if (typeof d.description !== 'string') return `device '${d.name}' has no description (a string)`;
   if (typeof d.create !== 'function') return `device '${d.name}' has no create(context, options) factory`;
-  if (!Array.isArray(d.ports) || d.ports.length === 0) return `device '${d.name}' has no ports (a list of { base, count })`;
+  if (!Array.isArray(d.ports)) return `device '${d.name}' has no ports list (a list of { base, count }, empty for a device without fixed ports)`;
   for (const r of d.ports as unknown[]) {
     const p = r as Partial<PortRange>;
     if (typeof p !== 'object' || p === null || !Number.isInteger(p.base) || !Number.isInteger(p.count) || p.base! < 0 || p.count! < 1 || p.base! + p.count! > 0x10000) {

@@ -144,6 +144,13 @@ export interface InterruptFacet extends Facet {
   canWake?(): boolean;
   /** True if an interrupt is waiting for the vCPU right now (a halted guest resumes at once). */
   interruptPending?(): boolean;
+  /**
+   * Delivers a message-signalled interrupt (see `MsiTrigger`). Returns false if this facet has
+   * no local APIC to take it, or the message is not one it can deliver (an address outside
+   * 0xFEExxxxx, a destination that is no CPU, a delivery mode it does not model). Absent: MSIs
+   * are dropped.
+   */
+  signalMsi?(address: number, data: number): boolean;
 }
 
 /** The timer facet: how the guest tells time and asks to be woken. */

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { ConfigError, type DeviceContext, type PioDevice } from '@hyvisor/core';
+import { ConfigError, GuestMemory, type DeviceContext, type PioDevice } from '@hyvisor/core';
 import { ManualClock } from '@hyvisor/core/testing';
 import { BUILTIN_DEVICES, i8042Device, pcBoard, postCodeDevice, rtcDevice } from '../builtin.js';
 
@@ -7,6 +7,7 @@ function context(name: string, exits: number[] = [], resets: string[] = []): Dev
   return {
     name, ports: [], irqNumber: undefined, irq: { raise() {}, lower() {} }, interruptLine: () => ({ raise() {}, lower() {} }),
     resources: { mapMmio: () => ({ dispose() {} }), mapPio: () => ({ dispose() {} }) },
+    msi: { signalMsi() {} }, dma: { memory: new GuestMemory(), accessible: () => false }, lookup: () => undefined,
     exit: { requestExit: (c) => exits.push(c) }, reset: { requestReset: () => resets.push(name) }, clock: new ManualClock(0),
     console: { serial: { output: 'none', input: 'none' } } as unknown as DeviceContext['console'],
     own() {},

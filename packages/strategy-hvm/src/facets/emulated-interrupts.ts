@@ -25,6 +25,7 @@ export class EmulatedInterrupts extends FacetBase<'interrupt'> implements Interr
   /** Created up front so devices can be wired to its lines before the facet is attached. */
   readonly pic = new DualPic();
   private router: PlatformInterrupts | undefined;
+  private lapic: Lapic | undefined;
   /** Mirrors the router's INTR output, so the hot path tests a field instead of asking the chips. */
   private asserted = false;
   private windowRequested = false;
@@ -45,6 +46,7 @@ export class EmulatedInterrupts extends FacetBase<'interrupt'> implements Interr
     };
     this.asserted = router.hasPendingInterrupt();
     this.router = router;
+    this.lapic = lapic;
     return store;
   }
 
@@ -73,6 +75,11 @@ export class EmulatedInterrupts extends FacetBase<'interrupt'> implements Interr
 
   interruptPending(): boolean {
     return this.asserted;
+  }
+
+  /** A PCI device's MSI/MSI-X message goes to the local APIC (see {@link Lapic.acceptMessage}). */
+  signalMsi(address: number, data: number): boolean {
+    return this.lapic?.acceptMessage(address, data) ?? false;
   }
 
   /** A halted guest with IF=1 can be woken by a device or timer interrupt. */

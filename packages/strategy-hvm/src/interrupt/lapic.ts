@@ -324,6 +324,22 @@ export class Lapic implements MmioDevice, InterruptSource, Disposable {
     return true;
   }
 
+  /**
+   * A message-signalled interrupt (SDM 10.11): the address must be 0xFEExxxxx with this APIC as
+   * its destination (bits 19:12; bit 2 selects logical mode, matched as for IPIs; 0xFF is
+   * everyone); the data gives the vector (bits 7:0), the delivery mode (bits 10:8: fixed and
+   * lowest priority are delivered, as fixed to the only CPU) and the trigger mode (bit 15).
+   * Returns false for anything else (not an interrupt address, another CPU, SMI/NMI/INIT/ExtINT
+   * messages, which no modelled device sends) and for what {@link acceptInterrupt} refuses.
+   */
+  acceptMessage(address: number, data: number): boolean {
+    if (!Number.isSafeInteger(address) || Math.floor(address / 0x100000) !== 0xfee) return false;
+    const mode = (data >>> 8) & 7;
+    if (mode !== DeliveryMode.FIXED && mode !== DeliveryMode.LOWEST_PRIORITY) return false;
+    if (!this.matchesDestination((address >>> 12) & 0xff, (address & 0x4) !== 0)) return false;
+    return this.acceptInterrupt(data & 0xff, (data & 0x8000) !== 0);
+  }
+
   hasPendingInterrupt(): boolean {
     if (!this.hwEnabled) return false;
     const v = this.highest(this.irr);

@@ -11,8 +11,8 @@
  * of throwing; a vector the table does not have reads back as NO_VECTOR.
  * @module
  */
-import type { GuestMemory, IrqLine, MmioDevice } from '@hyvisor/core';
-import { PciCommand, PciFunctionBase, Msix, type MsiTrigger } from '@hyvisor/pci';
+import type { GuestMemory, IrqLine, MmioDevice, MsiTrigger } from '@hyvisor/core';
+import { PciCommand, PciFunctionBase, Msix } from '@hyvisor/pci';
 import { SplitQueue, type MemoryCheck } from '../queue/split-queue.js';
 
 /** PCI vendor ID of virtio devices. */

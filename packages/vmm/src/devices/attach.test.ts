@@ -1,11 +1,14 @@
 import test from 'ava';
 import {
-  MmioBus, BoardRegistry, ConfigError, CompositionError, DeviceRegistry, PioBus, TimerQueue, WiringError, planDevices, validateConfig,
+  GuestMemory, MmioBus, BoardRegistry, ConfigError, CompositionError, DeviceRegistry, PioBus, TimerQueue, WiringError, planDevices, validateConfig,
   type Disposable, type IrqLine,
 } from '@hyvisor/core';
 import { addBuiltinDevices, BufferSerialOutput, NullSerialOutput } from '@hyvisor/devices';
 import { PciFunctionBase, type PciBus } from '@hyvisor/pci';
+import { addVirtioDevices } from '@hyvisor/virtio';
 import { attachDevices, type DeviceHost } from './attach.js';
+
+const RAM = 1 << 20;
 
 /** A machine as devices see it: a real PIO bus and clock, recorded interrupt lines and exits. */
 function host() {
@@ -13,22 +16,29 @@ function host() {
   const exits: number[] = [];
   let resets = 0;
   const owned: Disposable[] = [];
+  const msis: [number, number][] = [];
+  const memory = new GuestMemory();
+  memory.addRegion({ name: 'ram', gpa: 0, size: RAM, buffer: new ArrayBuffer(RAM), readonly: false });
   const h: DeviceHost = {
     pio: new PioBus(),
     mmio: new MmioBus(),
     clock: new TimerQueue(() => 0),
+    vm: { memory },
+    ramSize: RAM,
+    signalMsi: (address: number, data: number) => { msis.push([address, data]); },
     irqLine: (irq: number): IrqLine => ({ raise: () => raised.push(irq), lower() {} }),
     requestExit: (code: number) => exits.push(code),
     requestReset: () => { resets++; },
     own: <T extends Disposable>(d: T) => { owned.push(d); return d; },
   };
-  return { h, raised, exits, owned, resets: () => resets };
+  return { h, raised, exits, owned, msis, memory, resets: () => resets };
 }
 
 function plan(raw: Record<string, unknown>) {
   const devices = new DeviceRegistry();
   const boards = new BoardRegistry();
   addBuiltinDevices(devices, boards);
+  addVirtioDevices(devices);
   return planDevices(validateConfig({ guest: { kernel: '/g.elf' }, serial: { output: 'buffer' }, ...raw }), devices, boards);
 }
 const serial = { output: 'buffer', input: 'none' } as const;
@@ -77,6 +87,23 @@ test('on the pc board PCI bus 0 answers configuration cycles and places a functi
   h.pio.write(0xcf8, 4, (0x80000004 | (slot << 11)) >>> 0);
   h.pio.write(0xcfc, 2, 0x2);
   t.is(h.mmio.read(0xfebf0000, 4), 0x5a);
+});
+
+test('a virtio-rng entry plugs into the pc board\'s PCI bus with its INTx on IRQ 11 (or the config\'s irq)', (t) => {
+  const { h } = host();
+  attachDevices(h, plan({ board: 'pc', devices: [{ device: 'virtio-rng', seed: 7 }, { device: 'virtio-rng', name: 'rng2', irq: 10, slot: 5 }] }), { serial });
+  const cfg = (slot: number, reg: number, size = 4) => { h.pio.write(0xcf8, 4, (0x80000000 | (slot << 11) | reg) >>> 0); return h.pio.read(0xcfc, size); };
+  t.is(cfg(1, 0x00), 0x10441af4, 'slot 1: virtio 1.x entropy device');
+  t.is(cfg(1, 0x3c) & 0xff, 11);
+  t.is(cfg(5, 0x00), 0x10441af4, 'the second one in the slot the config asked for');
+  t.is(cfg(5, 0x3c) & 0xff, 10);
+});
+
+test('a virtio device without a PCI bus, or given a port, is refused with one line that says what to do', (t) => {
+  const { h } = host();
+  const e = t.throws(() => attachDevices(h, plan({ board: 'minimal', devices: [{ device: 'virtio-rng' }] }), { serial }));
+  t.regex(e!.message, /no PCI host named 'pci' \(use board: pc/);
+  t.throws(() => plan({ board: 'pc', devices: [{ device: 'virtio-rng', port: 0x100 }] }), { message: /has no fixed ports .* leave port out/ });
 });
 
 test('on the minimal board the test devices are absent and their accessors say which board has them', (t) => {

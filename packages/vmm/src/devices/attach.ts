@@ -8,7 +8,7 @@
 import {
   CompositionError, ConfigError, HyvisorError, WiringError,
   type Clock, type DeviceConsole, type DevicePlan, type DeviceState, type Disposable, type ExitTrigger, type IrqLine,
-  type MmioBus, type PioBus, type PioDevice, type PlannedDevice, type PortRange, type ResetTrigger, type StatefulDevice,
+  type GuestMemory, type MmioBus, type PioBus, type PioDevice, type PlannedDevice, type PortRange, type ResetTrigger, type StatefulDevice,
 } from '@hyvisor/core';
 import {
   NullSerialOutput, type BenchCounter, type DebugExit, type IrqTestDevice, type SerialInputQueue, type SerialOutput,
@@ -20,8 +20,13 @@ export interface DeviceHost extends ExitTrigger, ResetTrigger {
   readonly pio: PioBus;
   readonly mmio: MmioBus;
   readonly clock: Clock;
+  /** Guest memory and the size of RAM at its start (what DMA-capable devices may touch). */
+  readonly vm: { readonly memory: GuestMemory };
+  readonly ramSize: number;
   /** The line of ISA interrupt `irq` as the strategy's interrupt facet routes it. */
   irqLine(irq: number): IrqLine;
+  /** Delivers a message-signalled interrupt (dropped and counted if nobody can). */
+  signalMsi(address: number, data: number): void;
   own<T extends Disposable>(item: T): T;
 }
 
@@ -53,11 +58,12 @@ const NO_IRQ: IrqLine = { raise() {}, lower() {} };
  */
 export function attachDevices(host: DeviceHost, plan: DevicePlan, console: DeviceConsole): MachineDevices {
   const attached: AttachedDevice[] = [];
-  for (const p of plan.devices) attached.push(attachOne(host, p, console));
+  const lookup = <H>(name: string): H | undefined => attached.find((d) => d.name === name)?.handle as H | undefined;
+  for (const p of plan.devices) attached.push(attachOne(host, p, console, lookup));
   return new MachineDevices(plan.board, attached);
 }
 
-function attachOne(host: DeviceHost, p: PlannedDevice, console: DeviceConsole): AttachedDevice {
+function attachOne(host: DeviceHost, p: PlannedDevice, console: DeviceConsole, lookup: <H>(name: string) => H | undefined): AttachedDevice {
   const irq = p.irq === undefined ? NO_IRQ : host.irqLine(p.irq);
   let made;
   try {
@@ -68,6 +74,12 @@ function attachOne(host: DeviceHost, p: PlannedDevice, console: DeviceConsole): 
         mapMmio: (name, base, length, device) => host.mmio.register(name, base, length, device),
         mapPio: (name, base, length, device) => host.pio.register(name, base, length, device),
       },
+      msi: host,
+      dma: {
+        memory: host.vm.memory,
+        accessible: (gpa, len) => Number.isSafeInteger(gpa) && Number.isSafeInteger(len) && gpa >= 0 && len >= 0 && gpa + len <= host.ramSize,
+      },
+      lookup,
       own: (r) => { host.own(r); },
     }, p.options);
   } catch (err) {

@@ -220,6 +220,19 @@ export class Machine implements Disposable, ExitTrigger, ResetTrigger {
     return this.strategy.interrupt.irqLine(irq);
   }
 
+  /**
+   * A device's message-signalled interrupt, delivered by the strategy's interrupt facet; one it
+   * cannot deliver (no local APIC, not an interrupt address) is dropped and counted (`msi.dropped`).
+   */
+  signalMsi(address: number, data: number): void {
+    if (this.strategy.interrupt.signalMsi?.(address, data) === true) return;
+    const c = this.telemetry.counters;
+    this.msiDroppedSlot ??= c.define('msi.dropped', 'message-signalled interrupts no interrupt facet could deliver');
+    c.values[this.msiDroppedSlot]!++;
+  }
+
+  private msiDroppedSlot: number | undefined;
+
   /** Ends the run with the guest's exit `code` (called by the debug-exit device). */
   requestExit(code: number): void {
     this.requestStop({ reason: 'exit-code', message: '', exitCode: code });
