@@ -65,6 +65,6 @@ test('hyvisor info lists the boards and devices', (t) => {
   t.regex(r.stdout, /^ {2}stall: .*at most 250 ms per second/m);
   const j = JSON.parse(hyvisor('info', '--json').stdout) as { boards: { name: string }[]; devices: { name: string }[] };
   t.deepEqual(j.boards.map((b) => b.name), ['minimal', 'pc', 'testbed']);
-  t.deepEqual(j.devices.map((d) => d.name), ['bench-counter', 'debug-exit', 'i8042', 'irq-test', 'mc146818-rtc', 'pci-host', 'post-code', 'stall', 'uart16550', 'virtio-rng']);
+  t.deepEqual(j.devices.map((d) => d.name), ['bench-counter', 'debug-exit', 'i8042', 'irq-test', 'mc146818-rtc', 'pci-host', 'post-code', 'stall', 'uart16550', 'virtio-blk', 'virtio-rng']);
   t.regex(r.stdout, /^ {2}pc: com1 \(uart16550\), debug-exit, rtc \(mc146818-rtc\), i8042, post \(post-code\), pci \(pci-host\)$/m);
 });

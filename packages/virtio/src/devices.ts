@@ -4,10 +4,12 @@
  * @module
  */
 import { CompositionError, DEVICES, type DeviceContext, type DeviceDefinition, type DeviceRegistry } from '@hyvisor/core';
+import { FileBlockStore } from '@hyvisor/devices';
 import { PciBus, PciConfig } from '@hyvisor/pci';
 import type { DependencyContainer } from 'tsyringe';
 import { VirtioPciFunction, type VirtioDevice } from './pci/virtio-pci.js';
 import { VirtioRng, hostEntropy, seededEntropy } from './rng/virtio-rng.js';
+import { VirtioBlk } from './blk/virtio-blk.js';
 
 /** The ISA interrupt a virtio device's INTx pin drives unless the config says `irq:` (free on the pc board). */
 export const VIRTIO_DEFAULT_IRQ = 11;
@@ -54,8 +56,30 @@ export const virtioRngDevice: DeviceDefinition<{ bus: string; slot?: number; see
   },
 };
 
+/** `virtio-blk`: a disk backed by a host file over PCI (Linux: /dev/vda). */
+export const virtioBlkDevice: DeviceDefinition<{ bus: string; slot?: number; path: string; size?: number; readonly: boolean; serial?: string }, VirtioPciFunction> = {
+  name: 'virtio-blk',
+  description: 'virtio block device on PCI backed by a host file (Linux: /dev/vda); flush, read-only',
+  ports: [],
+  irq: VIRTIO_DEFAULT_IRQ,
+  options: {
+    ...PCI_OPTIONS,
+    path: { type: 'path', description: 'the disk image (a relative path is from the config file)' },
+    size: { type: 'size', description: 'create the image with this size if it does not exist (a multiple of 512)', min: 512 },
+    readonly: { type: 'boolean', description: 'the guest may not write (offers VIRTIO_BLK_F_RO)', default: false },
+    serial: { type: 'string', description: 'the ID GET_ID returns (at most 20 bytes; Linux: /sys/block/vda/serial)' },
+  },
+  create(ctx, o) {
+    if (o.path === undefined) throw new CompositionError(`device '${ctx.name}' (virtio-blk) needs path: the disk image`, [], [], ctx.name);
+    const store = FileBlockStore.open(o.path, { readOnly: o.readonly, ...(o.size !== undefined ? { createSizeBytes: o.size } : {}) });
+    ctx.own(store);
+    const blk = new VirtioBlk(ctx.dma.memory, store, { readOnly: o.readonly, ...(o.serial !== undefined ? { id: o.serial } : {}) });
+    return { pio: [], handle: plugVirtioPci(ctx, blk, o) };
+  },
+};
+
 /** Every virtio device type. */
-export const VIRTIO_DEVICES: readonly DeviceDefinition<any, any>[] = [virtioRngDevice];
+export const VIRTIO_DEVICES: readonly DeviceDefinition<any, any>[] = [virtioRngDevice, virtioBlkDevice];
 
 /** Adds the virtio device types to `devices` (names already there are left alone). */
 export function addVirtioDevices(devices: DeviceRegistry): void {

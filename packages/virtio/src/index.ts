@@ -13,4 +13,5 @@ export {
   VirtioStatus, type VirtioDevice, type VirtioPciStats, type VirtioPciWiring,
 } from './pci/virtio-pci.js';
 export { RNG_MAX_BYTES_PER_REQUEST, VIRTIO_ID_RNG, VirtioRng, hostEntropy, seededEntropy, type EntropySource } from './rng/virtio-rng.js';
-export { VIRTIO_DEFAULT_IRQ, VIRTIO_DEVICES, addVirtioDevices, plugVirtioPci, registerVirtioDevices, virtioRngDevice } from './devices.js';
+export { VIRTIO_DEFAULT_IRQ, VIRTIO_DEVICES, addVirtioDevices, plugVirtioPci, registerVirtioDevices, virtioBlkDevice, virtioRngDevice } from './devices.js';
+export { VIRTIO_ID_BLOCK, VirtioBlk, VirtioBlkConfig, VirtioBlkFeature } from './blk/virtio-blk.js';

@@ -1,4 +1,7 @@
 import test from 'ava';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import {
   GuestMemory, MmioBus, BoardRegistry, ConfigError, CompositionError, DeviceRegistry, PioBus, TimerQueue, WiringError, planDevices, validateConfig,
   type Disposable, type IrqLine,
@@ -97,6 +100,17 @@ test('a virtio-rng entry plugs into the pc board\'s PCI bus with its INTx on IRQ
   t.is(cfg(1, 0x3c) & 0xff, 11);
   t.is(cfg(5, 0x00), 0x10441af4, 'the second one in the slot the config asked for');
   t.is(cfg(5, 0x3c) & 0xff, 10);
+});
+
+test('a virtio-blk entry opens (or creates) its image and shows as a virtio 1.x block device', (t) => {
+  const { h, owned } = host();
+  const image = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hyvisor-vblk-')), 'disk.img');
+  attachDevices(h, plan({ board: 'pc', devices: [{ device: 'virtio-blk', path: image, size: '1MiB' }] }), { serial });
+  h.pio.write(0xcf8, 4, 0x80000800);
+  t.is(h.pio.read(0xcfc, 4), 0x10421af4, 'slot 1: vendor 0x1af4, device 0x1040 + 2 (block)');
+  t.is(fs.statSync(image).size, 1 << 20);
+  t.true(owned.length > 0, 'the image is closed with the machine');
+  t.throws(() => attachDevices(host().h, plan({ board: 'pc', devices: [{ device: 'virtio-blk' }] }), { serial }), { message: /needs path/ });
 });
 
 test('a virtio device without a PCI bus, or given a port, is refused with one line that says what to do', (t) => {
