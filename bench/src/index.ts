@@ -13,6 +13,7 @@ export type { WorkloadResult } from './workloads.js';
 export type { TelemetryBenchResult } from './telemetry.js';
 export type { PaperRow, PaperResult } from './paper.js';
 export type { StartupResult } from './startup.js';
+export type { LinuxBootResult, TopFunction } from './linux-boot.js';
 
 const rounds = (what: string) => ({ type: 'string', value: 'N', description: what }) as const;
 
@@ -67,6 +68,15 @@ export const BENCHMARKS: Readonly<Record<string, BenchmarkSpec>> = {
       'syscall-iterations': { type: 'string', value: 'N', description: 'iterations of the syscall workload (default 100000)' },
     },
     load: async () => (await import('./emu.js')).emu,
+  },
+  'linux-boot': {
+    description: "Debian's kernel + busybox initramfs to init's marker: Hyvisor's emulator vs QEMU TCG, same files and command line, medians, ratio, MIPS, top kernel functions",
+    options: {
+      rounds: rounds('alternating rounds, at least 3 (default 3)'),
+      timeout: { type: 'string', value: 'S', description: 'give up on a boot after this many seconds (default 1800)' },
+      'no-qemu': { type: 'boolean', description: 'skip QEMU TCG' },
+    },
+    load: async () => (await import('./linux-boot.js')).linuxBoot,
   },
   startup: {
     description: 'hyvisor run of the hello guest vs node -e 0 as whole processes, and the time to the first guest instruction at 64 MiB and 4 GiB',

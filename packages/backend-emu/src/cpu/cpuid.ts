@@ -1,5 +1,6 @@
 /**
- * The CPU the emulator presents: a generic x86-64 ("GenuineIntel", family 6) that advertises
+ * The CPU the emulator presents: a generic x86-64 with QEMU's `qemu64` identity ("AuthenticAMD",
+ * family 15, model 107, stepping 1; see {@link VENDOR} for why AMD) that advertises
  * only what the emulator implements: long mode, NX, 1 GiB pages, SYSCALL, CMOV, CMPXCHG8B, TSC,
  * MSRs, PAE, PGE, CLFLUSH, LAHF/SAHF in 64-bit mode, FXSAVE/FXRSTOR, SSE and SSE2 (execute/sse.ts,
  * execute/x87.ts). Not FPU (the x87 has its data moves and control, no arithmetic yet), not MMX,
@@ -25,17 +26,27 @@ export const LEAF1_EDX = (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 13) |
 /** Leaf 0x80000001 EDX: SYSCALL, NX, Page1GB, LM. */
 export const EXT1_EDX = ((1 << 11) | (1 << 20) | (1 << 26) | (1 << 29)) >>> 0;
 
+/**
+ * The vendor string. AMD, as QEMU's default `qemu64` CPU: Linux trusts an AMD family-15 CPU not to
+ * be affected by Meltdown, MDS, L1TF or SSB (its vulnerability whitelist), so it turns on neither
+ * page-table isolation (two CR3 loads and a TLB flush per kernel entry, costly to emulate) nor the
+ * VERW buffer clearing on every return to user space. An Intel vendor gets both.
+ */
+export const VENDOR = 'AuthenticAMD';
+/** Leaf 1 EAX: family 15, extended model 6, model 0xb (model 107), stepping 1, as `qemu64`. */
+export const LEAF1_EAX = 0x00060fb1;
+
 /** The leaves {@link Vcpu.supportedCpuid} reports. */
 export function emulatorCpuid(): CpuidEntry[] {
   const e = (fn: number, eax: number, ebx: number, ecx: number, edx: number, index = 0, flags = 0): CpuidEntry =>
     ({ function: fn, index, flags, eax: eax >>> 0, ebx: ebx >>> 0, ecx: ecx >>> 0, edx: edx >>> 0 });
-  const vendor = 'GenuineIntel';
+  const vendor = VENDOR;
   const brand: CpuidEntry[] = [0, 1, 2].map((i) =>
     e(0x80000002 + i, str4(BRAND, i * 16), str4(BRAND, i * 16 + 4), str4(BRAND, i * 16 + 8), str4(BRAND, i * 16 + 12)));
   return [
     e(0, 7, str4(vendor, 0), str4(vendor, 8), str4(vendor, 4)),
-    // Family 6, model 15, stepping 1; CLFLUSH line 8 × 8 bytes; one logical processor.
-    e(1, 0x6f1, 0x00010800, 0, LEAF1_EDX),
+    // CLFLUSH line 8 × 8 bytes; one logical processor.
+    e(1, LEAF1_EAX, 0x00010800, 0, LEAF1_EDX),
     e(7, 0, 0, 0, 0, 0, CPUID_SIGNIFICANT_INDEX),
     e(0x80000000, 0x80000008, 0, 0, 0),
     e(0x80000001, 0, 0, 1, EXT1_EDX),

@@ -29,6 +29,7 @@ const STORED: ReadonlyMap<number, bigint> = new Map<number, bigint>([
   [0xc0000103, 0n], // TSC_AUX
   [0x3a, 1n], // FEATURE_CONTROL: locked
   [0x8b, 0n], // microcode revision
+  [0xc0010055, 0n], // AMD interrupt pending message: Linux reads it (no C1E) on a family-15 CPU with erratum 400
 ]);
 const READ_ONLY = new Set([0xfe, 0x3a]);
 

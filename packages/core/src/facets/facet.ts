@@ -104,6 +104,12 @@ export interface Facet extends FacetInfo {
    * third-party facet that would work.
    */
   check?(strategy: FacetSet): string | undefined;
+  /**
+   * Adjusts the guest's CPUID leaves (built from the backend's) for hardware this facet emulates
+   * outside the CPU: e.g. an emulated local APIC sets leaf 1 EDX bit 9, which a CPU-only backend
+   * (the emulator) leaves clear. Called once, before the vCPU first runs.
+   */
+  adjustCpuid?(leaves: CpuidEntry[]): void;
   /** Prepares the VM before any vCPU exists (e.g. creates an in-kernel interrupt controller). */
   prepareVm?(vm: Vm): void;
   /**

@@ -6,11 +6,14 @@
  */
 import {
   DisposableStore, FacetBase, PlatformMmio, Ports, defineFacet,
-  type Disposable, type InterruptFacet, type IrqLine, type MachineContext, type TelemetryProbes, type Vcpu,
+  type CpuidEntry, type Disposable, type InterruptFacet, type IrqLine, type MachineContext, type TelemetryProbes, type Vcpu,
 } from '@hyvisor/core';
 import { DualPic, Pic8259 } from '../interrupt/pic8259.js';
 import { Lapic } from '../interrupt/lapic.js';
 import { PlatformInterrupts } from '../interrupt/platform-interrupts.js';
+
+/** CPUID leaf 1 EDX: the CPU has an on-chip APIC. */
+const CPUID_1_EDX_APIC = 1 << 9;
 
 /** Interrupt facet: userspace PICs + local APIC. */
 export class EmulatedInterrupts extends FacetBase<'interrupt'> implements InterruptFacet {
@@ -48,6 +51,14 @@ export class EmulatedInterrupts extends FacetBase<'interrupt'> implements Interr
     this.router = router;
     this.lapic = lapic;
     return store;
+  }
+
+  /**
+   * The guest's CPU gets a local APIC (CPUID leaf 1 EDX bit 9): without it Linux prints "No local
+   * APIC present" and never programs this one. At its reset base 0xFEE00000 (IA32_APIC_BASE).
+   */
+  adjustCpuid(leaves: CpuidEntry[]): void {
+    for (const l of leaves) if (l.function === 1) l.edx = (l.edx | CPUID_1_EDX_APIC) >>> 0;
   }
 
   /** The PIC input for ISA IRQ `irq` (the APIC sees them through LINT0 ExtINT, as on a PC). */

@@ -1,7 +1,7 @@
 /**
  * Building a machine's VM, after Firecracker's `builder.rs`: the VM on the backend, guest RAM at
  * 0, the boot page tables, the facets' VM set-up (before any vCPU: e.g. KVM's in-kernel irqchip),
- * one vCPU in 64-bit mode with Hyvisor's CPUID leaves, and the machine's clock. Devices
+ * one vCPU in 64-bit mode with Hyvisor's CPUID leaves (as the facets adjust them), and the machine's clock. Devices
  * (`../devices/`) and facets (`./facets.ts`) are attached afterwards.
  * @module
  */
@@ -37,6 +37,8 @@ export function buildVm(backend: Backend, strategy: Strategy, name: string, ramS
   const vcpu = vm.createVcpu(0);
   vcpu.setSpecialRegisters(longModeSpecialRegisters(vcpu.getSpecialRegisters()));
   const info = backend.info;
-  vcpu.setCpuid(buildCpuid(vcpu.supportedCpuid(), strategyFeatureBits(strategy), hostHintFor(info), info.tscKhz ?? 0));
+  const leaves = buildCpuid(vcpu.supportedCpuid(), strategyFeatureBits(strategy), hostHintFor(info), info.tscKhz ?? 0);
+  for (const f of FACET_NAMES) strategy[f].adjustCpuid?.(leaves);
+  vcpu.setCpuid(leaves);
   return { vm, vcpu, clock };
 }
