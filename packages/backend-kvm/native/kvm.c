@@ -190,6 +190,7 @@ static size_t ptr_ioctl_size(unsigned long req, const void *buf, size_t len) {
     case KVM_GET_PIT2: return sizeof(struct kvm_pit_state2);
     case KVM_GET_LAPIC: return sizeof(struct kvm_lapic_state);
     case KVM_GET_MP_STATE: return sizeof(struct kvm_mp_state);
+    case KVM_SET_GUEST_DEBUG: return sizeof(struct kvm_guest_debug);
     case KVM_GET_SUPPORTED_CPUID: case KVM_SET_CPUID2:
       if (count > 4096) return SIZE_MAX;
       return sizeof(struct kvm_cpuid2) + (size_t)count * sizeof(struct kvm_cpuid_entry2);

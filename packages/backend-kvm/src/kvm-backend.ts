@@ -3,6 +3,7 @@
  * probes what this KVM can do (KVM_CHECK_EXTENSION) and creates {@link KvmVm}s.
  * @module
  */
+import { KVM_CAP_SET_GUEST_DEBUG } from './kvm-debug.js';
 import { BackendError, type Backend, type BackendInfo, type Capability, type VmOptions } from '@hyvisor/core';
 import { detectFlavour, openKvmDevice, type KvmFlavour } from './host.js';
 import { check, loadNative, type KvmNative } from './native.js';
@@ -29,6 +30,8 @@ export interface KvmHost {
   readonly irqchip: boolean;
   /** KVM_CAP_PIT2: KVM_CREATE_PIT2 (the in-kernel 8254). */
   readonly pit2: boolean;
+  /** KVM_CAP_SET_GUEST_DEBUG: breakpoints, watchpoints and single steps for a debugger (`vcpu.debug`). */
+  readonly guestDebug: boolean;
 }
 
 /** The sync-regs fields Hyvisor uses: REGS | SREGS | EVENTS. */
@@ -105,8 +108,9 @@ export class KvmBackend implements Backend {
       // Deleting and re-adding a memory slot is base API; it matters where KVM shadows guest page tables.
       capabilities.add('region-refresh');
 
+      const guestDebug = native.ioctlInt(kvmFd, ioc['KVM_CHECK_EXTENSION']!, KVM_CAP_SET_GUEST_DEBUG) > 0;
       const base = {
-        native, kvmFd, flavour, vcpuMmapSize, maxVcpuId, memslots, syncRegs, readonlyMemory, ioeventfd, irqchip, pit2,
+        native, kvmFd, flavour, vcpuMmapSize, maxVcpuId, memslots, syncRegs, readonlyMemory, ioeventfd, irqchip, pit2, guestDebug,
       };
       const tscKhz = probeTscKhz(native, kvmFd);
       this.info = {
@@ -127,6 +131,7 @@ export class KvmBackend implements Backend {
           immediateExit,
           irqchip,
           pit2,
+          guestDebug,
           vcpuMmapSize,
         }),
       };

@@ -10,17 +10,18 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { kvmTest } from '@hyvisor/backend-kvm/testing';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const cli = path.join(root, 'packages/cli/dist/main.js');
 const elf = path.join(root, 'packages/guest-testbed/build/testbed.elf');
 const hasGdb = spawnSync('gdb', ['--version']).status === 0;
 
-function config(): string {
+function config(backend = 'emu'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hyvisor-gdb-'));
   const file = path.join(dir, 'testbed.yaml');
   fs.writeFileSync(file, [
-    'backend: emu', 'strategy: hvm', 'board: testbed', 'memory: 64MiB',
+    `backend: ${backend}`, 'strategy: hvm', 'board: testbed', 'memory: 64MiB',
     `guest: { kernel: ${JSON.stringify(elf)}, workload: cpu, iterations: 10 }`,
     `storage: { path: ${JSON.stringify(path.join(dir, 'disk.img'))}, size: 16MiB }`,
     'serial: { output: stdout }', 'timeLimit: 60s', '',
@@ -29,8 +30,8 @@ function config(): string {
 }
 
 /** Runs `hyvisor run CONFIG --gdb 127.0.0.1:0` and the gdb commands against it; both bounded. */
-async function session(commands: readonly string[]): Promise<{ gdb: string; code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [cli, 'run', config(), '--gdb', '127.0.0.1:0'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+async function session(commands: readonly string[], backend = 'emu'): Promise<{ gdb: string; code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [cli, 'run', config(backend), '--gdb', '127.0.0.1:0'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '', stderr = '';
   child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -76,6 +77,22 @@ test('gdb stops on a write to a watched testbed variable', async (t) => {
   if (!hasGdb) { t.log('gdb is not installed (apt-get install gdb); skipped'); t.pass(); return; }
   const r = await session(['watch pic_ok', 'continue', 'print pic_ok', 'delete', 'continue']);
   t.regex(r.gdb, /Hardware watchpoint 1: pic_ok/);
+  t.regex(r.gdb, /Old value = false\s+New value = true/);
+  t.regex(r.gdb, /\[Inferior 1 \(Remote target\) exited normally\]/);
+  t.is(r.code, 0, r.stderr);
+});
+
+kvmTest('gdb on KVM: hardware breakpoint, backtrace, single steps and a software watchpoint [kvm]', async (t) => {
+  if (!hasGdb) { t.log('gdb is not installed (apt-get install gdb); skipped'); t.pass(); return; }
+  const r = await session([
+    'stepi', 'info registers rip', 'break workloads_run', 'continue', 'bt', 'print/x boot.ram_bytes',
+    // kvm_pvm does not stop on data breakpoints: gdb single-steps and compares instead.
+    'set can-use-hw-watchpoints 0', 'watch pic_ok', 'continue', 'delete', 'continue',
+  ], 'kvm');
+  t.regex(r.gdb, /^rip\s+0x100001\s/m, 'one instruction stepped at ring 0');
+  t.regex(r.gdb, /Breakpoint 1, workloads_run \(\) at workloads\.c:\d+/);
+  t.regex(r.gdb, /#1 +0x[0-9a-f]+ in kmain \(si=[^)]*\) at main\.c:\d+/);
+  t.regex(r.gdb, /\$1 = 0x4000000\n/);
   t.regex(r.gdb, /Old value = false\s+New value = true/);
   t.regex(r.gdb, /\[Inferior 1 \(Remote target\) exited normally\]/);
   t.is(r.code, 0, r.stderr);
