@@ -34,7 +34,8 @@ async function session(commands: readonly string[], backend = 'emu'): Promise<{ 
   const child = spawn(process.execPath, [cli, 'run', config(backend), '--gdb', '127.0.0.1:0'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '', stderr = '';
   child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // 'close', not 'exit': the console's last bytes are read by then.
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   const address = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no gdb stub line in 30 s: ${stderr}`)), 30_000);
     child.stderr.on('data', (d: Buffer) => {
