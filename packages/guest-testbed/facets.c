@@ -74,7 +74,7 @@ void facets_select(void)
 	mmu_ops = f & HYV_FEATURE_BITS_PV_MMU ? &mmu_pv : &mmu_native;
 	irq_ops = f & HYV_FEATURE_BITS_PV_EVTCHN ? &irq_evtchn : &irq_pic;
 	time_ops = f & HYV_FEATURE_BITS_PV_CLOCK ? &time_pvclock : &time_pit;
-	io_ops = f & HYV_FEATURE_BITS_PV_IO ? &io_pvblk : &io_ata;
+	io_ops = f & HYV_FEATURE_BITS_PV_IO ? &io_pvblk : virtio_blk_present() ? &io_virtio : &io_ata;
 	pv_active = (f & (HYV_FEATURE_BITS_PV_SYSCALL | HYV_FEATURE_BITS_PV_MMU | HYV_FEATURE_BITS_PV_EVTCHN |
 			  HYV_FEATURE_BITS_PV_CLOCK | HYV_FEATURE_BITS_PV_IO)) != 0;
 }

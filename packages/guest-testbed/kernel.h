@@ -133,6 +133,9 @@ extern const struct mmu_ops mmu_native;
 extern const struct irq_ops irq_pic;
 extern struct time_ops time_pit;
 extern const struct io_ops io_ata;
+/* Native block I/O over virtio-blk on PCI (blk_virtio.c), chosen when bus 0 has one. */
+extern const struct io_ops io_virtio;
+bool virtio_blk_present(void);
 
 /* PV implementations (cpu.c + isr.S, mmu_pv.c, evtchn.c, pvclock.c, blk_pv.c). */
 extern const struct cpu_ops cpu_pv_int3, cpu_pv_syscall;

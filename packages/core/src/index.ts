@@ -64,7 +64,7 @@ export * from './telemetry/counters.js';
 export { LATENCY_BUCKETS_US, ProbeCounter, SAMPLED_TOPICS, TelemetryHub, TelemetryProbes, TelemetryStreams, latencyBucketName, type CounterSample, type CountersSample, type ExitsSample, type Figure, type HypercallsSample, type InterruptsSample, type IoSample, type IoSpaceFigures, type MmioFigure, type MmioRangeInfo, type PortFigure, type PortsSample, type ProbeSlots, type SampleBase, type SampledTopic, type TelemetryEvent, type TelemetryFrame, type TimerSample, type VcpuSample } from './telemetry/hub.js';
 
 // The guest ABI (defined once; guests get it as a generated C header) and the x86-64 boot state.
-export { BootLayout, Cpuid, EvtchnOp, FeatureBits, GuestExitCode, HostHint, Hypercall, HypercallErrno, Irq, MmuExt, PlatformMmio, Ports, PtPool, PvClock, SchedOp, SharedInfo, StartInfo, Storage, Virq, Virtq } from './abi/guest-abi.js';
+export { BootLayout, Cpuid, EvtchnOp, FeatureBits, GuestExitCode, HostHint, Hypercall, HypercallErrno, Irq, MmuExt, Pci, PlatformMmio, Ports, PtPool, PvClock, SchedOp, SharedInfo, StartInfo, Storage, Virq, VirtioPci, Virtq } from './abi/guest-abi.js';
 export { bootRegisters, gdtEntry, longModeSpecialRegisters, segmentFrom, writeBootTables } from './arch/x86_64/long-mode.js';
 
 // Time: the timer queue emulated timers schedule on.

@@ -71,6 +71,8 @@ export interface TestbedOptions {
    */
   readonly timeLimit?: string;
   readonly diskPath?: string;
+  /** Extra `devices:` entries on top of the testbed board (e.g. a PCI host and a virtio-blk disk). */
+  readonly devices?: readonly Record<string, unknown>[];
 }
 
 /** Boots the testbed in Hyvisor (on KVM unless `backend` says otherwise) with `strategy` and runs `workload`. */
@@ -87,6 +89,7 @@ export async function runTestbed(o: TestbedOptions): Promise<TestbedRun> {
     name: `testbed-${o.workload}`, backend: o.backend ?? 'kvm', strategy: o.strategy, board: 'testbed', memory: o.memory ?? '64MiB',
     guest: { kernel: TESTBED_ELF, workload: o.workload, ...(o.iterations ? { iterations: o.iterations } : {}) },
     serial: { output: 'buffer' }, storage: { path: disk, size: '16MiB' }, timeLimit: o.timeLimit ?? '60s',
+    ...(o.devices ? { devices: o.devices } : {}),
   });
   const composed = createMachineFromConfig(container, config);
   const counters = composed.machine.telemetry.counters;

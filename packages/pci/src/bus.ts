@@ -6,16 +6,16 @@
  * device stays unmapped and is counted: the guest's mistake, never the VMM's failure.
  * @module
  */
-import { WiringError, type Disposable, type MmioDevice, type PioDevice, type ResourceMapper } from '@hyvisor/core';
+import { Pci, WiringError, type Disposable, type MmioDevice, type PioDevice, type ResourceMapper } from '@hyvisor/core';
 import { BAR_COUNT, PciCommand, PciConfig } from './config-space.js';
 import type { PciFunction } from './function.js';
 
 /** Devices per bus. */
 export const PCI_SLOTS = 32;
 /** First port of configuration mechanism #1: the address register. */
-export const PCI_CONFIG_ADDRESS_PORT = 0xcf8;
+export const PCI_CONFIG_ADDRESS_PORT = Pci.CONFIG_ADDRESS;
 /** The data window's first port. */
-export const PCI_CONFIG_DATA_PORT = 0xcfc;
+export const PCI_CONFIG_DATA_PORT = Pci.CONFIG_DATA;
 /** Highest guest-physical address a 64-bit BAR may decode below (a 48-bit physical address space). */
 export const PCI_MAX_ADDRESS = 2 ** 48;
 

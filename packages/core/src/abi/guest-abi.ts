@@ -312,8 +312,83 @@ export const HostHint = {
   EMULATOR: 2,
 } as const;
 
+/**
+ * PCI configuration mechanism #1 and the type-0 header fields a driver needs (PCI Local Bus
+ * Specification 3.0): the `pci` package's model and the testbed's probe both use these.
+ */
+export const Pci = {
+  CONFIG_ADDRESS: 0xcf8,
+  CONFIG_DATA: 0xcfc,
+  /** CONFIG_ADDRESS bit 31: the data port reaches configuration space. */
+  CONFIG_ENABLE: 0x8000_0000,
+  VENDOR_ID: 0x00,
+  COMMAND: 0x04,
+  BAR0: 0x10,
+  CAPABILITIES_POINTER: 0x34,
+  INTERRUPT_LINE: 0x3c,
+  /** Command register: memory space decoding. */
+  COMMAND_MEMORY: 0x2,
+  /** Capability ID of vendor-specific capabilities (virtio's structures). */
+  CAP_VENDOR: 0x09,
+  CAP_MSIX: 0x11,
+} as const;
+
+/**
+ * The virtio 1.x PCI transport (virtio 1.2, 4.1), modern interface: IDs, the `cfg_type`s of the
+ * vendor capabilities, the common configuration layout, device status bits, the features the
+ * transport uses. The `virtio` package's transport and the testbed's driver both use these.
+ */
+export const VirtioPci = {
+  VENDOR: 0x1af4,
+  /** Modern device ID = DEVICE_BASE + virtio device type. */
+  DEVICE_BASE: 0x1040,
+  TYPE_BLOCK: 2,
+  TYPE_ENTROPY: 4,
+  CAP_COMMON: 1,
+  CAP_NOTIFY: 2,
+  CAP_ISR: 3,
+  CAP_DEVICE: 4,
+  /** Offsets in a vendor capability: cfg_type, bar, offset, length, notify_off_multiplier. */
+  CAP_TYPE: 3,
+  CAP_BAR: 4,
+  CAP_OFFSET: 8,
+  CAP_LENGTH: 12,
+  CAP_NOTIFY_MULTIPLIER: 16,
+  COMMON_DEVICE_FEATURE_SELECT: 0,
+  COMMON_DEVICE_FEATURE: 4,
+  COMMON_DRIVER_FEATURE_SELECT: 8,
+  COMMON_DRIVER_FEATURE: 12,
+  COMMON_CONFIG_MSIX_VECTOR: 16,
+  COMMON_NUM_QUEUES: 18,
+  COMMON_DEVICE_STATUS: 20,
+  COMMON_CONFIG_GENERATION: 21,
+  COMMON_QUEUE_SELECT: 22,
+  COMMON_QUEUE_SIZE: 24,
+  COMMON_QUEUE_MSIX_VECTOR: 26,
+  COMMON_QUEUE_ENABLE: 28,
+  COMMON_QUEUE_NOTIFY_OFF: 30,
+  COMMON_QUEUE_DESC: 32,
+  COMMON_QUEUE_DRIVER: 40,
+  COMMON_QUEUE_DEVICE: 48,
+  COMMON_SIZE: 56,
+  STATUS_ACKNOWLEDGE: 1,
+  STATUS_DRIVER: 2,
+  STATUS_DRIVER_OK: 4,
+  STATUS_FEATURES_OK: 8,
+  STATUS_DEVICE_NEEDS_RESET: 0x40,
+  STATUS_FAILED: 0x80,
+  /** Feature bits as bit numbers. */
+  F_RING_INDIRECT_DESC: 28,
+  F_RING_EVENT_IDX: 29,
+  F_VERSION_1: 32,
+  /** No MSI-X vector. */
+  NO_VECTOR: 0xffff,
+  /** virtio-blk configuration: capacity (le64, sectors) at 0. */
+  BLK_CFG_CAPACITY: 0,
+} as const;
+
 /** Every group of constants, in the order the C header lists them. */
 export const ABI_GROUPS = {
   BootLayout, StartInfo, Ports, Irq, PlatformMmio, Storage, GuestExitCode, Cpuid, FeatureBits, HostHint,
-  Hypercall, MmuExt, EvtchnOp, SchedOp, Virq, SharedInfo, PvClock, PtPool, Virtq, HypercallErrno,
+  Hypercall, MmuExt, EvtchnOp, SchedOp, Virq, SharedInfo, PvClock, PtPool, Virtq, HypercallErrno, Pci, VirtioPci,
 } as const;

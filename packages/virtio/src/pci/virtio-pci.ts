@@ -11,64 +11,66 @@
  * of throwing; a vector the table does not have reads back as NO_VECTOR.
  * @module
  */
-import type { GuestMemory, IrqLine, MmioDevice, MsiTrigger } from '@hyvisor/core';
+import { Pci, VirtioPci, type GuestMemory, type IrqLine, type MmioDevice, type MsiTrigger } from '@hyvisor/core';
 import { PciCommand, PciFunctionBase, Msix } from '@hyvisor/pci';
 import { SplitQueue, type MemoryCheck } from '../queue/split-queue.js';
 
+// The numbers are guest ABI facts, defined once in core (`VirtioPci`, also in the guests' C
+// header); these are the transport's names for them.
+
 /** PCI vendor ID of virtio devices. */
-export const VIRTIO_PCI_VENDOR = 0x1af4;
+export const VIRTIO_PCI_VENDOR = VirtioPci.VENDOR;
 /** Modern device IDs are 0x1040 + the virtio device type. */
-export const VIRTIO_PCI_DEVICE_BASE = 0x1040;
+export const VIRTIO_PCI_DEVICE_BASE = VirtioPci.DEVICE_BASE;
 
 /** Device status bits. */
 export const VirtioStatus = {
-  ACKNOWLEDGE: 1,
-  DRIVER: 2,
-  DRIVER_OK: 4,
-  FEATURES_OK: 8,
-  DEVICE_NEEDS_RESET: 0x40,
-  FAILED: 0x80,
+  ACKNOWLEDGE: VirtioPci.STATUS_ACKNOWLEDGE,
+  DRIVER: VirtioPci.STATUS_DRIVER,
+  DRIVER_OK: VirtioPci.STATUS_DRIVER_OK,
+  FEATURES_OK: VirtioPci.STATUS_FEATURES_OK,
+  DEVICE_NEEDS_RESET: VirtioPci.STATUS_DEVICE_NEEDS_RESET,
+  FAILED: VirtioPci.STATUS_FAILED,
 } as const;
 
 /** Transport feature bits (bit numbers). */
 export const VirtioFeature = {
-  RING_INDIRECT_DESC: 28,
-  RING_EVENT_IDX: 29,
-  VERSION_1: 32,
+  RING_INDIRECT_DESC: VirtioPci.F_RING_INDIRECT_DESC,
+  RING_EVENT_IDX: VirtioPci.F_RING_EVENT_IDX,
+  VERSION_1: VirtioPci.F_VERSION_1,
 } as const;
 
 /** `cfg_type` of the vendor-specific capabilities. */
 export const VirtioPciCap = {
-  COMMON_CFG: 1,
-  NOTIFY_CFG: 2,
-  ISR_CFG: 3,
-  DEVICE_CFG: 4,
-  PCI_CFG: 5,
+  COMMON_CFG: VirtioPci.CAP_COMMON,
+  NOTIFY_CFG: VirtioPci.CAP_NOTIFY,
+  ISR_CFG: VirtioPci.CAP_ISR,
+  DEVICE_CFG: VirtioPci.CAP_DEVICE,
 } as const;
 
 /** Offsets in the common configuration structure. */
 export const CommonCfg = {
-  DEVICE_FEATURE_SELECT: 0,
-  DEVICE_FEATURE: 4,
-  DRIVER_FEATURE_SELECT: 8,
-  DRIVER_FEATURE: 12,
-  CONFIG_MSIX_VECTOR: 16,
-  NUM_QUEUES: 18,
-  DEVICE_STATUS: 20,
-  CONFIG_GENERATION: 21,
-  QUEUE_SELECT: 22,
-  QUEUE_SIZE: 24,
-  QUEUE_MSIX_VECTOR: 26,
-  QUEUE_ENABLE: 28,
-  QUEUE_NOTIFY_OFF: 30,
-  QUEUE_DESC: 32,
-  QUEUE_DRIVER: 40,
-  QUEUE_DEVICE: 48,
-  SIZE: 56,
+  DEVICE_FEATURE_SELECT: VirtioPci.COMMON_DEVICE_FEATURE_SELECT,
+  DEVICE_FEATURE: VirtioPci.COMMON_DEVICE_FEATURE,
+  DRIVER_FEATURE_SELECT: VirtioPci.COMMON_DRIVER_FEATURE_SELECT,
+  DRIVER_FEATURE: VirtioPci.COMMON_DRIVER_FEATURE,
+  CONFIG_MSIX_VECTOR: VirtioPci.COMMON_CONFIG_MSIX_VECTOR,
+  NUM_QUEUES: VirtioPci.COMMON_NUM_QUEUES,
+  DEVICE_STATUS: VirtioPci.COMMON_DEVICE_STATUS,
+  CONFIG_GENERATION: VirtioPci.COMMON_CONFIG_GENERATION,
+  QUEUE_SELECT: VirtioPci.COMMON_QUEUE_SELECT,
+  QUEUE_SIZE: VirtioPci.COMMON_QUEUE_SIZE,
+  QUEUE_MSIX_VECTOR: VirtioPci.COMMON_QUEUE_MSIX_VECTOR,
+  QUEUE_ENABLE: VirtioPci.COMMON_QUEUE_ENABLE,
+  QUEUE_NOTIFY_OFF: VirtioPci.COMMON_QUEUE_NOTIFY_OFF,
+  QUEUE_DESC: VirtioPci.COMMON_QUEUE_DESC,
+  QUEUE_DRIVER: VirtioPci.COMMON_QUEUE_DRIVER,
+  QUEUE_DEVICE: VirtioPci.COMMON_QUEUE_DEVICE,
+  SIZE: VirtioPci.COMMON_SIZE,
 } as const;
 
 /** No MSI-X vector assigned. */
-export const NO_VECTOR = 0xffff;
+export const NO_VECTOR = VirtioPci.NO_VECTOR;
 /** ISR bits: a queue interrupt, a configuration change. */
 export const Isr = { QUEUE: 1, CONFIG: 2 } as const;
 
@@ -146,7 +148,7 @@ export class VirtioPciFunction extends PciFunctionBase {
   private deviceFeatureSelect = 0;
   private driverFeatureSelect = 0;
   private readonly driverFeatures = [0, 0];
-  private configVector = NO_VECTOR;
+  private configVector: number = NO_VECTOR;
   private queueSelect = 0;
   private isr = 0;
   private generation = 0;
@@ -197,7 +199,7 @@ export class VirtioPciFunction extends PciFunctionBase {
   }
 
   private addVirtioCap(type: number, offset: number, length: number, extra = 0): number {
-    const at = this.config.addCapability(0x09, 16 + extra);
+    const at = this.config.addCapability(Pci.CAP_VENDOR, 16 + extra);
     this.config.set(at + 2, 1, 16 + extra);
     this.config.set(at + 3, 1, type);
     this.config.set(at + 4, 1, VirtioBarLayout.BAR);
