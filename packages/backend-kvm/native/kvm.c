@@ -186,6 +186,7 @@ static size_t ptr_ioctl_size(unsigned long req, const void *buf, size_t len) {
     case KVM_IOEVENTFD: return sizeof(struct kvm_ioeventfd);
     case KVM_CREATE_PIT2: return sizeof(struct kvm_pit_config);
     case KVM_IRQ_LINE: return sizeof(struct kvm_irq_level);
+    case KVM_SIGNAL_MSI: return sizeof(struct kvm_msi);
     case KVM_GET_IRQCHIP: return sizeof(struct kvm_irqchip);
     case KVM_GET_PIT2: return sizeof(struct kvm_pit_state2);
     case KVM_GET_LAPIC: return sizeof(struct kvm_lapic_state);
@@ -577,7 +578,7 @@ static void export_constants(napi_env env, napi_value exports) {
   NUM(ioc, KVM_IOEVENTFD); NUM(ioc, KVM_GET_SUPPORTED_CPUID); NUM(ioc, KVM_SET_CPUID2);
   NUM(ioc, KVM_GET_MSRS); NUM(ioc, KVM_SET_MSRS);
   NUM(ioc, KVM_CREATE_IRQCHIP); NUM(ioc, KVM_CREATE_PIT2); NUM(ioc, KVM_IRQ_LINE); NUM(ioc, KVM_GET_IRQCHIP);
-  NUM(ioc, KVM_GET_PIT2); NUM(ioc, KVM_GET_LAPIC); NUM(ioc, KVM_GET_MP_STATE);
+  NUM(ioc, KVM_GET_PIT2); NUM(ioc, KVM_GET_LAPIC); NUM(ioc, KVM_GET_MP_STATE); NUM(ioc, KVM_SIGNAL_MSI);
 
   napi_value caps = new_object(env, exports, "caps");
   NUM(caps, KVM_CAP_IRQCHIP); NUM(caps, KVM_CAP_USER_MEMORY); NUM(caps, KVM_CAP_SET_TSS_ADDR);
@@ -718,6 +719,11 @@ static void export_constants(napi_env env, napi_value exports) {
   set_num(env, lvl, "size", sizeof(struct kvm_irq_level));
   OFF(lvl, "irq", struct kvm_irq_level, irq);
   OFF(lvl, "level", struct kvm_irq_level, level);
+  napi_value msi = new_object(env, lay, "msi");
+  set_num(env, msi, "size", sizeof(struct kvm_msi));
+  OFF(msi, "address_lo", struct kvm_msi, address_lo);
+  OFF(msi, "address_hi", struct kvm_msi, address_hi);
+  OFF(msi, "data", struct kvm_msi, data);
 
   napi_value pitc = new_object(env, lay, "pitConfig");
   set_num(env, pitc, "size", sizeof(struct kvm_pit_config));

@@ -166,6 +166,39 @@ kvmTest('irqchip.setLine on an IOAPIC-only GSI reaches the guest through the IOA
   cpu.setDeadline(0);
 });
 
+kvmTest('irqchip.signalMsi delivers a message-signalled interrupt to the in-kernel local APIC (KVM_SIGNAL_MSI)', (t) => {
+  if (!needsCapability(t, 'in-kernel-irqchip')) return;
+  const VECTOR = 0x52;
+  const handler = new Program(HANDLERS)
+    .emit(asm.pushRax, asm.movEax(VECTOR), asm.outEax(HANDLED))
+    .emit(asm.movRbx(LAPIC), asm.storeImmAtRbx(0xb0, 0)) // LAPIC EOI
+    .emit(asm.popRax, asm.iretq);
+  const main = new Program(CODE)
+    .emit(asm.lidt(IDTR), picInit(0x20, [])) // PIC fully masked: only the APIC delivers
+    .emit(asm.movRbx(LAPIC), asm.storeImmAtRbx(0xf0, 0x1ff)) // SVR: APIC enabled, spurious 0xff
+    .emit(asm.sti, asm.outAl(READY))
+    .label('idle')
+    .emit(asm.hlt)
+    .branch(JMP, 'idle');
+  const { vm, cpu } = bootGuest(t, main.bytes(), (vm) => {
+    vm.irqchip!.create({ pit: false });
+    vm.memory.write(HANDLERS, Uint8Array.from(handler.bytes()));
+    writeIdt(vm.memory, { [VECTOR]: HANDLERS });
+  });
+  cpu.setDeadline(2000);
+  const ready = cpu.run();
+  t.is(ready.port, READY, `first exit: ${kindName(ready)} ${ready.reason}`);
+  for (let round = 0; round < 2; round++) {
+    t.true(vm.irqchip!.signalMsi(0xfee00000, VECTOR), 'one CPU took it'); // physical, APIC ID 0, fixed, edge
+    cpu.setDeadline(2000);
+    const exit = cpu.run();
+    t.is(exit.port, HANDLED, `round ${round}: ${kindName(exit)} ${exit.reason}`);
+    t.is(exitValue(exit), VECTOR);
+  }
+  t.false(vm.irqchip!.signalMsi(0xfee05000, VECTOR), 'APIC ID 5: no such CPU');
+  cpu.setDeadline(0);
+});
+
 kvmTest('the in-kernel local APIC timer (periodic, xAPIC MMIO) interrupts the guest', (t) => {
   if (!needsCapability(t, 'in-kernel-irqchip')) return;
   const VECTOR = 0x40;

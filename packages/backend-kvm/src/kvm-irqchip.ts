@@ -6,7 +6,7 @@
  */
 import { BackendError, WiringError, assertLive, type InKernelIrqchip } from '@hyvisor/core';
 import type { KvmHost } from './kvm-backend.js';
-import { check, errnoError } from './native.js';
+import { check, errnoError, type StructLayout } from './native.js';
 
 /** Inputs of the in-kernel IOAPIC (KVM_IOAPIC_NUM_PINS); GSIs 0-15 also reach the dual 8259. */
 const IRQCHIP_GSIS = 24;
@@ -52,6 +52,10 @@ export class KvmIrqchip implements InKernelIrqchip {
   private oIrqLevelIrq = 0;
   private oIrqLevelLevel = 0;
   private iocIrqLine = 0;
+  /** KVM_SIGNAL_MSI argument (`struct kvm_msi`), preallocated: signalMsi does not allocate. */
+  private msiArg: Uint32Array | undefined;
+  private oMsi = { lo: 0, hi: 0, data: 0 };
+  private iocSignalMsi = 0;
 
   /** @internal Created by `KvmVm` when the host has KVM_CAP_IRQCHIP. */
   constructor(private readonly host: KvmHost, private readonly vm: KvmIrqchipOwner) {}
@@ -105,6 +109,13 @@ export class KvmIrqchip implements InKernelIrqchip {
     this.oIrqLevelLevel = L['level']! / 4;
     this.iocIrqLine = ioc['KVM_IRQ_LINE']!;
     this.irqLevelArg = new Uint32Array(L['size']! / 4);
+    // An addon built before KVM_SIGNAL_MSI was added lacks the layout: MSIs are then refused.
+    const M = native.layout.msi as StructLayout | undefined;
+    if (M !== undefined && ioc['KVM_SIGNAL_MSI'] !== undefined) {
+      this.msiArg = new Uint32Array(M['size']! / 4);
+      this.oMsi = { lo: M['address_lo']! / 4, hi: M['address_hi']! / 4, data: M['data']! / 4 };
+      this.iocSignalMsi = ioc['KVM_SIGNAL_MSI'];
+    }
     if (options.pit) {
       const P = native.layout.pitConfig;
       const config = new Uint32Array(P['size']! / 4); // flags 0: no speaker dummy
@@ -112,6 +123,20 @@ export class KvmIrqchip implements InKernelIrqchip {
       check(`KVM_CREATE_PIT2 (VM ${vm.name})`, native.ioctlBuf(vm.vmFd, ioc['KVM_CREATE_PIT2']!, config));
       this.pitCreated = true;
     }
+  }
+
+  /**
+   * Sends an MSI to the in-kernel local APICs (KVM_SIGNAL_MSI). KVM returns how many CPUs took
+   * it: 0 (a destination no APIC has, a disabled APIC) is false; an error from KVM is false too,
+   * since the message is the guest's doing, not the VMM's failure. Allocates nothing.
+   */
+  signalMsi(address: number, data: number): boolean {
+    const arg = this.msiArg;
+    if (arg === undefined || this.vm.isDisposed) return false;
+    arg[this.oMsi.lo] = address >>> 0;
+    arg[this.oMsi.hi] = Math.floor(address / 0x1_0000_0000) >>> 0;
+    arg[this.oMsi.data] = data >>> 0;
+    return this.host.native.ioctlBuf(this.vm.vmFd, this.iocSignalMsi, arg) > 0;
   }
 
   /**

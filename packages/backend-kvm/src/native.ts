@@ -38,6 +38,8 @@ export interface KvmLayout {
   readonly interrupt: StructLayout;
   /** `struct kvm_vcpu_events` (the fields Hyvisor reads). */
   readonly vcpuEvents: StructLayout;
+  /** `struct kvm_msi` (KVM_SIGNAL_MSI). */
+  readonly msi: StructLayout;
   /** `struct kvm_irq_level` (KVM_IRQ_LINE). */
   readonly irqLevel: StructLayout;
   /** `struct kvm_pit_config` (KVM_CREATE_PIT2). */

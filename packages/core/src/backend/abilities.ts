@@ -54,6 +54,12 @@ export interface InKernelIrqchip {
   create(options: { readonly pit: boolean }): void;
   /** Sets the level of input `gsi` (after {@link create}). Allocates nothing. */
   setLine(gsi: number, level: boolean): void;
+  /**
+   * Sends a message-signalled interrupt to the in-kernel local APICs (after {@link create}):
+   * `address` 0xFEExxxxx and `data` as a PCI device writes them. Returns false if the backend
+   * delivered it to no CPU (KVM_SIGNAL_MSI returned 0) or cannot send MSIs. Allocates nothing.
+   */
+  signalMsi(address: number, data: number): boolean;
 }
 
 /**

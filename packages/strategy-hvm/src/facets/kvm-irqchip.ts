@@ -50,6 +50,11 @@ export class KvmIrqchipInterrupts extends FacetBase<'interrupt'> implements Inte
     }
     return line;
   }
+
+  /** A PCI device's MSI/MSI-X message goes to the backend's in-kernel local APIC. */
+  signalMsi(address: number, data: number): boolean {
+    return this.chip?.signalMsi(address, data) ?? false;
+  }
 }
 
 /**
