@@ -2,9 +2,9 @@
  * The CPU the emulator presents: a generic x86-64 with QEMU's `qemu64` identity ("AuthenticAMD",
  * family 15, model 107, stepping 1; see {@link VENDOR} for why AMD) that advertises
  * only what the emulator implements: long mode, NX, 1 GiB pages, SYSCALL, CMOV, CMPXCHG8B, TSC,
- * MSRs, PAE, PGE, CLFLUSH, LAHF/SAHF in 64-bit mode, FXSAVE/FXRSTOR, SSE and SSE2 (execute/sse.ts,
- * execute/x87.ts). Not FPU (the x87 has its data moves and control, no arithmetic yet), not MMX,
- * not SSE3 or later, no APIC in the CPU (the VMM's strategies emulate one at MMIO if they want).
+ * MSRs, PAE, PGE, CLFLUSH, LAHF/SAHF in 64-bit mode, the x87 FPU with CMOV's FCMOVcc/FCOMI
+ * (execute/x87*.ts: everything but the transcendental instructions, which are #UD), FXSAVE/FXRSTOR,
+ * SSE and SSE2 (execute/sse.ts). Not MMX, not SSE3 or later, no APIC in the CPU (the VMM's strategies emulate one at MMIO if they want).
  * @module
  */
 import type { CpuidEntry } from '@hyvisor/core';
@@ -20,8 +20,8 @@ function str4(s: string, at: number): number {
 
 const BRAND = 'Hyvisor x86-64 emulator'.padEnd(48, '\0');
 
-/** Leaf 1 EDX: TSC, MSR, PAE, CX8, PGE, CMOV, CLFSH, FXSR, SSE, SSE2. */
-export const LEAF1_EDX = (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 13) | (1 << 15) | (1 << 19) |
+/** Leaf 1 EDX: FPU, TSC, MSR, PAE, CX8, PGE, CMOV, CLFSH, FXSR, SSE, SSE2. */
+export const LEAF1_EDX = (1 << 0) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 13) | (1 << 15) | (1 << 19) |
   (1 << 24) | (1 << 25) | (1 << 26);
 /** Leaf 0x80000001 EDX: SYSCALL, NX, Page1GB, LM. */
 export const EXT1_EDX = ((1 << 11) | (1 << 20) | (1 << 26) | (1 << 29)) >>> 0;

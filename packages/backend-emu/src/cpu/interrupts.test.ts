@@ -29,7 +29,7 @@ test('ud2 raises #UD at the instruction; an unimplemented opcode does too and is
   runToHlt(h);
   t.is(frame(h, 1)[0], BigInt(CODE));
   t.is(h.vcpu.unimplementedInstructions, 0);
-  const h2 = harness(hex('d8c1')); // fadd st, st(1): no x87 arithmetic in this CPU
+  const h2 = harness(hex('d9f0')); // f2xm1: no x87 transcendental instructions in this CPU
   runToHlt(h2);
   t.is(h2.vcpu.readRegister('rip'), handler(6) + 1);
   t.is(h2.vcpu.unimplementedInstructions, 1);

@@ -1,13 +1,16 @@
 /**
- * The x87 subset Linux and glibc's start-up use, and FXSAVE/FXRSTOR: FNINIT, FNCLEX, FWAIT, EMMS,
- * FLD/FST/FSTP (m32, m64, m80, ST(i)), FILD (m16, m32, m64), FNSTCW/FLDCW, FNSTSW (AX, m16), the
- * 287 no-ops FNENI/FNDISI/FNSETPM. The eight registers keep their exact 80-bit contents
- * (`cpu.fpr`), so FLD/FSTP m80 and FXSAVE/FXRSTOR move bits unchanged; m32/m64 loads widen
- * exactly and stores round in FCW's rounding mode with the x87 exceptions (invalid for SNaN and
- * unsupported encodings, denormal, overflow, underflow, precision; C1 = rounded up), stack
- * overflow and underflow (IE + SF) with the masked responses (QNaN indefinite). An unmasked
- * exception sets ES/B and leaves the destination alone; the next waiting x87 instruction raises
- * #MF. No x87 arithmetic yet (FADD… are counted #UD). Conversions use BigInt: off the hot path.
+ * The x87 data moves and control, and FXSAVE/FXRSTOR: FNINIT, FNCLEX, FWAIT, EMMS, FLD/FST/FSTP
+ * (m32, m64, m80, ST(i)), FILD (m16, m32, m64), FIST/FISTP, FXCH, FCHS/FABS, FCOMI family,
+ * FFREE, FNSTCW/FLDCW, FNSTSW (AX, m16), the 287 no-ops FNENI/FNDISI/FNSETPM; the arithmetic is
+ * in x87-arith.ts, the environment images in x87-env.ts, exact 80-bit values in x87-float.ts.
+ * The eight registers keep their exact 80-bit contents (`cpu.fpr`), so FLD/FSTP m80 and
+ * FXSAVE/FXRSTOR move bits unchanged; m32/m64 loads widen exactly and stores round in FCW's
+ * rounding mode with the x87 exceptions (invalid for SNaN and unsupported encodings, denormal,
+ * overflow, underflow, precision; C1 = rounded up), stack overflow and underflow (IE + SF) with
+ * the masked responses (QNaN indefinite). An unmasked exception sets ES/B and leaves the
+ * destination alone; the next waiting x87 instruction raises #MF. CR0.NE is not consulted: #MF
+ * is raised with NE clear too (no FERR#/IRQ 13 path; every 64-bit OS sets NE). Conversions use
+ * BigInt: off the hot path.
  *
  * CR0 rules: EM or TS → #NM for x87 instructions (FWAIT: TS with MP), FXSAVE/FXRSTOR #NM likewise
  * and #GP(0) unless 16-byte aligned.
@@ -17,193 +20,16 @@ import { CR0_EM, CR0_MP, CR0_TS, MXCSR_MASK, RAX, type Cpu } from '../cpu/cpu.js
 import type { Insn } from '../decoder/decoder.js';
 import { AF, CF, OF, PF, SF, ZF, materialize } from '../cpu/flags.js';
 import { ea } from './operands.js';
-
-/** FSW bits. */
-const F_IE = 1, F_DE = 2, F_OE = 8, F_UE = 16, F_PE = 32, F_SF = 0x40, F_ES = 0x80, F_C1 = 0x200, F_B = 0x8000;
-
-function unimplemented(cpu: Cpu): never {
-  cpu.unimplemented++;
-  return cpu.raise(6);
-}
-
-/** #NM when CR0.EM or CR0.TS is set (x87 instructions, FXSAVE, FXRSTOR). */
-function fpuAvailable(cpu: Cpu): void {
-  if ((cpu.cr0 & (CR0_EM | CR0_TS)) !== 0) cpu.raise(7);
-}
-
-/** A waiting instruction first reports a pending unmasked exception (#MF). */
-function waitPending(cpu: Cpu): void {
-  if ((cpu.fsw & F_ES) !== 0) cpu.raise(16);
-}
-
-function top(cpu: Cpu): number {
-  return (cpu.fsw >>> 11) & 7;
-}
-
-function setTop(cpu: Cpu, t: number): void {
-  cpu.fsw = (cpu.fsw & ~0x3800) | ((t & 7) << 11);
-}
-
-/** Records exceptions `f`; unmasked ones set ES and B. Returns true if any of them is unmasked. */
-function signal(cpu: Cpu, f: number): boolean {
-  cpu.fsw |= f;
-  const unmasked = (f & ~cpu.fcw & 0x3f) !== 0;
-  if (unmasked) cpu.fsw |= F_ES | F_B;
-  return unmasked;
-}
-
-// ------------------------------------------------------------------ 80-bit values
-
-interface Ext { sign: number; exp: number; mant: bigint }
-
-function readReg(cpu: Cpu, phys: number): Ext {
-  const R = cpu.fpr, o = phys * 5;
-  const mant = (BigInt(R[o + 3]!) << 48n) | (BigInt(R[o + 2]!) << 32n) | (BigInt(R[o + 1]!) << 16n) | BigInt(R[o]!);
-  return { sign: R[o + 4]! >>> 15, exp: R[o + 4]! & 0x7fff, mant };
-}
-
-function writeReg(cpu: Cpu, phys: number, v: Ext): void {
-  const R = cpu.fpr, o = phys * 5;
-  R[o] = Number(v.mant & 0xffffn); R[o + 1] = Number((v.mant >> 16n) & 0xffffn);
-  R[o + 2] = Number((v.mant >> 32n) & 0xffffn); R[o + 3] = Number((v.mant >> 48n) & 0xffffn);
-  R[o + 4] = (v.sign << 15) | v.exp;
-}
-
-const INDEFINITE: Ext = { sign: 1, exp: 0x7fff, mant: 0xc000000000000000n };
-const BIT63 = 1n << 63n;
-
-function bitLength(m: bigint): number {
-  return m === 0n ? 0 : m.toString(2).length;
-}
-
-/** An IEEE single (`bits` 32) or double (64) from its bit pattern to 80 bits, exactly; SNaN quieted with IE. */
-function widen(raw: bigint, bits: 32 | 64): { v: Ext; flags: number } {
-  const fracBits = bits === 32 ? 23 : 52, expBits = bits === 32 ? 8 : 11, bias = bits === 32 ? 127 : 1023;
-  const sign = Number((raw >> BigInt(bits - 1)) & 1n);
-  const e = Number((raw >> BigInt(fracBits)) & BigInt((1 << expBits) - 1));
-  const frac = raw & ((1n << BigInt(fracBits)) - 1n);
-  const emax = (1 << expBits) - 1;
-  if (e === emax) {
-    if (frac === 0n) return { v: { sign, exp: 0x7fff, mant: BIT63 }, flags: 0 };
-    const quiet = (frac >> BigInt(fracBits - 1)) & 1n;
-    return { v: { sign, exp: 0x7fff, mant: BIT63 | (1n << 62n) | (frac << BigInt(63 - fracBits)) }, flags: quiet ? 0 : F_IE };
-  }
-  if (e === 0) {
-    if (frac === 0n) return { v: { sign, exp: 0, mant: 0n }, flags: 0 };
-    const n = bitLength(frac); // value = frac × 2^(1 − bias − fracBits)
-    return { v: { sign, exp: 16383 + (1 - bias - fracBits) + n - 1, mant: frac << BigInt(64 - n) }, flags: F_DE };
-  }
-  return { v: { sign, exp: e - bias + 16383, mant: BIT63 | (frac << BigInt(63 - fracBits)) }, flags: 0 };
-}
-
-/** A signed integer to 80 bits (exact). */
-function fromInteger(x: bigint): Ext {
-  if (x === 0n) return { sign: 0, exp: 0, mant: 0n };
-  const sign = x < 0n ? 1 : 0;
-  const m = x < 0n ? -x : x;
-  const n = bitLength(m);
-  return { sign, exp: 16383 + n - 1, mant: m << BigInt(64 - n) };
-}
-
-/**
- * 80 bits to an IEEE single or double bit pattern, rounded in FCW.RC; the x87 flags it raises
- * and whether it rounded up (C1).
- */
-function narrow(v: Ext, bits: 32 | 64, rc: number): { raw: bigint; flags: number; up: boolean } {
-  const fracBits = bits === 32 ? 23 : 52, expBits = bits === 32 ? 8 : 11, bias = bits === 32 ? 127 : 1023;
-  const p = fracBits + 1, emin = 1 - bias, emax = bias;
-  const signBit = BigInt(v.sign) << BigInt(bits - 1);
-  const expAll = BigInt((1 << expBits) - 1) << BigInt(fracBits);
-  const indefinite = (1n << BigInt(bits - 1)) | expAll | (1n << BigInt(fracBits - 1));
-  const int = (v.mant & BIT63) !== 0n;
-  if (v.exp === 0x7fff) {
-    if (!int) return { raw: indefinite, flags: F_IE, up: false }; // pseudo-infinity / pseudo-NaN
-    const frac = v.mant & (BIT63 - 1n);
-    if (frac === 0n) return { raw: signBit | expAll, flags: 0, up: false };
-    const quiet = (v.mant >> 62n) & 1n;
-    const payload = (frac >> BigInt(63 - fracBits)) | (1n << BigInt(fracBits - 1));
-    return { raw: signBit | expAll | payload, flags: quiet ? 0 : F_IE, up: false };
-  }
-  if (v.exp !== 0 && !int) return { raw: indefinite, flags: F_IE, up: false }; // unnormal
-  if (v.mant === 0n) return { raw: signBit, flags: 0, up: false };
-  let flags = 0; // FST raises no denormal-operand exception (SDM: #IS, #IA, #U, #O, #P only)
-  const n = bitLength(v.mant);
-  const e = (v.exp === 0 ? 1 : v.exp) - 16383 - 63 + n - 1; // exponent of the leading bit
-  const keep = e >= emin ? p : p - (emin - e);
-  const shift = n - keep;
-  let q: bigint, inexact = false, up = false;
-  if (shift <= 0) q = v.mant << BigInt(-shift);
-  else {
-    q = shift > n ? 0n : v.mant >> BigInt(shift);
-    const rem = v.mant - (q << BigInt(shift));
-    if (rem !== 0n) {
-      inexact = true;
-      const half = 1n << BigInt(shift - 1);
-      const neg = v.sign === 1;
-      if (rc === 0) up = rem > half || (rem === half && (q & 1n) === 1n);
-      else if (rc === 1) up = neg;
-      else if (rc === 2) up = !neg;
-      if (up) q += 1n;
-    }
-  }
-  // q × 2^(e − keep + 1); renormalise a carry out of the top.
-  let lsb = e - keep + 1;
-  if (bitLength(q) > p) { q >>= 1n; lsb += 1; }
-  const top = lsb + bitLength(q) - 1;
-  if (top > emax) {
-    flags |= F_OE | F_PE;
-    const toInf = rc === 0 || (rc === 1 && v.sign === 1) || (rc === 2 && v.sign === 0);
-    const raw = toInf ? signBit | expAll : signBit | (expAll - (1n << BigInt(fracBits))) | ((1n << BigInt(fracBits)) - 1n);
-    return { raw, flags, up: toInf };
-  }
-  if (inexact) flags |= F_PE;
-  if (e < emin && inexact) flags |= F_UE;
-  let raw: bigint;
-  if (q === 0n) raw = signBit;
-  else if (bitLength(q) === p && top >= emin) raw = signBit | (BigInt(top + bias) << BigInt(fracBits)) | (q & ((1n << BigInt(fracBits)) - 1n));
-  else raw = signBit | (q << BigInt(lsb - (emin - fracBits))); // subnormal: q × 2^lsb with lsb ≥ emin − fracBits
-  return { raw, flags, up };
-}
-
-// ------------------------------------------------------------------ stack
-
-function physOf(cpu: Cpu, i: number): number {
-  return (top(cpu) + i) & 7;
-}
-
-function isEmpty(cpu: Cpu, phys: number): boolean {
-  return (cpu.ftw & (1 << phys)) === 0;
-}
-
-/** Pushes `v` (stack overflow: IE + SF + C1, masked → the indefinite). */
-function push(cpu: Cpu, v: Ext, flags: number): void {
-  const t = (top(cpu) - 1) & 7;
-  if (!isEmpty(cpu, t)) {
-    cpu.fsw |= F_C1;
-    if (signal(cpu, F_IE | F_SF)) return;
-    v = INDEFINITE;
-  } else {
-    cpu.fsw &= ~F_C1;
-    // An unmasked invalid operation (SNaN) loads nothing; a denormal operand is loaded anyway (as the CPU does).
-    if (flags !== 0 && signal(cpu, flags) && (flags & F_IE & ~cpu.fcw) !== 0) return;
-  }
-  setTop(cpu, t);
-  cpu.ftw |= 1 << t;
-  writeReg(cpu, t, v);
-}
-
-function pop(cpu: Cpu): void {
-  const t = top(cpu);
-  cpu.ftw &= ~(1 << t);
-  setTop(cpu, t + 1);
-}
-
-/** Records FIP/FOP (and FDP for a memory operand) for a non-control instruction. */
-function lastInstruction(cpu: Cpu, d: Insn, memory: boolean): void {
-  cpu.fip = cpu.rip;
-  cpu.fop = ((d.op & 7) << 8) | d.modrm;
-  if (memory) cpu.fdp = cpu.eaddr;
-}
+import {
+  BIT63, F_DE, F_IE, F_OE, F_PE, F_UE, INDEFINITE, K_DENORMAL, classify, fromInteger, isNaNClass, narrow, order, signalling, toInteger,
+  widen, type Ext,
+} from './x87-float.js';
+import { executeX87Arith } from './x87-arith.js';
+import { fldenv, fnstenv } from './x87-env.js';
+import {
+  F_B, F_C1, F_ES, F_SF, fpuAvailable, isEmpty, lastInstruction, physOf, pop, push, readReg, setTop, signal, top,
+  unimplemented, waitPending, writeReg,
+} from './x87-stack.js';
 
 // ------------------------------------------------------------------ the executor
 
@@ -271,31 +97,6 @@ function store80(cpu: Cpu, d: Insn): boolean {
   return true;
 }
 
-/** ST(0) rounded (FCW.RC) to a signed integer of `bits`; the indefinite integer with IE when NaN, ∞ or out of range. */
-function toInteger(v: Ext, bits: number, rc: number): { value: bigint; flags: number; up: boolean } {
-  const indefinite = 1n << BigInt(bits - 1);
-  if (v.exp === 0x7fff || (v.exp !== 0 && (v.mant & BIT63) === 0n)) return { value: indefinite, flags: F_IE, up: false };
-  const shift = (v.exp === 0 ? 1 : v.exp) - 16383 - 63; // value = mant × 2^shift
-  let q: bigint, rem = 0n, half = 0n;
-  if (shift >= 0) q = shift > 64 ? indefinite << 1n : v.mant << BigInt(shift);
-  else {
-    q = -shift >= 64 ? 0n : v.mant >> BigInt(-shift);
-    rem = v.mant - (q << BigInt(-shift));
-    half = 1n << BigInt(-shift - 1);
-  }
-  let up = false;
-  if (rem !== 0n) {
-    const neg = v.sign === 1;
-    if (rc === 0) up = rem > half || (rem === half && (q & 1n) === 1n);
-    else if (rc === 1) up = neg;
-    else if (rc === 2) up = !neg;
-    if (up) q += 1n;
-  }
-  const signed = v.sign === 1 ? -q : q;
-  if (signed >= indefinite || signed < -indefinite) return { value: indefinite, flags: F_IE, up: false };
-  return { value: BigInt.asUintN(bits, signed), flags: rem !== 0n ? F_PE : 0, up };
-}
-
 /** FIST/FISTP m16/m32/m64: false if an unmasked exception kept the store from happening. */
 function storeInteger(cpu: Cpu, d: Insn, bits: number): boolean {
   const a = ea(cpu, d);
@@ -324,24 +125,6 @@ function operandOrIndefinite(cpu: Cpu, phys: number): Ext | null {
   return signal(cpu, F_IE | F_SF) ? null : INDEFINITE;
 }
 
-/** NaN, or an encoding the x87 does not support (pseudo-NaN/∞, unnormal). */
-function unordered(v: Ext): { nan: boolean; signalling: boolean } {
-  if (v.exp === 0x7fff) {
-    if ((v.mant & BIT63) === 0n) return { nan: true, signalling: true };
-    if ((v.mant & (BIT63 - 1n)) === 0n) return { nan: false, signalling: false };
-    return { nan: true, signalling: (v.mant & (1n << 62n)) === 0n };
-  }
-  if (v.exp !== 0 && (v.mant & BIT63) === 0n) return { nan: true, signalling: true };
-  return { nan: false, signalling: false };
-}
-
-/** Exact order of two ordered values: −1, 0 or 1. */
-function order(a: Ext, b: Ext): number {
-  const mag = (v: Ext): bigint => (v.exp === 0x7fff ? 1n << 40000n : v.mant << BigInt(Math.max(v.exp, 1) - 1));
-  const x = a.sign ? -mag(a) : mag(a), y = b.sign ? -mag(b) : mag(b);
-  return x < y ? -1 : x > y ? 1 : 0;
-}
-
 /**
  * FCOMI/FUCOMI(P) ST(0), ST(i): ZF, PF, CF (unordered: all three), OF/SF/AF cleared. As this
  * host's CPU does (the reference of the differential tests): the flags are set even when the
@@ -357,12 +140,12 @@ function compareToFlags(cpu: Cpu, i: number, signalQuiet: boolean, popAfter: boo
     f = ZF | PF | CF;
   } else {
     const a = readReg(cpu, p0), b = readReg(cpu, pi);
-    const ua = unordered(a), ub = unordered(b);
-    if (ua.nan || ub.nan) {
-      if (ua.signalling || ub.signalling || signalQuiet) unmasked = signal(cpu, F_IE);
+    const ka = classify(a), kb = classify(b);
+    if (isNaNClass(ka) || isNaNClass(kb)) {
+      if (signalling(ka) || signalling(kb) || signalQuiet) unmasked = signal(cpu, F_IE);
       f = ZF | PF | CF;
     } else {
-      if ((a.exp === 0 && a.mant !== 0n) || (b.exp === 0 && b.mant !== 0n)) signal(cpu, F_DE);
+      if (ka === K_DENORMAL || kb === K_DENORMAL) signal(cpu, F_DE);
       const o = order(a, b);
       f = o > 0 ? 0 : o < 0 ? CF : ZF;
     }
@@ -402,6 +185,11 @@ export function executeX87(cpu: Cpu, d: Insn): void {
     if ((cpu.fsw & ~cpu.fcw & 0x3f) !== 0) cpu.fsw |= F_ES | F_B; else cpu.fsw &= ~(F_ES | F_B);
     return;
   }
+  if (mem && (op === 0xd9 || op === 0xdd) && (r === 4 || r === 6)) { // FLDENV, FNSTENV, FRSTOR, FNSAVE
+    if (r === 6) fnstenv(cpu, d, op === 0xdd); else fldenv(cpu, d, op === 0xdd);
+    return;
+  }
+  if (executeX87Arith(cpu, d)) return;
   // Data-moving instructions: waiting, and they record FIP/FOP/FDP.
   if (mem) {
     let v: Ext | undefined, flags = 0;
@@ -497,12 +285,6 @@ export function executeX87(cpu: Cpu, d: Insn): void {
     const v = operandOrIndefinite(cpu, p);
     // An empty ST(0) becomes the indefinite itself (masked stack underflow), not its negation or absolute value.
     if (v !== null) { writeReg(cpu, p, empty ? v : { ...v, sign: i === 0 ? v.sign ^ 1 : 0 }); cpu.ftw |= 1 << p; }
-    lastInstruction(cpu, d, false);
-    return;
-  }
-  if (op === 0xd9 && r === 5 && (i === 0 || i === 6)) { // FLD1, FLDZ
-    waitPending(cpu);
-    push(cpu, i === 0 ? { sign: 0, exp: 0x3fff, mant: BIT63 } : { sign: 0, exp: 0, mant: 0n }, 0);
     lastInstruction(cpu, d, false);
     return;
   }

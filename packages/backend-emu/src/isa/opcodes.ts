@@ -209,24 +209,52 @@ const SSE_ROWS: readonly OpcodeRow[] = [
   ...(['PSUBB', 'PSUBW', 'PSUBD', 'PSUBQ', 'PADDB', 'PADDW', 'PADDD'] as const).map((m, i) => sse(0xf8 + i, m, 'Vx,Wx', '66')),
 ];
 
-/** The x87 escapes D8–DF, one row per ModRM reg value and form: the subset execute/x87.ts implements is `yes`. */
+/** The x87 escapes D8–DF, one row per ModRM reg value and form: the subset execute/x87*.ts implements is `yes`. */
+const ARITH8 = ['FADD', 'FMUL', 'FCOM', 'FCOMP', 'FSUB', 'FSUBR', 'FDIV', 'FDIVR'];
 const X87_YES: Record<string, string> = {
+  ...Object.fromEntries(ARITH8.map((m, e) => [`d8/${e}/mem`, `${m} m32`])),
+  ...Object.fromEntries(ARITH8.map((m, e) => [`dc/${e}/mem`, `${m} m64`])),
+  ...Object.fromEntries(ARITH8.map((m, e) => [`da/${e}/mem`, `FI${m.slice(1)} m32int`])),
+  ...Object.fromEntries(ARITH8.map((m, e) => [`de/${e}/mem`, `FI${m.slice(1)} m16int`])),
+  ...Object.fromEntries(ARITH8.map((m, e) => [`d8/${e}/reg`, `${m} ST, ST(i)`])),
+  ...Object.fromEntries(['FADD', 'FMUL', '', '', 'FSUBR', 'FSUB', 'FDIVR', 'FDIV'].flatMap((m, e) => (m ? [[`dc/${e}/reg`, `${m} ST(i), ST`], [`de/${e}/reg`, `${m}P ST(i), ST`]] : []))),
   'd9/0/mem': 'FLD m32', 'd9/2/mem': 'FST m32', 'd9/3/mem': 'FSTP m32', 'd9/5/mem': 'FLDCW', 'd9/7/mem': 'FNSTCW',
+  'd9/4/mem': 'FLDENV', 'd9/6/mem': 'FNSTENV', 'dd/4/mem': 'FRSTOR', 'dd/6/mem': 'FNSAVE',
   'd9/0/reg': 'FLD ST(i)',
   'db/0/mem': 'FILD m32', 'db/5/mem': 'FLD m80', 'db/7/mem': 'FSTP m80',
   'db/4/reg': 'FNENI, FNDISI, FNCLEX, FNINIT, FNSETPM (rm 0–4)',
   'dd/0/mem': 'FLD m64', 'dd/2/mem': 'FST m64', 'dd/3/mem': 'FSTP m64', 'dd/7/mem': 'FNSTSW m16',
-  'dd/2/reg': 'FST ST(i)', 'dd/3/reg': 'FSTP ST(i)',
-  'df/0/mem': 'FILD m16', 'df/5/mem': 'FILD m64', 'df/4/reg': 'FNSTSW AX (rm 0)',
+  'dd/2/reg': 'FST ST(i)', 'dd/3/reg': 'FSTP ST(i)', 'dd/4/reg': 'FUCOM ST(i)', 'dd/5/reg': 'FUCOMP ST(i)',
+  'df/0/mem': 'FILD m16', 'df/5/mem': 'FILD m64', 'df/4/reg': 'FNSTSW AX (rm 0)', 'df/0/reg': 'FFREEP ST(i)',
   'df/2/mem': 'FIST m16', 'df/3/mem': 'FISTP m16', 'db/2/mem': 'FIST m32', 'db/3/mem': 'FISTP m32', 'df/7/mem': 'FISTP m64',
-  'd9/1/reg': 'FXCH ST(i)', 'd9/2/reg': 'FNOP (rm 0)', 'd9/4/reg': 'FCHS, FABS (rm 0, 1)', 'd9/5/reg': 'FLD1, FLDZ (rm 0, 6)',
+  'd9/1/reg': 'FXCH ST(i)', 'd9/2/reg': 'FNOP (rm 0)', 'd9/4/reg': 'FCHS, FABS, FTST, FXAM (rm 0, 1, 4, 5)',
+  'd9/5/reg': 'FLD1, FLDL2T, FLDL2E, FLDPI, FLDLG2, FLDLN2, FLDZ (rm 0–6)',
+
+  'd9/7/reg': 'FPREM, FSQRT, FRNDINT, FSCALE (rm 0, 2, 4, 5; not FYL2XP1, FSINCOS, FSIN, FCOS)',
+  'da/0/reg': 'FCMOVB', 'da/1/reg': 'FCMOVE', 'da/2/reg': 'FCMOVBE', 'da/3/reg': 'FCMOVU',
+  'db/0/reg': 'FCMOVNB', 'db/1/reg': 'FCMOVNE', 'db/2/reg': 'FCMOVNBE', 'db/3/reg': 'FCMOVNU',
   'dd/0/reg': 'FFREE ST(i)',
   'db/5/reg': 'FUCOMI ST, ST(i)', 'db/6/reg': 'FCOMI ST, ST(i)', 'df/5/reg': 'FUCOMIP ST, ST(i)', 'df/6/reg': 'FCOMIP ST, ST(i)',
 };
+/**
+ * Rows whose rm 0 form is not emulated (so the row is `no`) while other rm values are: D9 /6 is
+ * F2XM1, FYL2X, FPTAN, FPATAN (not emulated) and FXTRACT, FPREM1, FDECSTP, FINCSTP (rm 4–7,
+ * emulated); DE /3 and DA /5 are FCOMPP and FUCOMPP at rm 1 only.
+ */
+const X87_PARTLY: Record<string, string> = {
+  'd9/6/reg': 'FXTRACT, FPREM1, FDECSTP, FINCSTP (rm 4–7); F2XM1, FYL2X, FPTAN, FPATAN (rm 0–3) not emulated',
+  'de/3/reg': 'FCOMPP (rm 1); the rest not emulated', 'da/5/reg': 'FUCOMPP (rm 1); the rest not emulated',
+};
+/** Flags FCMOVcc reads (DA/DB reg 0–3: CF, ZF, CF|ZF, PF). */
+const FCMOV_READS = [FL_C, FL_Z, FL_C | FL_Z, FL_P];
 const X87_ROWS: readonly OpcodeRow[] = [0xd8, 0xd9, 0xda, 0xdb, 0xdc, 0xdd, 0xde, 0xdf].flatMap((op) =>
   [0, 1, 2, 3, 4, 5, 6, 7].flatMap((e) => (['mem', 'reg'] as const).map((m) => {
-    const name = X87_YES[`${op.toString(16)}/${e}/${m}`];
-    const flags = m === 'reg' && (op === 0xdb || op === 0xdf) && (e === 5 || e === 6) ? { writes: ALL } : {};
+    const key = `${op.toString(16)}/${e}/${m}`;
+    const partly = X87_PARTLY[key];
+    const name = X87_YES[key];
+    if (partly) return row(op, partly, '', 'x87', { ext: e, mod: m, support: 'no' as const });
+    const flags = m === 'reg' && (op === 0xdb || op === 0xdf) && (e === 5 || e === 6) ? { writes: ALL }
+      : m === 'reg' && (op === 0xda || op === 0xdb) && e <= 3 ? { reads: FCMOV_READS[e]! } : {};
     return row(op, name ?? '(x87, not emulated)', m === 'mem' ? 'M' : '', 'x87', { ext: e, mod: m, ...flags, ...(name ? {} : { support: 'no' as const }) });
   })));
 
