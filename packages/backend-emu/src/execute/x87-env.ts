@@ -5,7 +5,7 @@
  * nothing), 14 with 0x66; FNSAVE/FRSTOR add ST(0)–ST(7) as 10 bytes each. The stored tag word is
  * the full 2-bit one computed from the registers (valid, zero, special, empty); loading keeps
  * only empty/non-empty. FIP/FDP are stored as their low 32 (16) bits with FCS/FDS 0. FNSTENV then
- * masks every exception; FNSAVE then initialises as FNINIT.
+ * masks every exception (clearing ES and B); FNSAVE then initialises as FNINIT.
  * @module
  */
 import type { Cpu } from '../cpu/cpu.js';
@@ -83,7 +83,10 @@ export function fnstenv(cpu: Cpu, d: Insn, save: boolean): void {
       for (let k = 0; k < 5; k++) mmu.write16(a + size + 10 * i + 2 * k, R[o + k]!);
     }
     cpu.fcw = 0x37f; cpu.fsw = 0; cpu.ftw = 0; cpu.fop = 0; cpu.fip = 0; cpu.fdp = 0;
-  } else cpu.fcw |= 0x3f;
+  } else {
+    cpu.fcw |= 0x3f;
+    cpu.fsw &= ~(F_ES | F_B); // nothing is unmasked any more: no exception pending
+  }
 }
 
 /** FLDENV (`restore` false) or FRSTOR: waiting. */
