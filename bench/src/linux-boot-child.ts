@@ -70,12 +70,13 @@ async function main(): Promise<void> {
     const { machine } = composed;
     retired = () => machine.vcpu.stats?.()['instructions'] ?? 0;
     stop = () => machine.stop('init marker');
-    const samples = new Map<number, number>();
+    // Keyed by hex: a kernel address (0xffffffff8…) does not fit a double's 53 bits exactly.
+    const samples = new Map<string, number>();
     let last = 0;
     const sample = (now: number): void => {
       const n = retired();
       if (n > last) {
-        const rip = Number(machine.vcpu.getRegisters().rip);
+        const rip = machine.vcpu.getRegisters().rip.toString(16);
         samples.set(rip, (samples.get(rip) ?? 0) + n - last);
         last = n;
       }
@@ -85,7 +86,7 @@ async function main(): Promise<void> {
     runStart = performance.now();
     const r = await machine.run();
     const out: ChildResult = markerInstructions >= 0
-      ? { instructions: markerInstructions, runMs: markerMs, samples: Object.fromEntries([...samples].map(([k, v]) => [k.toString(16), v])) }
+      ? { instructions: markerInstructions, runMs: markerMs, samples: Object.fromEntries(samples) }
       : { instructions: retired(), runMs: performance.now() - runStart, samples: {}, error: `${r.reason}${r.message ? `: ${r.message}` : ''}`, tail: text.split('\n').slice(-12).join('\n') };
     process.stdout.write(`@result ${JSON.stringify(out)}\n`);
   } finally {

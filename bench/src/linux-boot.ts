@@ -103,10 +103,19 @@ async function kernelSymbols(guest: LinuxGuest, log: (l: string) => void): Promi
   return parseKallsyms(fs.readFileSync(file, 'utf8'));
 }
 
-/** Parses `/proc/kallsyms` text lines (`ffffffff81000000 T startup_64`) into address-sorted entries. */
+/**
+ * The low 48 bits of a hex address, exact as a number (a full kernel address, 0xffffffff8…, is
+ * not: doubles hold 53 bits), and whether it is in the upper (kernel) half.
+ */
+function low48(hex: string): { addr: number; kernel: boolean } {
+  const v = BigInt(`0x${hex}`);
+  return { addr: Number(v & 0xffff_ffff_ffffn), kernel: v >= 0xffff_8000_0000_0000n };
+}
+
+/** Parses `/proc/kallsyms` text lines (`ffffffff81000000 T startup_64`) into address-sorted entries (addresses as {@link low48}). */
 export function parseKallsyms(text: string): { addr: number; name: string }[] {
   const out: { addr: number; name: string }[] = [];
-  for (const m of text.matchAll(/^([0-9a-f]{16}) [tT] (\S+)/gm)) out.push({ addr: parseInt(m[1]!, 16), name: m[2]! });
+  for (const m of text.matchAll(/^(ffff[0-9a-f]{12}) [tT] (\S+)/gm)) out.push({ addr: low48(m[1]!).addr, name: m[2]! });
   return out.sort((a, b) => a.addr - b.addr);
 }
 
@@ -118,9 +127,9 @@ export function parseKallsyms(text: string): { addr: number; name: string }[] {
 export function topFunctions(samples: Record<string, number>, symbols: readonly { addr: number; name: string }[], total: number, n = 10): TopFunction[] {
   const by = new Map<string, number>();
   for (const [hex, count] of Object.entries(samples)) {
-    const rip = parseInt(hex, 16);
+    const { addr: rip, kernel } = low48(hex);
     let name: string;
-    if (rip < 0x8000_0000_0000) name = '(lower half: bzImage decompressor, user space)';
+    if (!kernel) name = '(lower half: bzImage decompressor, user space)';
     else {
       let lo = 0, hi = symbols.length - 1, at = -1;
       while (lo <= hi) {
