@@ -139,6 +139,8 @@ export class Cpu {
   internalReason = '';
   /** Set when an exception leaves a compiled block (execute/compile.ts): index of the abandoned instruction in the block. */
   blockIndex = 0;
+  /** With `blockIndex`: instructions the compiled block retired in earlier turns of its loop. */
+  blockDone = 0;
 
   /** Raises exception `vector` (with `error`, -1 for none): abandons the instruction. */
   raise(vector: number, error = -1): never {

@@ -19,6 +19,9 @@ export const MAX_CACHED_PAGES = 1024;
 const DENSE_PAGES = 1 << 18;
 const DENSE_LIMIT = DENSE_PAGES * 4096;
 
+/** `Block.mem` values: the instruction accesses memory, or may leave the block (a conditional jump). */
+export const M_MEMORY = 1, M_EXIT = 2;
+
 /** Longest basic block (instructions). */
 export const MAX_BLOCK = 64;
 
@@ -28,7 +31,7 @@ export const MAX_BLOCK = 64;
  * `Engine.runBatch` in run/engine.ts). Every instruction but a lone first one may share a block
  * (`Insn.role` is not `R_ALONE`: a specialised handler, or the general executor for instructions
  * that change no CPL, paging, mode or interrupt state); only the last may be a control transfer
- * or a repeating string instruction. All instructions lie wholly in one page.
+ * or a repeating string instruction, except conditional jumps, which leave the block when taken. All instructions lie wholly in one page.
  */
 export class Block {
   /** The instructions, in order. */
@@ -37,7 +40,11 @@ export class Block {
   readonly starts: number[] = [];
   /** Offset from the block's first byte to the end of each instruction (RIP after it, relative). */
   readonly ends: number[] = [];
-  /** 1 where the instruction accesses memory (a store or a page walk may move `codeStamp` or schedule an MMIO exit). */
+  /**
+   * M_MEMORY where the instruction accesses memory (a store or a page walk may move `codeStamp` or
+   * schedule an MMIO exit), M_EXIT for a conditional jump before the last instruction (taken, it
+   * leaves the block), else 0.
+   */
   readonly mem: number[] = [];
   count = 0;
   /** The MMU's `codeStamp` when the block was last checked against memory. */

@@ -30,6 +30,7 @@ import {
 import { execute, type Platform } from './execute.js';
 import { canonical } from './operands.js';
 import { COUNT_FLAGS, FLAGS_READ, FLAGS_WRITTEN, R_END, writesAllFlags } from '../isa/derive.js';
+import { M_MEMORY } from '../cpu/decode-cache.js';
 
 /**
  * What a compiled block needs from the vCPU besides the CPU: the general executor's platform and
@@ -40,8 +41,12 @@ export interface BlockContext extends Platform {
   readonly exitPending: boolean;
 }
 
-/** A compiled block: runs it from `rip` (its first instruction's address); returns the instructions retired. */
-export type BlockFn = (cpu: Cpu, rip: number, ctx: BlockContext) => number;
+/**
+ * A compiled block: runs it from `rip` (its first instruction's address); returns the
+ * instructions retired. A block that jumps back to its own start runs again inside the function
+ * while a whole turn more stays within `budget` instructions (at least the block's length).
+ */
+export type BlockFn = (cpu: Cpu, rip: number, ctx: BlockContext, budget: number) => number;
 
 const HELPERS = { alu, shift, condition, executeFast, execute, canonical };
 
@@ -113,8 +118,11 @@ export function blockSource(insns: readonly Insn[], ends: readonly number[], mem
   });
   const out: string[] = [];
   out.push('const L = cpu.lo, H = cpu.hi, mmu = cpu.mmu, stamp = mmu.codeStamp;');
-  out.push('let i = 0;');
+  out.push('let i = 0, done = 0;');
   out.push('try {');
+  // A jump back to the block's start loops inside the function (bounded by `budget`).
+  const loops = insns.some((d, k) => (d.fast === F_JCC || d.fast === F_JMP) && ends[k]! + d.imm === 0);
+  if (loops) out.push('for (;;) {');
   // The last inline flag writer: its kind and the names of its operands and result.
   let last: { lop: number; size: number; a: string; b: string; r: string; rH: string } | null = null;
   let ended = false;
@@ -166,8 +174,8 @@ export function blockSource(insns: readonly Insn[], ends: readonly number[], mem
       out.push(`L[${reg}] = ${r}; H[${reg}] = ${s8 ? rH : '0'};`);
     };
     const stampCheck = (): void => {
-      if (mem[k] !== 0 && k < count - 1) {
-        out.push(`if (mmu.codeStamp !== stamp || ctx.exitPending) { cpu.rip = cpu.nextRip = rip + ${end}; return ${k + 1}; }`);
+      if (mem[k] === M_MEMORY && k < count - 1) {
+        out.push(`if (mmu.codeStamp !== stamp || ctx.exitPending) { cpu.rip = cpu.nextRip = rip + ${end}; return done + ${k + 1}; }`);
       }
     };
     switch (kind) {
@@ -278,9 +286,17 @@ export function blockSource(insns: readonly Insn[], ends: readonly number[], mem
           const w = last as { lop: number; size: number; a: string; b: string; r: string; rH: string } | null;
           if (w !== null) cond = inlineCondition(w, cc) ?? cond;
         }
-        out.push(`if (${cond}) { cpu.rip = cpu.nextRip = h.canonical(cpu, rip + ${end + d.imm}); return ${count}; }`);
-        out.push(`cpu.rip = cpu.nextRip = rip + ${end}; return ${count};`);
-        ended = true;
+        const target = end + d.imm;
+        if (target === 0 && loops) {
+          // Back to the block's start: another turn if a whole one still fits in the budget.
+          out.push(`if (${cond}) { done += ${k + 1}; if (done + ${count} > budget) { cpu.rip = cpu.nextRip = rip; return done; } continue; }`);
+        } else {
+          out.push(`if (${cond}) { cpu.rip = cpu.nextRip = h.canonical(cpu, rip + ${target}); return done + ${k + 1}; }`);
+        }
+        if (k === count - 1) {
+          out.push(`cpu.rip = cpu.nextRip = rip + ${end}; return done + ${count};`);
+          ended = true;
+        }
         break;
       }
       case F_MOVZX8_R: {
@@ -308,7 +324,7 @@ export function blockSource(insns: readonly Insn[], ends: readonly number[], mem
         out.push(`h.execute(cpu, D[${k}], ctx);`);
         last = null;
         if (d.role === R_END) {
-          out.push(`cpu.rip = cpu.nextRip; return ${count};`);
+          out.push(`cpu.rip = cpu.nextRip; return done + ${count};`);
           ended = true;
         }
         break;
@@ -318,14 +334,15 @@ export function blockSource(insns: readonly Insn[], ends: readonly number[], mem
         out.push(`h.executeFast(cpu, D[${k}], ${kind});`);
         last = null;
         if (isBranch(kind)) {
-          out.push(`cpu.rip = cpu.nextRip; return ${count};`);
+          out.push(`cpu.rip = cpu.nextRip; return done + ${count};`);
           ended = true;
         }
     }
     if (!ended) stampCheck();
   }
-  if (!ended) out.push(`cpu.rip = cpu.nextRip = rip + ${ends[count - 1]!}; return ${count};`);
-  out.push('} catch (e) { cpu.blockIndex = i; throw e; }');
+  if (!ended) out.push(`cpu.rip = cpu.nextRip = rip + ${ends[count - 1]!}; return done + ${count};`);
+  if (loops) out.push('}');
+  out.push('} catch (e) { cpu.blockIndex = i; cpu.blockDone = done; throw e; }');
   return out.join('\n');
 }
 
@@ -426,7 +443,7 @@ function emitEa(out: string[], d: Insn, k: number, end: number, name: string, se
 export function compileBlock(insns: readonly Insn[], ends: readonly number[], mem: readonly number[]): BlockFn | undefined {
   const src = blockSource(insns, ends, mem);
   try {
-    const factory = new Function('h', 'D', `return function block(cpu, rip, ctx) {\n${src}\n};`) as
+    const factory = new Function('h', 'D', `return function block(cpu, rip, ctx, budget) {\n${src}\n};`) as
       (h: typeof HELPERS, D: readonly Insn[]) => BlockFn;
     return factory(HELPERS, insns.slice());
   } catch {

@@ -3,14 +3,15 @@
  * straight-line run of instructions that may share a block (`Insn.role`: those with specialised
  * handlers and the general executor's instructions that change no CPL, paging, mode or interrupt
  * state and do no port I/O) and lie wholly in the same page, up to `MAX_BLOCK`, ending with the
- * first control transfer or repeating string instruction. Instructions past the first are
+ * first control transfer or repeating string instruction; a conditional jump leaves the block
+ * when taken and continues it when not (a superblock with side exits). Instructions past the first are
  * decoded from the page's bytes only: building never fetches, faults or exits.
  * @module
  */
-import { Block, MAX_BLOCK, type DecodeCache } from '../cpu/decode-cache.js';
+import { Block, MAX_BLOCK, M_EXIT, M_MEMORY, type DecodeCache } from '../cpu/decode-cache.js';
 import type { Fetcher } from '../cpu/fetch.js';
 import { Insn, decode, type CodeReader } from '../decoder/decoder.js';
-import { accessesMemory, classify } from '../execute/fast.js';
+import { F_JCC, accessesMemory, classify } from '../execute/fast.js';
 import { R_ALONE, R_LINE } from '../isa/derive.js';
 
 /** Thrown by {@link PageReader} when an instruction would run past the page. */
@@ -39,8 +40,8 @@ export class BlockBuilder {
    * Builds (and caches) the block starting at `off` in the fetcher's page, whose first
    * instruction `first` (cached, wholly in the page) is already decoded: `first`, then while it
    * and each next instruction are straight-line (`R_LINE`), the next instruction if it lies wholly
-   * in the page and may share a block (not `R_ALONE`). A first instruction that may not share a
-   * block is a block of its own.
+   * in the page and may share a block (not `R_ALONE`); conditional jumps continue the block. A
+   * first instruction that may not share a block is a block of its own.
    */
   build(off: number, first: Insn): Block {
     const f = this.fetcher, cache = this.cache;
@@ -52,10 +53,12 @@ export class BlockBuilder {
       b.starts.push(o);
       o += d.len;
       b.ends.push(o - off);
-      // Instructions without a handler run through `execute`: any of them may access memory.
-      b.mem.push(d.fast === 0 || accessesMemory(d.fast) ? 1 : 0);
+      // Instructions without a handler run through `execute`: any of them may access memory. A
+      // conditional jump does not end the block: it leaves it when taken (M_EXIT).
+      const jcc = d.fast === F_JCC;
+      b.mem.push(jcc ? M_EXIT : d.fast === 0 || accessesMemory(d.fast) ? M_MEMORY : 0);
       b.count++;
-      if (d.role !== R_LINE || b.count >= MAX_BLOCK || o >= 4096) break;
+      if ((d.role !== R_LINE && !jcc) || b.count >= MAX_BLOCK || o >= 4096) break;
       let next = cache.lookup(phys, o, bytes, base + o);
       if (next === undefined) {
         const r = this.reader;

@@ -8,7 +8,7 @@
  */
 import { EXIT_KIND_NAMES, ExitKind, InterruptQueue, type VmExit } from '@hyvisor/core';
 import { A_EXCEPTION, A_INTERNAL, A_RESTART_EXIT, ABORT, numberToBig, type Cpu } from '../cpu/cpu.js';
-import { DecodeCache, type Block } from '../cpu/decode-cache.js';
+import { DecodeCache, M_EXIT, M_MEMORY, type Block } from '../cpu/decode-cache.js';
 import { Fetcher } from '../cpu/fetch.js';
 import { IF } from '../cpu/flags.js';
 import { EV_EXCEPTION, EV_EXTERNAL, EV_SOFTWARE, deliverEvent } from '../cpu/interrupts.js';
@@ -210,9 +210,12 @@ export class Engine {
    * the virtual deadline is at least its length away and no STI/MOV SS shadow is pending; its
    * instructions then skip the per-instruction lookup, RIP and retired-count bookkeeping. A
    * store or a page walk inside the block that moved `codeStamp` (it may have changed the
-   * block's own code) or scheduled an exit ends the block after that instruction. An exception
-   * in the block leaves RIP at the faulting instruction and counts only the instructions before
-   * it, as the per-instruction path does. Otherwise the block's first instruction runs alone.
+   * block's own code) or scheduled an exit ends the block after that instruction, and so does a
+   * taken conditional jump before its end. A compiled block that jumps back to its own start
+   * loops inside its function while a whole turn more fits before the deadline and the
+   * host-check interval. An exception in the block leaves RIP at the faulting instruction and
+   * counts only the instructions before it (earlier turns included), as the per-instruction path
+   * does. Otherwise the block's first instruction runs alone.
    */
   private runBatch(limit: number): number {
     const cpu = this.cpu, f = this.fetcher, cache = this.decodeCache, mmu = this.mmu, exits = this.exits;
@@ -245,7 +248,8 @@ export class Engine {
               if (fn) {
                 bi = -2;
                 this.compiledBlockRuns++;
-                const done = fn(cpu, brip, exits);
+                // The block may loop on itself while the deadline and the host-check interval allow.
+                const done = fn(cpu, brip, exits, Math.min(left, Math.max(count, limit - n)));
                 bi = -1;
                 cpu.retired += done;
                 n += done;
@@ -266,7 +270,9 @@ export class Engine {
                   cpu.rip = bi === 0 ? brip : brip + ends[bi - 1]!;
                   execute(cpu, x, exits);
                 }
-                if (mem[bi++] !== 0 && (mmu.codeStamp !== stamp || exits.exitPending)) break;
+                const m = mem[bi++]!;
+                if (m === M_MEMORY) { if (mmu.codeStamp !== stamp || exits.exitPending) break; }
+                else if (m === M_EXIT && cpu.nextRip !== brip + ends[bi - 1]!) break;
               }
               cpu.rip = cpu.nextRip;
               cpu.retired += bi;
@@ -287,7 +293,12 @@ export class Engine {
           if (exits.exitPending) return -1;
         }
       } catch (err) {
-        if (bi === -2) bi = cpu.blockIndex;
+        if (bi === -2) {
+          bi = cpu.blockIndex;
+          // Earlier turns of a compiled block's loop retired whole.
+          cpu.retired += cpu.blockDone;
+          n += cpu.blockDone;
+        }
         if (bi >= 0) {
           // Abandoned at instruction `bi` of the block: the ones before it retired.
           cpu.rip = bi === 0 ? brip : brip + blk!.ends[bi - 1]!;
