@@ -31,7 +31,10 @@ function imm32(v: number): number[] {
   return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
 }
 
-/** One random instruction of a form that has a specialised handler (and so can be in a block). */
+/**
+ * One random instruction of a form that can be in a block: a specialised handler, an instruction
+ * the general executor runs inside blocks, or a conditional jump over the next one (a side exit).
+ */
 function genFast(pick: (n: number) => number): number[] {
   const w = pick(2) === 0 ? 0x48 : 0;
   const dst = DEST[pick(DEST.length)]!;
@@ -43,7 +46,7 @@ function genFast(pick: (n: number) => number): number[] {
     const { rex, modrm } = modrmReg(w, reg, rm);
     return [...(rex !== 0 ? [rex] : []), ...op, modrm];
   };
-  switch (pick(16)) {
+  switch (pick(20)) {
     case 0: case 1: { // ALU r/m, r or r, r/m (register form)
       const o = pick(8);
       return pick(2) ? withOp([(o << 3) | 1], src, dst) : withOp([(o << 3) | 3], dst, src);
@@ -94,6 +97,28 @@ function genFast(pick: (n: number) => number): number[] {
       return [...(src & 8 ? [0x41] : []), 0x50 | (src & 7), ...(dst & 8 ? [0x41] : []), 0x58 | (dst & 7)];
     case 13: return [0x90];
     case 14: return [0xe8, 0, 0, 0, 0]; // call next instruction
+    case 15: { // MOVZX r, r/m16
+      if (pick(2) === 0) { const m = memOp(w, dst, base, disp); return [...m.slice(0, -2), 0x0f, 0xb7, ...m.slice(-2)]; }
+      return withOp([0x0f, 0xb7], dst, src);
+    }
+    case 16: { // MOVSXD r, r/m32
+      if (pick(2) === 0) { const m = memOp(w, dst, base, disp); return [...m.slice(0, -2), 0x63, ...m.slice(-2)]; }
+      return withOp([0x63], dst, src);
+    }
+    case 17: { // general executor inside a block: CMP r8, r/m8; TEST r/m8, r8; SETcc r/m8; IMUL r, r/m; BT r, r
+      const { rex, modrm } = modrmReg(0x40, dst, src);
+      switch (pick(5)) {
+        case 0: return [rex, 0x3a, modrm];
+        case 1: return [rex, 0x84, modrm];
+        case 2: { const x = modrmReg(0x40, 0, dst); return [x.rex, 0x0f, 0x90 | pick(16), x.modrm]; }
+        case 3: return withOp([0x0f, 0xaf], dst, src);
+        default: return withOp([0x0f, 0xa3], src, dst);
+      }
+    }
+    case 18: case 19: { // Jcc over the next instruction: leaves the block when taken
+      const next = genFast(pick);
+      return [0x70 | pick(16), next.length, ...next];
+    }
     default: return withOp([0x31], dst, dst); // xor r, r
   }
 }

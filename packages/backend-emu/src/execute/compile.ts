@@ -25,7 +25,8 @@ import { BASE_RIP, type Insn } from '../decoder/decoder.js';
 import { alu, shift } from './alu.js';
 import {
   F_ALU_MI, F_ALU_MR, F_ALU_RI, F_ALU_RM, F_ALU_RR, F_JCC, F_JMP, F_LEA, F_MOVZX8_M, F_MOVZX8_R, F_MOV_LOAD, F_MOV_RI,
-  F_MOV_RR, F_MOV_STORE, F_NONE, F_NOP, F_SHIFT_RI, F_TEST_RR, accessesMemory, executeFast, isBranch,
+  F_MOV_RR, F_MOV_STORE, F_MOVSXD_M, F_MOVSXD_R, F_MOVZX16_M, F_MOVZX16_R, F_NONE, F_NOP, F_SHIFT_RI, F_TEST_RR,
+  accessesMemory, executeFast, isBranch,
 } from './fast.js';
 import { execute, type Platform } from './execute.js';
 import { canonical } from './operands.js';
@@ -308,6 +309,22 @@ export function blockSource(insns: readonly Insn[], ends: readonly number[], mem
       case F_MOVZX8_M:
         ea(`A${k}`, true, true);
         out.push(`L[${d.reg}] = mmu.read8(A${k}); H[${d.reg}] = 0;`);
+        break;
+      case F_MOVZX16_R:
+        out.push(`L[${d.reg}] = L[${d.rm}] & 65535; H[${d.reg}] = 0;`);
+        break;
+      case F_MOVZX16_M:
+        ea(`A${k}`, true, true);
+        out.push(`L[${d.reg}] = mmu.read16(A${k}); H[${d.reg}] = 0;`);
+        break;
+      case F_MOVSXD_R: case F_MOVSXD_M:
+        if (kind === F_MOVSXD_M) {
+          ea(`A${k}`, true, true);
+          out.push(`const x${k} = mmu.read32(A${k});`);
+        } else {
+          out.push(`const x${k} = L[${d.rm}];`);
+        }
+        out.push(`L[${d.reg}] = x${k}; H[${d.reg}] = ${s8 ? `(x${k} | 0) < 0 ? 4294967295 : 0` : '0'};`);
         break;
       case F_LEA:
         emitEa(out, d, k, end, `A${k}`, false, false);

@@ -18,7 +18,8 @@ import {
 } from '../isa/derive.js';
 import {
   F_ALU_MI, F_ALU_MR, F_ALU_RI, F_ALU_RM, F_ALU_RR, F_CALL, F_JCC, F_JMP, F_LEA, F_MOVZX8_M, F_MOVZX8_R, F_MOV_LOAD,
-  F_MOV_RI, F_MOV_RR, F_MOV_STORE, F_NONE, F_POP, F_PUSH, F_RET, F_SHIFT_RI, F_TEST_RR,
+  F_MOV_RI, F_MOV_RR, F_MOV_STORE, F_MOVSXD_M, F_MOVSXD_R, F_MOVZX16_M, F_MOVZX16_R, F_NONE, F_POP, F_PUSH, F_RET,
+  F_SHIFT_RI, F_TEST_RR,
 } from '../isa/fast-kinds.js';
 
 export * from '../isa/fast-kinds.js';
@@ -169,6 +170,24 @@ export function executeFast(cpu: Cpu, d: Insn, k: number): void {
     case F_MOVZX8_M: {
       const v = cpu.mmu.read8(ea(cpu, d));
       L[d.reg] = v; H[d.reg] = 0;
+      return;
+    }
+    case F_MOVZX16_R:
+      L[d.reg] = L[d.rm]! & 0xffff; H[d.reg] = 0;
+      return;
+    case F_MOVZX16_M: {
+      const v = cpu.mmu.read16(ea(cpu, d));
+      L[d.reg] = v; H[d.reg] = 0;
+      return;
+    }
+    case F_MOVSXD_R: {
+      const v = L[d.rm]!;
+      L[d.reg] = v; H[d.reg] = d.opsz === 8 && (v | 0) < 0 ? 0xffffffff : 0;
+      return;
+    }
+    case F_MOVSXD_M: {
+      const v = cpu.mmu.read32(ea(cpu, d));
+      L[d.reg] = v; H[d.reg] = d.opsz === 8 && (v | 0) < 0 ? 0xffffffff : 0;
       return;
     }
     case F_LEA: {

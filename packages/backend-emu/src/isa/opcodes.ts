@@ -23,7 +23,8 @@
  */
 import {
   F_ALU_MI, F_ALU_MR, F_ALU_RI, F_ALU_RM, F_ALU_RR, F_CALL, F_JCC, F_JMP, F_LEA, F_MOVZX8_M, F_MOVZX8_R, F_MOV_LOAD,
-  F_MOV_RI, F_MOV_RR, F_MOV_STORE, F_NOP, F_POP, F_PUSH, F_RET, F_SHIFT_RI, F_TEST_RR,
+  F_MOV_RI, F_MOV_RR, F_MOV_STORE, F_MOVSXD_M, F_MOVSXD_R, F_MOVZX16_M, F_MOVZX16_R, F_NOP, F_POP, F_PUSH, F_RET,
+  F_SHIFT_RI, F_TEST_RR,
 } from './fast-kinds.js';
 
 /** What an instruction is for (documentation, listings). */
@@ -281,7 +282,7 @@ export const OPCODES: readonly OpcodeRow[] = [
   ...eight(0x50, (i) => row(0x50 + i, 'PUSH', 'Zv', 'stack', { d64: true, stack: true, fast: { reg: F_PUSH } })),
   ...eight(0x58, (i) => row(0x58 + i, 'POP', 'Zv', 'stack', { d64: true, stack: true, fast: { reg: F_POP } })),
   legacy(0x60, 'PUSHA'), legacy(0x61, 'POPA'), legacy(0x62, 'BOUND', 'Gv,Ma'),
-  row(0x63, 'MOVSXD', 'Gv,Ed', 'data'),
+  row(0x63, 'MOVSXD', 'Gv,Ed', 'data', { fast: { reg: F_MOVSXD_R, mem: F_MOVSXD_M } }),
   row(0x68, 'PUSH', 'Iz', 'stack', { d64: true, stack: true }),
   row(0x69, 'IMUL', 'Gv,Ev,Iz', 'muldiv', { writes: ALL }),
   row(0x6a, 'PUSH', 'Ib', 'stack', { d64: true, stack: true }),
@@ -491,7 +492,7 @@ export const OPCODES: readonly OpcodeRow[] = [
   row(0x1b1, 'CMPXCHG', 'Ev,Gv', 'data', { writes: ALL, lock: true }),
   row(0x1b3, 'BTR', 'Ev,Gv', 'bit', { writes: FL_C, lock: true }),
   row(0x1b6, 'MOVZX', 'Gv,Eb', 'data', { fast: { reg: F_MOVZX8_R, mem: F_MOVZX8_M } }),
-  row(0x1b7, 'MOVZX', 'Gv,Ew', 'data'),
+  row(0x1b7, 'MOVZX', 'Gv,Ew', 'data', { fast: { reg: F_MOVZX16_R, mem: F_MOVZX16_M } }),
   // LOCK is accepted on every 0F BA form (as the executor always did, BT included; hardware #UDs LOCK BT).
   ...[0, 1, 2, 3].map((e) => row(0x1ba, '(undefined)', 'Ev,Ib', 'bit', { ext: e, lock: true, support: 'no' })),
   row(0x1ba, 'BT', 'Ev,Ib', 'bit', { ext: 4, writes: FL_C, lock: true }),
