@@ -12,7 +12,7 @@
  */
 import {
   BackendError, DisposableStore, EXIT_KIND_NAMES, REGISTER_NAMES, assertLive,
-  type CpuidEntry, type RegisterName, type Registers, type Segment, type SpecialRegisters, type Vcpu, type VmExit,
+  type CpuidEntry, type RegisterName, type VcpuDebug, type Registers, type Segment, type SpecialRegisters, type Vcpu, type VmExit,
   type GuestMemory,
 } from '@hyvisor/core';
 import { CS, Cpu, SS, SegCache, bigToAddress, numberToBig, pairToBig } from './cpu/cpu.js';
@@ -45,7 +45,7 @@ export class EmuVcpu implements Vcpu {
   readonly engine: Engine;
 
   /** Breakpoints, watchpoints and single steps for a debugger (see `run/debug.ts`). */
-  readonly debug: EmuDebug;
+  readonly debug: VcpuDebug;
 
   private readonly store = new DisposableStore();
   private readonly exits: Exits;
@@ -59,7 +59,8 @@ export class EmuVcpu implements Vcpu {
     this.exit = this.exits.exit;
     this.mmu.mmio = this.exits;
     this.engine = new Engine(this.cpu, this.mmu, this.exits);
-    this.debug = new EmuDebug(this.cpu, this.mmu, memory, (active) => { this.engine.debug = active ? this.debug : null; });
+    const debug = new EmuDebug(this.cpu, this.mmu, memory, (active) => { this.engine.debug = active ? debug : null; });
+    this.debug = debug;
     this.reset();
   }
 

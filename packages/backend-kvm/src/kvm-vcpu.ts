@@ -30,6 +30,7 @@ import {
   type Segment,
   type SpecialRegisters,
   type Vcpu,
+  type VcpuDebug,
   type VmExit,
 } from '@hyvisor/core';
 import type { KvmHost } from './kvm-backend.js';
@@ -45,7 +46,9 @@ export class KvmVcpu implements Vcpu {
   /** The reused exit record; `data` is a DataView over the whole kvm_run mapping. */
   readonly exit: VmExit;
   /** Hardware breakpoints, watchpoints and single steps (KVM_SET_GUEST_DEBUG), where the host offers them. */
-  readonly debug: KvmDebug | undefined;
+  readonly debug: VcpuDebug | undefined;
+  /** {@link debug} as its class (the exit path decodes KVM_EXIT_DEBUG through it). */
+  private readonly kvmDebug: KvmDebug | undefined;
   private readonly native: KvmNative;
   private readonly store = new DisposableStore();
   private readonly fd: number;
@@ -123,7 +126,7 @@ export class KvmVcpu implements Vcpu {
     }
     this.exit = createExit(this.dv);
     const debugFd = this.fd;
-    this.debug = host.guestDebug ? new KvmDebug((arg) => native.ioctlBuf(debugFd, KVM_SET_GUEST_DEBUG, arg), host.flavour !== 'kvm_pvm') : undefined;
+    this.debug = this.kvmDebug = host.guestDebug ? new KvmDebug((arg) => native.ioctlBuf(debugFd, KVM_SET_GUEST_DEBUG, arg), host.flavour !== 'kvm_pvm') : undefined;
     this.irqArg = new Uint32Array(native.layout.interrupt['size']! / 4);
 
     this.oExitReason = L['exitReason']!;
@@ -267,9 +270,9 @@ export class KvmVcpu implements Vcpu {
       const hw = dv.getBigUint64(L['failEntryReason']!, true);
       exit.kind = ExitKind.FailEntry;
       exit.reason = `KVM entry failed: hardware_entry_failure_reason 0x${hw.toString(16)} on cpu ${dv.getUint32(L['failEntryCpu']!, true)} at rip 0x${exit.rip.toString(16)}`;
-    } else if (reason === X['KVM_EXIT_DEBUG'] && this.debug !== undefined) {
+    } else if (reason === X['KVM_EXIT_DEBUG'] && this.kvmDebug !== undefined) {
       exit.kind = ExitKind.Debug;
-      this.debug.decodeExit(dv, L['hwExitReason']!);
+      this.kvmDebug.decodeExit(dv, L['hwExitReason']!);
     } else if (reason === X['KVM_EXIT_HYPERCALL']) {
       exit.kind = ExitKind.Hypercall;
       exit.hypercall = Number(dv.getBigUint64(L['hypercallNr']!, true));

@@ -202,3 +202,25 @@ test('with a token, the session shows no process until monitor auth, then attach
     t.is(reg64(client.ask('g'), RIP), BigInt(ENTRY));
   } finally { vm.dispose(); }
 });
+
+test('random packets from the protocol alphabet never throw and the session answers afterwards', async (t) => {
+  const vm = debugged(CODE);
+  try {
+    const { client } = vm;
+    let seed = 0x5eed;
+    const rand = (n: number) => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
+    // Everything but the packets that end or resume the session (tested on their own above).
+    const heads = ['?', 'g', 'G', 'p', 'P', 'm', 'M', 'X', 'Z', 'z', 'H', 'T', 'q', 'Q', 'v', 'qXfer:features:read:', 'qRcmd,', 'Z0,', 'Z2,', 'vCont?', 'x', '!'];
+    const alphabet = '0123456789abcdefxXZ,:;=#$}*\u0000\u00ff-+';
+    for (let i = 0; i < 2000; i++) {
+      let p = heads[rand(heads.length)]!;
+      const n = rand(40);
+      for (let j = 0; j < n; j++) p += alphabet[rand(alphabet.length)];
+      const before = client.replies.length;
+      t.notThrows(() => client.send(p), p);
+      t.is(client.replies.length, before + 1, `one reply to ${JSON.stringify(p)}`);
+    }
+    t.is(client.ask('qC'), 'QC1');
+    t.is(vm.machine.state, 'paused', 'the guest never ran: no packet above resumes it');
+  } finally { vm.dispose(); }
+});
