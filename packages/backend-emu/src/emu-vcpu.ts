@@ -13,10 +13,12 @@
 import {
   BackendError, DisposableStore, EXIT_KIND_NAMES, REGISTER_NAMES, assertLive,
   type CpuidEntry, type RegisterName, type VcpuDebug, type Registers, type Segment, type SpecialRegisters, type Vcpu, type VmExit,
-  type GuestMemory,
+  type GuestMemory, type VcpuEvents,
 } from '@hyvisor/core';
 import { CS, Cpu, SS, SegCache, bigToAddress, numberToBig, pairToBig } from './cpu/cpu.js';
 import { emulatorCpuid } from './cpu/cpuid.js';
+import { fpuImage, loadFpuImage } from './cpu/fpu-state.js';
+import { EV_EXCEPTION, EV_EXTERNAL, deliverEvent } from './cpu/interrupts.js';
 import type { DecodeCache } from './cpu/decode-cache.js';
 import { IF, getFlags, materialize } from './cpu/flags.js';
 import { NS_PER_INSTRUCTION, readMsr, writeMsr } from './cpu/msr.js';
@@ -313,6 +315,56 @@ export class EmuVcpu implements Vcpu {
     if (!writeMsr(this.cpu, index, Number(v & 0xffffffffn), Number(v >> 32n))) {
       throw new BackendError(`setMsr: MSR 0x${index.toString(16)} rejected the value 0x${v.toString(16)} (unknown MSR, reserved bits or a non-canonical address)`, { operation: 'setMsr' });
     }
+  }
+
+  // ------------------------------------------------------------------ FPU and events
+
+  /** The x87/SSE state as an FXSAVE64 image. */
+  getFpu(): Uint8Array {
+    this.live('getFpu');
+    return fpuImage(this.cpu);
+  }
+
+  setFpu(image: Uint8Array): void {
+    this.live('setFpu');
+    loadFpuImage(this.cpu, image);
+  }
+
+  /**
+   * Between runs the emulator holds no exception or accepted interrupt (it delivers both within
+   * the instruction that raised them) and has no NMIs: what remains is the shadow and the queue.
+   */
+  getEvents(): VcpuEvents {
+    this.live('getEvents');
+    return {
+      exception: null, interrupt: null, shadow: this.cpu.shadow !== 0, nmiPending: false, nmiMasked: false,
+      queued: this.engine.interrupts.toArray(),
+    };
+  }
+
+  /**
+   * Loads events from another vCPU's state: a pending exception and then an accepted interrupt
+   * are delivered through the guest's IDT now (as the other backend would have at its next entry),
+   * the queue replaces this vCPU's. NMI state is refused: the emulator has no NMIs.
+   */
+  setEvents(events: VcpuEvents): void {
+    this.live('setEvents');
+    if (events.nmiPending || events.nmiMasked) {
+      throw new BackendError('setEvents: the emulator has no NMIs, so a state with an NMI pending or blocked cannot be loaded', { operation: 'setEvents' });
+    }
+    if (events.queued.length > 16) throw new BackendError(`setEvents: at most 16 queued vectors, got ${events.queued.length}`, { operation: 'setEvents' });
+    const c = this.cpu;
+    this.exits.cancelReplay();
+    const deliver = (vector: number, error: number, kind: number): void => {
+      if (!deliverEvent(c, vector, error, kind, c.rip)) {
+        throw new BackendError(`setEvents: delivering vector ${vector} triple-faults with this state`, { operation: 'setEvents' });
+      }
+    };
+    if (events.exception) deliver(events.exception.vector, events.exception.errorCode ?? -1, EV_EXCEPTION);
+    if (events.interrupt !== null) deliver(events.interrupt, -1, EV_EXTERNAL);
+    c.shadow = events.shadow && events.exception === null && events.interrupt === null ? 1 : 0;
+    this.engine.interrupts.clear();
+    for (const v of events.queued) this.engine.interrupts.push(v);
   }
 
   dispose(): void {

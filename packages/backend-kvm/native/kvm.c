@@ -187,10 +187,12 @@ static size_t ptr_ioctl_size(unsigned long req, const void *buf, size_t len) {
     case KVM_CREATE_PIT2: return sizeof(struct kvm_pit_config);
     case KVM_IRQ_LINE: return sizeof(struct kvm_irq_level);
     case KVM_SIGNAL_MSI: return sizeof(struct kvm_msi);
-    case KVM_GET_IRQCHIP: return sizeof(struct kvm_irqchip);
-    case KVM_GET_PIT2: return sizeof(struct kvm_pit_state2);
-    case KVM_GET_LAPIC: return sizeof(struct kvm_lapic_state);
-    case KVM_GET_MP_STATE: return sizeof(struct kvm_mp_state);
+    case KVM_GET_IRQCHIP: case KVM_SET_IRQCHIP: return sizeof(struct kvm_irqchip);
+    case KVM_GET_PIT2: case KVM_SET_PIT2: return sizeof(struct kvm_pit_state2);
+    case KVM_GET_LAPIC: case KVM_SET_LAPIC: return sizeof(struct kvm_lapic_state);
+    case KVM_GET_MP_STATE: case KVM_SET_MP_STATE: return sizeof(struct kvm_mp_state);
+    case KVM_GET_XSAVE: case KVM_SET_XSAVE: return sizeof(struct kvm_xsave);
+    case KVM_GET_CLOCK: case KVM_SET_CLOCK: return sizeof(struct kvm_clock_data);
     case KVM_SET_GUEST_DEBUG: return sizeof(struct kvm_guest_debug);
     case KVM_GET_SUPPORTED_CPUID: case KVM_SET_CPUID2:
       if (count > 4096) return SIZE_MAX;
@@ -579,6 +581,8 @@ static void export_constants(napi_env env, napi_value exports) {
   NUM(ioc, KVM_GET_MSRS); NUM(ioc, KVM_SET_MSRS);
   NUM(ioc, KVM_CREATE_IRQCHIP); NUM(ioc, KVM_CREATE_PIT2); NUM(ioc, KVM_IRQ_LINE); NUM(ioc, KVM_GET_IRQCHIP);
   NUM(ioc, KVM_GET_PIT2); NUM(ioc, KVM_GET_LAPIC); NUM(ioc, KVM_GET_MP_STATE); NUM(ioc, KVM_SIGNAL_MSI);
+  NUM(ioc, KVM_SET_IRQCHIP); NUM(ioc, KVM_SET_PIT2); NUM(ioc, KVM_SET_LAPIC); NUM(ioc, KVM_SET_MP_STATE);
+  NUM(ioc, KVM_GET_XSAVE); NUM(ioc, KVM_SET_XSAVE); NUM(ioc, KVM_GET_CLOCK); NUM(ioc, KVM_SET_CLOCK);
 
   napi_value caps = new_object(env, exports, "caps");
   NUM(caps, KVM_CAP_IRQCHIP); NUM(caps, KVM_CAP_USER_MEMORY); NUM(caps, KVM_CAP_SET_TSS_ADDR);
@@ -714,6 +718,25 @@ static void export_constants(napi_env env, napi_value exports) {
   OFF(events, "interruptInjected", struct kvm_vcpu_events, interrupt.injected);
   OFF(events, "interruptNr", struct kvm_vcpu_events, interrupt.nr);
   OFF(events, "interruptShadow", struct kvm_vcpu_events, interrupt.shadow);
+  OFF(events, "interruptSoft", struct kvm_vcpu_events, interrupt.soft);
+  OFF(events, "exceptionInjected", struct kvm_vcpu_events, exception.injected);
+  OFF(events, "exceptionNr", struct kvm_vcpu_events, exception.nr);
+  OFF(events, "exceptionHasErrorCode", struct kvm_vcpu_events, exception.has_error_code);
+  OFF(events, "exceptionPending", struct kvm_vcpu_events, exception.pending);
+  OFF(events, "exceptionErrorCode", struct kvm_vcpu_events, exception.error_code);
+  OFF(events, "nmiInjected", struct kvm_vcpu_events, nmi.injected);
+  OFF(events, "nmiPending", struct kvm_vcpu_events, nmi.pending);
+  OFF(events, "nmiMasked", struct kvm_vcpu_events, nmi.masked);
+  OFF(events, "flags", struct kvm_vcpu_events, flags);
+  set_num(env, events, "VALID_NMI_PENDING", KVM_VCPUEVENT_VALID_NMI_PENDING);
+  set_num(env, events, "VALID_SHADOW", KVM_VCPUEVENT_VALID_SHADOW);
+
+  napi_value xs = new_object(env, lay, "xsave");
+  set_num(env, xs, "size", sizeof(struct kvm_xsave));
+
+  napi_value clk = new_object(env, lay, "clock");
+  set_num(env, clk, "size", sizeof(struct kvm_clock_data));
+  OFF(clk, "clock", struct kvm_clock_data, clock); OFF(clk, "flags", struct kvm_clock_data, flags);
 
   napi_value lvl = new_object(env, lay, "irqLevel");
   set_num(env, lvl, "size", sizeof(struct kvm_irq_level));

@@ -31,7 +31,9 @@ import {
   type SpecialRegisters,
   type Vcpu,
   type VcpuDebug,
+  type VcpuEvents,
   type VmExit,
+  FXSAVE_SIZE,
 } from '@hyvisor/core';
 import type { KvmHost } from './kvm-backend.js';
 import { KVM_SET_GUEST_DEBUG, KvmDebug } from './kvm-debug.js';
@@ -572,6 +574,92 @@ export class KvmVcpu implements Vcpu {
     const { buf } = this.msrBuffer(index, value);
     const n = check(`KVM_SET_MSRS 0x${index.toString(16)}`, this.native.ioctlBuf(this.fd, this.native.ioctls['KVM_SET_MSRS']!, buf));
     if (n !== 1) throw new BackendError(`KVM_SET_MSRS failed: MSR 0x${index.toString(16)} rejected the value 0x${value.toString(16)}`, { operation: 'KVM_SET_MSRS', values: { index, value } });
+  }
+
+  // ------------------------------------------------------------------ FPU and events
+
+  /**
+   * The x87/SSE state as an FXSAVE64 image: the legacy region of KVM_GET_XSAVE, which is that
+   * image byte for byte. (KVM_GET_FPU/KVM_SET_FPU would be smaller, but the kernel's SET_FPU
+   * ignores MXCSR and GET_FPU reads it back as 0 on this host.)
+   */
+  getFpu(): Uint8Array {
+    this.live('getFpu');
+    return this.xsaveArea().slice(0, FXSAVE_SIZE);
+  }
+
+  /**
+   * Loads an FXSAVE64 image: KVM_GET_XSAVE, the legacy region replaced (MXCSR_MASK kept as the
+   * CPU reports it) and XSTATE_BV's x87 and SSE bits set so the image is used, KVM_SET_XSAVE.
+   * Other XSAVE components (AVX upper halves, …) are kept.
+   */
+  setFpu(image: Uint8Array): void {
+    this.live('setFpu');
+    if (image.length !== FXSAVE_SIZE) throw new BackendError(`setFpu: expected a ${FXSAVE_SIZE}-byte FXSAVE image, got ${image.length} bytes`, { operation: 'setFpu' });
+    const area = this.xsaveArea();
+    const dv = new DataView(area.buffer);
+    const mask = dv.getUint32(28, true) || 0xffff;
+    const mxcsr = new DataView(image.buffer, image.byteOffset).getUint32(24, true);
+    if ((mxcsr & ~mask) !== 0) {
+      throw new BackendError(`setFpu: MXCSR 0x${mxcsr.toString(16)} sets bits this CPU does not implement (mask 0x${mask.toString(16)})`, { operation: 'setFpu' });
+    }
+    area.set(image.subarray(0, 28), 0);
+    area.set(image.subarray(32, 416), 32);
+    dv.setBigUint64(512, dv.getBigUint64(512, true) | 3n, true); // XSTATE_BV: x87, SSE
+    check('KVM_SET_XSAVE', this.native.ioctlBuf(this.fd, this.native.ioctls['KVM_SET_XSAVE']!, area));
+  }
+
+  private xsaveArea(): Uint8Array {
+    const area = new Uint8Array(this.native.layout.xsave['size']!);
+    check('KVM_GET_XSAVE', this.native.ioctlBuf(this.fd, this.native.ioctls['KVM_GET_XSAVE']!, area));
+    return area;
+  }
+
+  /** Events (KVM_GET_VCPU_EVENTS) plus the vectors still in this vCPU's userspace queue. */
+  getEvents(): VcpuEvents {
+    this.live('getEvents');
+    const E = this.native.layout.vcpuEvents;
+    const buf = new ArrayBuffer(E['size']!);
+    check('KVM_GET_VCPU_EVENTS', this.native.ioctlBuf(this.fd, this.native.ioctls['KVM_GET_VCPU_EVENTS']!, buf));
+    const v = new DataView(buf);
+    const u8 = (f: string): number => v.getUint8(E[f]!);
+    const exception = u8('exceptionInjected') !== 0 || u8('exceptionPending') !== 0
+      ? { vector: u8('exceptionNr'), errorCode: u8('exceptionHasErrorCode') !== 0 ? v.getUint32(E['exceptionErrorCode']!, true) : null }
+      : null;
+    return {
+      exception,
+      interrupt: u8('interruptInjected') !== 0 && u8('interruptSoft') === 0 ? u8('interruptNr') : null,
+      shadow: u8('interruptShadow') !== 0,
+      nmiPending: u8('nmiPending') !== 0 || u8('nmiInjected') !== 0,
+      nmiMasked: u8('nmiMasked') !== 0,
+      queued: this.irqs.toArray(),
+    };
+  }
+
+  /** Loads events (KVM_SET_VCPU_EVENTS, with the shadow and NMI-pending fields) and replaces the userspace queue. */
+  setEvents(events: VcpuEvents): void {
+    this.live('setEvents');
+    if (events.queued.length > 0 && this.inKernelIrqchip) {
+      throw new BackendError(`setEvents: vCPU ${this.id} has an in-kernel irqchip, which cannot take ${events.queued.length} userspace-queued vector(s)`, { operation: 'setEvents' });
+    }
+    const E = this.native.layout.vcpuEvents;
+    const buf = new ArrayBuffer(E['size']!);
+    const v = new DataView(buf);
+    const set = (f: string, n: number): void => v.setUint8(E[f]!, n);
+    if (events.exception) {
+      set('exceptionInjected', 1);
+      set('exceptionNr', events.exception.vector);
+      set('exceptionHasErrorCode', events.exception.errorCode === null ? 0 : 1);
+      v.setUint32(E['exceptionErrorCode']!, events.exception.errorCode ?? 0, true);
+    }
+    if (events.interrupt !== null) { set('interruptInjected', 1); set('interruptNr', events.interrupt); }
+    set('interruptShadow', events.shadow ? 1 : 0);
+    set('nmiPending', events.nmiPending ? 1 : 0);
+    set('nmiMasked', events.nmiMasked ? 1 : 0);
+    v.setUint32(E['flags']!, E['VALID_NMI_PENDING']! | E['VALID_SHADOW']!, true);
+    check('KVM_SET_VCPU_EVENTS', this.native.ioctlBuf(this.fd, this.native.ioctls['KVM_SET_VCPU_EVENTS']!, buf));
+    this.irqs.clear();
+    for (const vector of events.queued) this.irqs.push(vector);
   }
 
   // ------------------------------------------------------------------ lifecycle

@@ -52,6 +52,10 @@ export interface KvmLayout {
   readonly lapicState: StructLayout;
   /** `struct kvm_mp_state` (KVM_GET_MP_STATE). */
   readonly mpState: StructLayout;
+  /** `struct kvm_xsave` (KVM_GET_XSAVE / KVM_SET_XSAVE): its first 512 bytes are an FXSAVE64 image. */
+  readonly xsave: StructLayout;
+  /** `struct kvm_clock_data` (KVM_GET_CLOCK / KVM_SET_CLOCK). */
+  readonly clock: StructLayout;
 }
 
 /**

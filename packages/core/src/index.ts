@@ -25,6 +25,10 @@ export { readVirtual, translateVirtual, writeVirtual, type PagingState } from '.
 export * from './backend/registers.js';
 export type { DebugStop, VcpuDebug, WatchKind, Watchpoint } from './backend/debug.js';
 export * from './backend/backend.js';
+export {
+  FXSAVE_SIZE, VCPU_STATE_MSRS, decodeVcpuState, encodeVcpuState, noVcpuEvents, resetFxsaveImage, restoreVcpuState, saveVcpuState,
+  type EncodedVcpuState, type VcpuEvents, type VcpuState,
+} from './backend/vcpu-state.js';
 export { offerAbilities, type AbilityFactories, type Cr3Policy, type InKernelIrqchip, type IoEventFd, type IoEventSpec, type IoEvents, type OfferedAbilities, type RegionRefresh, type VirtualClock, type VmAbilities, type VmAbilityName } from './backend/abilities.js';
 export * from './backend/resources.js';
 export { InterruptQueue } from './backend/interrupt-queue.js';

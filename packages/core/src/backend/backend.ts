@@ -11,6 +11,7 @@ import type { VmExit } from '../exits/vm-exit.js';
 import type { CpuidEntry, RegisterName, Registers, SpecialRegisters } from './registers.js';
 import type { VmAbilities } from './abilities.js';
 import type { VcpuDebug } from './debug.js';
+import type { VcpuEvents } from './vcpu-state.js';
 
 /**
  * What a backend can do. A facet lists the capabilities it needs; composing a VM on a backend
@@ -176,6 +177,27 @@ export interface Vcpu extends Disposable {
   setCpuid(entries: readonly CpuidEntry[]): void;
   getMsr(index: number): bigint;
   setMsr(index: number, value: bigint): void;
+  /**
+   * The x87/SSE state as an FXSAVE image ({@link FXSAVE_SIZE} bytes, the 64-bit layout of SDM
+   * Vol. 1 §10.5.1: FCW, FSW, abridged FTW, FOP, FIP, FDP, MXCSR, ST0–7, XMM0–15). A new array
+   * each call. Set-up and debugging path (KVM: one ioctl).
+   */
+  getFpu(): Uint8Array;
+  /**
+   * Loads an FXSAVE image as {@link getFpu} returns it. Throws {@link BackendError} for a wrong
+   * size or an MXCSR with bits this vCPU does not implement (nothing is loaded then).
+   */
+  setFpu(image: Uint8Array): void;
+  /**
+   * Interrupts and exceptions the vCPU holds between instructions (pending exception, accepted
+   * interrupt, interrupt shadow, NMI state, the {@link queueInterrupt} queue). Between runs only.
+   */
+  getEvents(): VcpuEvents;
+  /**
+   * Loads events as {@link getEvents} returns them; they take effect on the next {@link run}.
+   * Throws {@link BackendError} for an event this backend cannot hold (e.g. NMIs on the emulator).
+   */
+  setEvents(events: VcpuEvents): void;
   /**
    * Queues external interrupt `vector`; it is delivered on a later {@link run} as soon as the
    * guest can take it (IF=1, no interrupt shadow), using an interrupt-window exit if needed.

@@ -48,6 +48,13 @@ export class InterruptQueue {
     this.count--;
   }
 
+  /** The queued vectors, oldest first (snapshots; allocates). */
+  toArray(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.count; i++) out.push(this.ring[(this.head + i) % INTERRUPT_QUEUE_SIZE]!);
+    return out;
+  }
+
   /** Forgets every queued vector (vCPU reset). */
   clear(): void {
     this.head = 0;

@@ -11,8 +11,9 @@ import {
   type BackendInfo, type Capability, type CpuidEntry, type Disposable, type IoEventFd, type IoEventSpec, type IoEvents,
   type RegionRefresh,
   type IrqLine, type MachineContext, type MemoryRegion, type RegionOptions, type RegisterName, type Registers,
-  type SpecialRegisters, type Strategy, type Vcpu, type Vm, type VmConfig, type VmExit,
+  type SpecialRegisters, type Strategy, type Vcpu, type VcpuEvents, type Vm, type VmConfig, type VmExit,
 } from '@hyvisor/core';
+import { noVcpuEvents, resetFxsaveImage } from '@hyvisor/core';
 import { longModeSpecialRegisters } from '@hyvisor/core';
 import { ManualClock as FakeClock } from '@hyvisor/core/testing';
 
@@ -109,6 +110,22 @@ export class RecordingVcpu implements Vcpu {
   setCpuid(_entries: readonly CpuidEntry[]): void {}
   isHalted(): boolean {
     return false;
+  }
+  /** The FXSAVE image, kept as set. */
+  fpu: Uint8Array = resetFxsaveImage();
+  getFpu(): Uint8Array {
+    return this.fpu.slice();
+  }
+  setFpu(image: Uint8Array): void {
+    this.fpu = image.slice();
+  }
+  /** The events, kept as set. */
+  events: VcpuEvents = noVcpuEvents();
+  getEvents(): VcpuEvents {
+    return { ...this.events, queued: [...this.events.queued] };
+  }
+  setEvents(events: VcpuEvents): void {
+    this.events = { ...events, queued: [...events.queued] };
   }
   dispose(): void {}
 }
