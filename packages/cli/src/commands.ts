@@ -22,12 +22,14 @@ const RUN_OPTIONS: OptionTable = {
   telemetry: { type: 'string', value: '[HOST:]PORT', description: 'serve live telemetry (dashboard, WebSocket, /metrics) on this port' },
   gdb: { type: 'string', value: '[HOST:]PORT', description: 'serve the GDB remote protocol on this port (loopback by default; another address needs HYVISOR_GDB_TOKEN); the guest waits before its first instruction until the debugger continues (docs/debugging.md)' },
   exec: { type: 'string', value: 'CMD', description: "Linux guests: run CMD through the guest's init, print its output, power off; exit with CMD's status" },
+  'snapshot-on-signal': { type: 'string', value: 'DIR', description: 'on SIGUSR1, save a snapshot of the running guest into DIR (docs/snapshots.md); the run goes on' },
+  restore: { type: 'string', value: 'DIR', description: 'continue the guest saved in snapshot DIR instead of booting CONFIG (its config is in the snapshot; --backend picks another backend)' },
 };
 
 const run: CommandSpec = {
   path: 'run',
   summary: "boots the guest a YAML/JSON config describes; exits with the guest's exit code (written to port 0xf4), 0 when it powers off or resets, 124 at the time limit, 130 on Ctrl-C (a console on a terminal is raw: Ctrl-C goes to the guest, Ctrl-A x quits)",
-  positionals: [{ name: 'CONFIG', description: 'a YAML or JSON config file' }],
+  positionals: [{ name: 'CONFIG', description: 'a YAML or JSON config file (not with --restore)', optional: true }],
   options: RUN_OPTIONS,
   example: 'hyvisor run examples/hello.yaml',
   sections: async () => (await import('./catalog.js')).registrySections(),

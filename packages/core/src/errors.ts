@@ -144,3 +144,15 @@ export class HostError extends HyvisorError {
     super('HOST', message);
   }
 }
+
+/**
+ * A snapshot directory cannot be written or restored as it is: missing, truncated, corrupted
+ * (checksum), from another format version, or taken on a machine this one cannot stand in for
+ * (board, strategy, memory, devices, disks). The message is one line naming the file and what
+ * differs; nothing has been restored when it is thrown.
+ */
+export class SnapshotError extends HyvisorError {
+  constructor(message: string, readonly dir?: string) {
+    super('SNAPSHOT', message);
+  }
+}

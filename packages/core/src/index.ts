@@ -51,7 +51,7 @@ export { ServiceScope, serviceToken, type AnyServiceToken, type ServiceDeclarati
 export * from './facets/services.js';
 export * from './facets/attach.js';
 export * from './strategy/strategy.js';
-export { assertComposable, type ComposableOptions, type CompositionConflict, type CompositionMissing, type FacetRef, type MissingCapability, type ProviderLookup } from './strategy/composition.js';
+export { assertComposable, attachOrder, type ComposableOptions, type CompositionConflict, type CompositionMissing, type FacetRef, type MissingCapability, type ProviderLookup } from './strategy/composition.js';
 export { planStrategy, type StrategyPlan } from './strategy/plan.js';
 
 // Composing a VMM: the container, its registries and tokens, config loading and validation.

@@ -17,6 +17,7 @@ export * from './bench-counter.js';
 export * from './irq-test.js';
 export { StallDevice, type SleepFn, type StallState } from './stall.js';
 export * from './storage/block-store.js';
+export { diskStateOf, restoreDiskState, type DiskState } from './storage/disk-state.js';
 export { Mc146818Rtc, RTC_IRQ, RTC_PORT, type RtcOptions } from './pc/mc146818-rtc.js';
 export { I8042 } from './pc/i8042.js'; // its reset line is core's ResetTrigger
 export * from './pc/post-code.js';

@@ -9,7 +9,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EXIT_KIND_NAMES, createHyvisorContainer, validateConfig } from '@hyvisor/core';
+import type { DependencyContainer } from 'tsyringe';
+import { EXIT_KIND_NAMES, createHyvisorContainer, validateConfig, type VmConfig } from '@hyvisor/core';
 import { registerKvmBackend } from '@hyvisor/backend-kvm';
 import { registerEmuBackend } from '@hyvisor/backend-emu';
 import type { BufferSerialOutput } from '@hyvisor/devices';
@@ -75,8 +76,8 @@ export interface TestbedOptions {
   readonly devices?: readonly Record<string, unknown>[];
 }
 
-/** Boots the testbed in Hyvisor (on KVM unless `backend` says otherwise) with `strategy` and runs `workload`. */
-export async function runTestbed(o: TestbedOptions): Promise<TestbedRun> {
+/** A container with both backends and every built-in strategy, as the testbed runs use. */
+export function testbedContainer(): DependencyContainer {
   const container = createHyvisorContainer();
   registerKvmBackend(container);
   registerEmuBackend(container);
@@ -84,13 +85,27 @@ export async function runTestbed(o: TestbedOptions): Promise<TestbedRun> {
   registerHvmStrategies(container);
   registerPvStrategy(container);
   registerHybridStrategy(container);
-  const disk = o.diskPath ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hyvisor-testbed-')), 'disk.img');
-  const config = validateConfig({
+  return container;
+}
+
+/**
+ * The config of a testbed run: board `testbed`, console into a buffer, a 16 MiB disk file at
+ * `diskPath` (a new temporary one by default; `null`: a memory disk).
+ */
+export function testbedConfig(o: Omit<TestbedOptions, 'diskPath'> & { readonly diskPath?: string | null }): VmConfig {
+  const disk = o.diskPath === null ? undefined : o.diskPath ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hyvisor-testbed-')), 'disk.img');
+  return validateConfig({
     name: `testbed-${o.workload}`, backend: o.backend ?? 'kvm', strategy: o.strategy, board: 'testbed', memory: o.memory ?? '64MiB',
     guest: { kernel: TESTBED_ELF, workload: o.workload, ...(o.iterations ? { iterations: o.iterations } : {}) },
-    serial: { output: 'buffer' }, storage: { path: disk, size: '16MiB' }, timeLimit: o.timeLimit ?? '60s',
+    serial: { output: 'buffer' }, ...(disk !== undefined ? { storage: { path: disk, size: '16MiB' } } : {}), timeLimit: o.timeLimit ?? '60s',
     ...(o.devices ? { devices: o.devices } : {}),
   });
+}
+
+/** Boots the testbed in Hyvisor (on KVM unless `backend` says otherwise) with `strategy` and runs `workload`. */
+export async function runTestbed(o: TestbedOptions): Promise<TestbedRun> {
+  const container = testbedContainer();
+  const config = testbedConfig(o);
   const composed = createMachineFromConfig(container, config);
   const counters = composed.machine.telemetry.counters;
   let atStart: Record<string, number> = {};

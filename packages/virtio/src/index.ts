@@ -5,7 +5,7 @@
  */
 export {
   AVAIL_F_NO_INTERRUPT, DESC_SIZE, DescFlag, DescriptorChain, MAX_CHAIN_BYTES, MAX_QUEUE_SIZE, QueueFault, SplitQueue, USED_F_NO_NOTIFY,
-  type MemoryCheck, type QueueLayout,
+  type MemoryCheck, type QueueLayout, type SplitQueueState,
 } from './queue/split-queue.js';
 export { BlkRequest, BlkRequestError, BlkRequestServer, MAX_REQUEST_BYTES, type BlkServerOptions } from './blk/blk-request.js';
 export {

@@ -9,7 +9,7 @@
 import type { Readable, Writable } from 'node:stream';
 import type { DependencyContainer } from 'tsyringe';
 import {
-  BACKENDS, BOARDS, BoardRegistry, DEVICES, DeviceRegistry, FACETS, FacetRegistry, STRATEGIES, planDevices, planStrategy,
+  BACKENDS, BOARDS, BoardRegistry, SnapshotError, DEVICES, DeviceRegistry, FACETS, FacetRegistry, STRATEGIES, planDevices, planStrategy,
   type Backend, type DevicePlan, type Disposable, type StrategyPlan, type VmConfig,
 } from '@hyvisor/core';
 import { addBuiltinDevices } from '@hyvisor/devices';
@@ -17,6 +17,7 @@ import { addVirtioDevices } from '@hyvisor/virtio';
 import { Machine } from './machine/machine.js';
 import { assertLinuxCanRun } from './machine/kernel.js';
 import { attachDevices, type MachineDevices } from './devices/attach.js';
+import { readSnapshot, type LoadedSnapshot, type RestoreOptions } from './snapshot/snapshot.js';
 
 /** Where the console goes when the config says `stdout`/`stdin`. */
 export interface ConsoleStreams {
@@ -110,6 +111,44 @@ function loadGuest(machine: Machine, guest: VmConfig['guest']): void {
  * everything opened so far is released before the error is thrown.
  */
 export function createMachineFromConfig(container: DependencyContainer, config: VmConfig, streams: ConsoleStreams = {}): ComposedMachine {
+  return compose(container, config, streams, (machine) => loadGuest(machine, config.guest));
+}
+
+/** Options of {@link restoreMachineFromSnapshot}. */
+export interface SnapshotRestoreOptions extends RestoreOptions {
+  /** Restore on this backend instead of the one the snapshot was taken on (`emu`, `kvm`). */
+  readonly backend?: string;
+  /** Replaces the saved config's time limit (ms; 0: none). */
+  readonly timeLimitMs?: number;
+  /** Replaces the saved config's serial console setting. */
+  readonly serial?: VmConfig['serial'];
+}
+
+/**
+ * Builds the machine a snapshot was taken on from the config saved in it (on `options.backend`
+ * if given: a snapshot restores on any backend that composes the same facets) and loads the
+ * snapshot into it; `machine.run()` then continues the guest. Refuses with a one-line
+ * {@link SnapshotError} (and releases everything) a snapshot that is broken or does not fit.
+ */
+export function restoreMachineFromSnapshot(
+  container: DependencyContainer, dir: string, options: SnapshotRestoreOptions = {}, streams: ConsoleStreams = {},
+): ComposedMachine & { readonly snapshot: LoadedSnapshot } {
+  const saved = readSnapshot(dir);
+  if (saved.config === undefined) {
+    throw new SnapshotError(`snapshot ${dir} was taken on a machine composed in code (no config saved); build the same machine and call machine.restoreSnapshot()`, dir);
+  }
+  const config: VmConfig = {
+    ...saved.config,
+    ...(options.backend !== undefined ? { backend: options.backend } : {}),
+    ...(options.timeLimitMs !== undefined ? { timeLimitMs: options.timeLimitMs } : {}),
+    ...(options.serial !== undefined ? { serial: options.serial } : {}),
+  };
+  let snapshot: LoadedSnapshot | undefined;
+  const composed = compose(container, config, streams, (machine) => { snapshot = machine.restoreSnapshot(dir, options); });
+  return Object.assign(composed, { snapshot: snapshot! });
+}
+
+function compose(container: DependencyContainer, config: VmConfig, streams: ConsoleStreams, load: (machine: Machine) => void): ComposedMachine {
   // Before opening the backend: the cheaper mistakes first.
   const plan = planStrategyFromConfig(container, config);
   const devicePlan = planDevicesFromConfig(container, config);
@@ -135,7 +174,7 @@ export function createMachineFromConfig(container: DependencyContainer, config: 
   };
   try {
     const devices = attachDevices(machine, devicePlan, { serial: config.serial, ...streams });
-    loadGuest(machine, config.guest);
+    load(machine);
     return { machine, devices, backend, dispose: release, [Symbol.dispose]: release };
   } catch (err) {
     release();

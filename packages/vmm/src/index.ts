@@ -21,3 +21,8 @@ export type { LinuxImages } from './machine/kernel.js';
 export * from './strategy/minimal.js';
 export * from './compose.js';
 export * from './devices/attach.js';
+export {
+  PartialRestoreError, machineFacts, readSnapshot,
+  type LoadedSnapshot, type RestoreOptions, type SnapshotFacts, type SnapshotInfo,
+} from './snapshot/snapshot.js';
+export { SNAPSHOT_FORMAT, SNAPSHOT_VERSION } from './snapshot/format.js';

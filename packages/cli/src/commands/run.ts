@@ -5,7 +5,7 @@
  */
 import { WORKLOADS, formatSize, guestCmdline, loadConfigFile, parseDuration, parseListen, type VmConfig } from '@hyvisor/core';
 import { BufferSerialOutput, StdoutSerialOutput } from '@hyvisor/devices';
-import { createMachineFromConfig, type ComposedMachine, type RunResult, type StandardDevices } from '@hyvisor/vmm';
+import { createMachineFromConfig, readSnapshot, restoreMachineFromSnapshot, type ComposedMachine, type RunResult, type StandardDevices } from '@hyvisor/vmm';
 import type { ExecConsole } from '@hyvisor/guest-linux';
 import type { TelemetryServer } from '@hyvisor/telemetry';
 import type { GdbServer } from '@hyvisor/gdbstub';
@@ -19,7 +19,15 @@ import { ESCAPE_HELP, openConsoleTerminal, type ConsoleTerminal } from './termin
 const EXIT_INTERRUPTED = 130;
 
 export async function runCommand({ values, positionals }: Parsed): Promise<number> {
-  const config = withOverrides(loadConfigFile(positionals[0]!), values);
+  const restoreDir = values.restore === undefined ? undefined : String(values.restore);
+  if (restoreDir === undefined && positionals[0] === undefined) throw new UsageError('run: expected a CONFIG file (or --restore DIR)');
+  if (restoreDir !== undefined) {
+    if (positionals[0] !== undefined) throw new UsageError('run: --restore DIR takes the config saved in the snapshot; give no CONFIG');
+    for (const flag of ['strategy', 'workload', 'iterations', 'exec'] as const) {
+      if (values[flag] !== undefined) throw new UsageError(`run: --${flag} cannot change a restored guest (the snapshot fixes it); only --backend, --time-limit, --telemetry and --snapshot-on-signal apply`);
+    }
+  }
+  const config = restoreDir !== undefined ? restoredConfig(restoreDir, values) : withOverrides(loadConfigFile(positionals[0]!), values);
   const unbundled = unbundledLoader();
   if (unbundled && namesModules(config)) {
     // Plugin modules share the unbundled packages' instances only with the unbundled command: run
@@ -54,7 +62,10 @@ export async function runCommand({ values, positionals }: Parsed): Promise<numbe
         composed?.machine.stop('quit (Ctrl-A x)');
       });
     }
-    composed = createMachineFromConfig(container, runConfig, { stdout: exec?.console ?? process.stdout, stdin: terminal?.input ?? stdin });
+    const streams = { stdout: exec?.console ?? process.stdout, stdin: terminal?.input ?? stdin };
+    composed = restoreDir !== undefined
+      ? restoreMachineFromSnapshot(container, restoreDir, { backend: runConfig.backend, timeLimitMs: runConfig.timeLimitMs }, streams)
+      : createMachineFromConfig(container, runConfig, streams);
   } catch (err) {
     terminal?.dispose();
     throw err;
@@ -88,6 +99,18 @@ export async function runCommand({ values, positionals }: Parsed): Promise<numbe
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigterm);
   process.on('SIGHUP', onSighup);
+  const snapshotDir = values['snapshot-on-signal'] === undefined ? undefined : String(values['snapshot-on-signal']);
+  const onSigusr1 = () => {
+    machine.snapshot(snapshotDir!).then(
+      (info) => process.stderr.write(`hyvisor: snapshot saved to ${info.dir} in ${info.ms.toFixed(0)} ms${info.stats['instructions'] !== undefined ? ` at ${info.stats['instructions']} instructions` : ''}\n`),
+      (err: unknown) => process.stderr.write(`hyvisor: ${err instanceof Error ? err.message : String(err)}\n`),
+    );
+  };
+  if (snapshotDir !== undefined) process.on('SIGUSR1', onSigusr1);
+  if (restoreDir !== undefined) {
+    const at = (composed as { snapshot?: { stats: Record<string, number> } }).snapshot?.stats['instructions'];
+    process.stderr.write(`hyvisor: restored ${restoreDir}${at !== undefined ? ` (taken at ${at} instructions)` : ''} on ${machine.backend.info.name}\n`);
+  }
   if (process.env[FIRST_INSTRUCTION_ENV] === '1') reportFirstInstruction(machine.vcpu);
   try {
     const result = await machine.run();
@@ -108,6 +131,7 @@ export async function runCommand({ values, positionals }: Parsed): Promise<numbe
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigterm);
     process.off('SIGHUP', onSighup);
+    if (snapshotDir !== undefined) process.off('SIGUSR1', onSigusr1);
     terminal?.dispose();
     stdin.pause();
     owned.dispose();
@@ -136,6 +160,19 @@ function statsLine(stats: Record<string, number>): string {
 }
 
 type Flags = Record<string, string | boolean | undefined>;
+
+/** The config saved in snapshot `dir`, with --backend and --time-limit applied. */
+function restoredConfig(dir: string, flags: Flags): VmConfig {
+  const saved = readSnapshot(dir).config;
+  if (saved === undefined) throw new UsageError(`run: --restore: snapshot ${dir} was taken on a machine composed in code (no config saved); restore it from code with machine.restoreSnapshot()`);
+  let timeLimitMs = saved.timeLimitMs;
+  if (flags['time-limit'] !== undefined) {
+    const t = parseDuration(String(flags['time-limit']));
+    if (t === undefined) throw new UsageError(`run: --time-limit: expected a duration like "30s" or "500ms", got "${flags['time-limit']}"`);
+    timeLimitMs = t;
+  }
+  return { ...saved, backend: flags.backend !== undefined ? String(flags.backend) : saved.backend, timeLimitMs };
+}
 
 function withOverrides(config: VmConfig, flags: Flags): VmConfig {
   const values = flags as { backend?: string; strategy?: string; 'time-limit'?: string; workload?: string; iterations?: string };

@@ -60,6 +60,14 @@ export interface InKernelIrqchip {
    * delivered it to no CPU (KVM_SIGNAL_MSI returned 0) or cannot send MSIs. Allocates nothing.
    */
   signalMsi(address: number, data: number): boolean;
+  /**
+   * The controllers' state (PICs, IOAPIC, PIT, each vCPU's local APIC and run state) as a plain
+   * JSON-serialisable record for snapshots, between runs; absent where the backend cannot save
+   * it. Backend-specific: only the same backend's {@link restoreState} takes it.
+   */
+  saveState?(): Record<string, unknown>;
+  /** Loads what {@link saveState} returned, after {@link create} and the vCPUs exist. */
+  restoreState?(state: unknown): void;
 }
 
 /**

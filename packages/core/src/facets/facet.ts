@@ -117,6 +117,45 @@ export interface Facet extends FacetInfo {
    * Whatever it returns is disposed with the machine.
    */
   attach?(ctx: MachineContext): Disposable | void;
+  /**
+   * The facet's state after {@link attach} as a plain, versioned, JSON-serialisable record, for
+   * snapshots (vm-superio's `SerialState` idea, as devices do). A facet that keeps state between
+   * exits (registers, queues, armed timers) implements this and {@link restoreState}; a snapshot
+   * of a machine with an attached facet lacking them is refused, naming the facet. Times are saved
+   * relative to `ctx.nowNs` (the machine clock when the snapshot is taken): a restore may run on
+   * another host, another backend, another clock.
+   */
+  saveState?(ctx: FacetStateContext): FacetState;
+  /**
+   * Replaces the attached facet's state with `state` (from {@link saveState} of the same facet,
+   * possibly on another backend), guest memory and vCPU state already restored. Refuses a record
+   * it cannot take with an `Error` whose message names the field, before changing anything.
+   */
+  restoreState?(state: FacetState, ctx: FacetStateContext): void;
+}
+
+/** A facet's state record (see {@link Facet.saveState}). */
+export interface FacetState {
+  /** Version of the record's layout; a facet refuses versions it does not know. */
+  readonly version: number;
+}
+
+/** What a facet's {@link Facet.saveState} and {@link Facet.restoreState} get besides the record. */
+export interface FacetStateContext {
+  /** The machine clock now, in ns (host monotonic, or the VM's virtual clock). */
+  readonly nowNs: number;
+  /**
+   * Large binary parts of the state (a memory-backed disk's sectors), by a name unique in the
+   * machine (`<facet kind>.<what>`): a snapshot stores each as a checksummed file next to the
+   * record, so the record stays small JSON. Filled by saveState, read by restoreState.
+   */
+  readonly blobs: Map<string, Uint8Array>;
+  /**
+   * The guest's TSC as the snapshot records it for vCPU 0 (on KVM the TSC runs on while the
+   * snapshot is taken: a clock facet uses this value, not a later read, so the guest's clock and
+   * its TSC stay in step across the restore). Absent outside snapshots.
+   */
+  readonly guestTsc?: bigint;
 }
 
 /** The CPU facet: how privileged operations, system calls and hypercalls reach the VMM. */

@@ -21,6 +21,13 @@ export interface EventChannelDelivery {
   onSharedInfo(listener: (page: { readonly bytes: Uint8Array }) => void): void;
   /** True if an upcall is raised and not yet taken by the guest. */
   readonly eventPending: boolean;
+  /**
+   * After a snapshot restore: gives device port `port` (bound with {@link bindDevice} before the
+   * snapshot) its close callback again. False if the restored table has no device port there.
+   */
+  restoreDevicePort(port: number, onClose: () => void): boolean;
+  /** The registered shared-info page, if any (a clock facet rewrites its record after a snapshot restore). */
+  readonly page: { readonly bytes: Uint8Array } | undefined;
 }
 
 /** A guest clock: the time the guest reads without an exit (pvclock, kvm-clock). */

@@ -41,6 +41,8 @@ export class EventChannels {
   private readonly pirqPorts = new Uint16Array(NR_PIRQS);
   private readonly onDeviceClose: ((() => void) | undefined)[] = new Array(NR).fill(undefined);
   private readonly lines: (IrqLine | undefined)[] = new Array(NR_PIRQS).fill(undefined);
+  /** Level of each device line (1 = raised): a raise while raised sends nothing. */
+  private readonly lineLevels = new Uint8Array(NR_PIRQS);
   private readonly sharedInfoListeners: ((page: SharedInfoPage) => void)[] = [];
   private memory: GuestMemory | undefined;
   private ramSize = 0;
@@ -77,6 +79,63 @@ export class EventChannels {
   /** True if an upcall is waiting: raised, not yet injected (whatever the guest's mask). */
   get eventPending(): boolean {
     return this.page !== undefined && this.page.upcallPending;
+  }
+
+  // ---- state (snapshots) -------------------------------------------------------------------
+
+  /**
+   * The table as a plain record: port bindings, the shared-info page's address (its bitmaps are
+   * guest memory and travel with it), the upcall vector and whether an upcall is still to be
+   * injected, and the device lines' levels.
+   */
+  saveState(): EventChannelsState {
+    return {
+      version: 1,
+      kinds: [...this.kinds], virqPorts: [...this.virqPorts], pirqPorts: [...this.pirqPorts], lineLevels: [...this.lineLevels],
+      sharedInfoGpa: this.page?.gpa ?? null, vector: this.vector, upcallWanted: this.upcallWanted,
+    };
+  }
+
+  /**
+   * Restores a record from {@link saveState} after guest memory (the shared-info page is not
+   * cleared: it is the guest's). Device ports come back bound without their close callbacks:
+   * their owner re-attaches one with {@link restoreDevicePort}. Checks everything before changing
+   * anything; throws `Error` naming the field.
+   */
+  restoreState(state: EventChannelsState): void {
+    const bad = (field: string): never => { throw new Error(`event-channel state ${field} is not valid`); };
+    if (state?.version !== 1) bad(`version ${JSON.stringify(state?.version)}`);
+    const arr = (v: unknown, n: number, max: number, field: string): number[] => {
+      if (!Array.isArray(v) || v.length !== n || !v.every((x) => Number.isInteger(x) && x >= 0 && x <= max)) bad(field);
+      return v as number[];
+    };
+    const kinds = arr(state.kinds, NR, PortKind.DEVICE, 'kinds');
+    const virq = arr(state.virqPorts, NR_VIRQS, NR - 1, 'virqPorts');
+    const pirq = arr(state.pirqPorts, NR_PIRQS, NR - 1, 'pirqPorts');
+    const levels = arr(state.lineLevels, NR_PIRQS, 1, 'lineLevels');
+    if (state.vector !== 0 && (!Number.isInteger(state.vector) || state.vector < UPCALL_VECTOR_MIN || state.vector > UPCALL_VECTOR_MAX)) bad('vector');
+    if (typeof state.upcallWanted !== 'boolean') bad('upcallWanted');
+    let page: SharedInfoPage | undefined;
+    if (state.sharedInfoGpa !== null) {
+      if (this.memory === undefined || checkSharedInfoGpa(this.ramSize, state.sharedInfoGpa) !== 0) bad('sharedInfoGpa');
+      page = SharedInfoPage.attach(this.memory!, state.sharedInfoGpa);
+      if (page === undefined) bad('sharedInfoGpa');
+    }
+    this.kinds.set(kinds);
+    this.virqPorts.set(virq);
+    this.pirqPorts.set(pirq);
+    this.lineLevels.set(levels);
+    this.onDeviceClose.fill(undefined);
+    this.page = page;
+    this.vector = state.vector;
+    this.upcallWanted = state.upcallWanted;
+  }
+
+  /** After {@link restoreState}: gives device port `port` its owner's close callback again. */
+  restoreDevicePort(port: number, onClose: () => void): boolean {
+    if (this.kindOf(port) !== PortKind.DEVICE) return false;
+    this.onDeviceClose[port] = onClose;
+    return true;
   }
 
   // ---- hypercalls -------------------------------------------------------------------------
@@ -224,14 +283,14 @@ export class EventChannels {
     }
     let line = this.lines[irq];
     if (line === undefined) {
-      let level = false;
+      const levels = this.lineLevels;
       line = {
         raise: () => {
-          if (level) return;
-          level = true;
+          if (levels[irq] !== 0) return;
+          levels[irq] = 1;
           this.sendPirq(irq);
         },
-        lower: () => { level = false; },
+        lower: () => { levels[irq] = 0; },
       };
       this.lines[irq] = line;
     }
@@ -275,4 +334,17 @@ export class EventChannels {
     const c = this.counters;
     if (c !== undefined) c.values[slot]!++;
   }
+}
+
+/** {@link EventChannels.saveState}'s record (version 1). */
+export interface EventChannelsState {
+  readonly version: 1;
+  /** Per port, its {@link PortKind}. */
+  readonly kinds: number[];
+  readonly virqPorts: number[];
+  readonly pirqPorts: number[];
+  readonly lineLevels: number[];
+  readonly sharedInfoGpa: number | null;
+  readonly vector: number;
+  readonly upcallWanted: boolean;
 }

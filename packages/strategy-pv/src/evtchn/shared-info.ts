@@ -40,6 +40,12 @@ export class SharedInfoPage {
     return new SharedInfoPage(gpa, bytes);
   }
 
+  /** The page at `gpa` as it is (a restored snapshot: the guest's bitmaps stay); undefined outside RAM. */
+  static attach(memory: GuestMemory, gpa: number): SharedInfoPage | undefined {
+    const bytes = memory.slice(gpa, PAGE_SIZE);
+    return bytes === undefined ? undefined : new SharedInfoPage(gpa, bytes);
+  }
+
   isPending(port: number): boolean {
     return (this.bytes[SharedInfo.EVTCHN_PENDING + (port >> 3)]! & (1 << (port & 7))) !== 0;
   }

@@ -6,9 +6,9 @@
  */
 import {
   CompositionError, FacetBase, FeatureBits, Hypercall, PtPool, defineFacet,
-  type Counters, type Disposable, type GuestMemory, type MachineContext, type MemoryFacet, type MmioDevice, type Vm,
+  type Counters, type Disposable, type FacetState, type GuestMemory, type MachineContext, type MemoryFacet, type MmioDevice, type Vm,
 } from '@hyvisor/core';
-import { DirectPaging, type BasePointers } from '../mmu/direct-paging.js';
+import { DirectPaging, type BasePointers, type DirectPagingState } from '../mmu/direct-paging.js';
 import { PV_DOMAIN } from '../pv-domain.js';
 
 /** Name of the pool's memory region. */
@@ -137,5 +137,16 @@ export class DirectPagingMemory extends FacetBase<'memory'> implements MemoryFac
   /** True if `gpa` is a pinned L4 (false before attach): what CR3 may hold once the guest has announced a base pointer. */
   isPinnedL4(gpa: number): boolean {
     return this.mmu?.isPinnedL4(gpa) ?? false;
+  }
+
+  /** The pool's levels, reference counts, pins and base pointers (the tables are in the pool region of guest memory). */
+  saveState(): FacetState & { readonly pool: DirectPagingState } {
+    return { version: 1, pool: this.mmu!.saveState() };
+  }
+
+  restoreState(state: FacetState): void {
+    const s = state as { version?: number; pool?: DirectPagingState };
+    if (s?.version !== 1) throw new Error(`direct-paging state version ${JSON.stringify(s?.version)} is not supported (expected 1)`);
+    this.mmu!.restoreState(s.pool!);
   }
 }

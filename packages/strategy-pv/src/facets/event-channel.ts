@@ -6,9 +6,9 @@
  */
 import {
   CoreCounter, EVENT_CHANNELS, FacetBase, FeatureBits, Hypercall, defineFacet,
-  type Counters, type Disposable, type InterruptFacet, type IrqLine, type MachineContext, type Vcpu,
+  type Counters, type Disposable, type FacetState, type InterruptFacet, type IrqLine, type MachineContext, type Vcpu,
 } from '@hyvisor/core';
-import { EventChannels } from '../evtchn/event-channels.js';
+import { EventChannels, type EventChannelsState } from '../evtchn/event-channels.js';
 import { PV_DOMAIN } from '../pv-domain.js';
 
 /**
@@ -88,6 +88,16 @@ export class EventChannelInterrupts extends FacetBase<'interrupt'> implements In
   }
 
   /** A halted guest can be woken by an event. */
+  /** The event-channel table ({@link EventChannels.saveState}). */
+  saveState(): EventChannelsState {
+    return this.channels.saveState();
+  }
+
+  restoreState(state: FacetState): void {
+    this.channels.restoreState(state as EventChannelsState);
+    this.windowRequested = false; // a new vCPU has no window request; beforeRun asks again if needed
+  }
+
   canWake(): boolean {
     return true;
   }

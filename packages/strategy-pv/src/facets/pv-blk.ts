@@ -9,10 +9,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   DisposableStore, EVENT_CHANNELS, FacetBase, FeatureBits, Hypercall, Ports, Storage, defineFacet,
-  type Disposable, type IoEventFd, type IoFacet, type MachineContext, type PioDevice,
+  type Disposable, type EventChannelDelivery, type FacetState, type FacetStateContext, type IoEventFd, type IoFacet, type MachineContext, type PioDevice,
 } from '@hyvisor/core';
-import { FileBlockStore, MemoryBlockStore, type BlockStore } from '@hyvisor/devices';
-import { BlkRing, checkRingSetup } from '../io/blk-ring.js';
+import { FileBlockStore, MemoryBlockStore, diskStateOf, restoreDiskState, type BlockStore, type DiskState } from '@hyvisor/devices';
+import { BlkRing, checkRingSetup, type BlkRingState } from '../io/blk-ring.js';
+
 import { PV_DOMAIN } from '../pv-domain.js';
 
 /** Size of the memory-backed disk used when the config has no `storage` (as the HVM disk). */
@@ -71,8 +72,35 @@ export class PvBlkIo extends FacetBase<'io'> implements IoFacet {
   /** True if notifications arrive through an ioeventfd. */
   usesIoEventFd = false;
 
+  private store: BlockStore | undefined;
+  private events: EventChannelDelivery | undefined;
+  private storagePath: string | undefined;
+  private drain: () => void = () => {};
+
   constructor(private readonly options: PvBlkOptions = {}) {
     super();
+  }
+
+  /**
+   * The ring's indices, the completion port and the disk: a file disk by path and size (not
+   * copied), a memory disk's sectors as the blob `io.disk`. A notification still waiting in the
+   * ioeventfd is served first, so none is lost.
+   */
+  saveState(ctx: FacetStateContext): PvBlkState {
+    this.drain();
+    return { version: 1, port: this.port, ring: this.ring!.saveState(), disk: diskStateOf(this.store!, this.storagePath, ctx.blobs, 'io.disk') };
+  }
+
+  restoreState(state: FacetState, ctx: FacetStateContext): void {
+    const s = state as PvBlkState;
+    if (s?.version !== 1) throw new Error(`pv-blk state version ${JSON.stringify(s?.version)} is not supported (expected 1)`);
+    if (!Number.isInteger(s.port) || s.port < 0) throw new Error('pv-blk state port is not valid');
+    restoreDiskState(this.store!, this.storagePath, s.disk, ctx.blobs, 'io.disk', 'pv-blk');
+    this.ring!.restoreState(s.ring);
+    this.port = s.port;
+    if (s.port !== 0 && this.events?.restoreDevicePort(s.port, () => { this.port = 0; }) !== true) {
+      throw new Error(`pv-blk state: event-channel port ${s.port} is not a device port in the restored event channels`);
+    }
   }
 
   attach(ctx: MachineContext): Disposable {
@@ -80,6 +108,9 @@ export class PvBlkIo extends FacetBase<'io'> implements IoFacet {
     const events = ctx.services.get(EVENT_CHANNELS);
     const owned = new DisposableStore();
     const store = this.options.store ?? openStore(ctx, owned);
+    this.store = store;
+    this.events = events;
+    this.storagePath = this.options.store === undefined ? ctx.config?.storage?.path : undefined;
     const ring = new BlkRing(ctx.vm.memory, ctx.ramSize, store, () => events.sendDevice(this.port), ctx.telemetry.counters);
     this.ring = ring;
     ctx.hypercalls.register(Hypercall.BLK_SETUP, 'BLK_SETUP', (a) => {
@@ -106,6 +137,7 @@ export class PvBlkIo extends FacetBase<'io'> implements IoFacet {
       }));
     }
     this.usesIoEventFd = efd !== undefined;
+    this.drain = () => { if (efd !== undefined && efd.take() > 0) ring.process(); };
     // Before the vCPU sleeps, finish what the guest queued.
     const fd = efd;
     owned.add(domain.sched.addBeforeBlock(() => {
@@ -124,4 +156,13 @@ function openStore(ctx: MachineContext, owned: DisposableStore): BlockStore {
   const file = FileBlockStore.open(storage.path, { createSizeBytes: storage.size });
   owned.add(file);
   return file;
+}
+
+/** {@link PvBlkIo.saveState}'s record (version 1). */
+export interface PvBlkState {
+  readonly version: 1;
+  /** The completion event-channel port (0: none bound). */
+  readonly port: number;
+  readonly ring: BlkRingState;
+  readonly disk: DiskState;
 }

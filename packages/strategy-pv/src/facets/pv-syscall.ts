@@ -5,7 +5,7 @@
  * hypercalls reach the VMM through the port doorbell, which this facet installs.
  * @module
  */
-import { FacetBase, FeatureBits, Hypercall, defineFacet, type CpuFacet, type MachineContext } from '@hyvisor/core';
+import { FacetBase, FeatureBits, Hypercall, defineFacet, type CpuFacet, type FacetState, type MachineContext } from '@hyvisor/core';
 import { IretReject, checkIretFrame, iretResult, type GdtLocation } from '../cpu/iret-frame.js';
 import { PV_DOMAIN } from '../pv-domain.js';
 
@@ -20,6 +20,19 @@ export class PvSyscallCpu extends FacetBase<'cpu'> implements CpuFacet {
   });
 
   readonly featureBits = FeatureBits.PV_SYSCALL;
+
+  /** Nothing to save: the GDT locations it keeps are a cache, read again after a restore. */
+  saveState(): FacetState {
+    return { version: 1 };
+  }
+
+  restoreState(state: FacetState): void {
+    if (state?.version !== 1) throw new Error(`pv-syscall state version ${JSON.stringify(state?.version)} is not supported (expected 1)`);
+    this.gdts.length = 0;
+  }
+
+  /** Per vCPU, the guest's GDTR as last read. */
+  private readonly gdts: ({ base: number; limit: number } | undefined)[] = [];
 
   attach(ctx: MachineContext): void {
     ctx.services.get(PV_DOMAIN);
@@ -36,7 +49,7 @@ export class PvSyscallCpu extends FacetBase<'cpu'> implements CpuFacet {
     ];
     // The guest's GDTR per vCPU, read once (on KVM an ioctl: not on every system call) and again
     // when a frame's CS fails against it, so a GDT the kernel moved is seen before a refusal.
-    const gdts: (GdtLocation | undefined)[] = [];
+    const gdts = this.gdts as (GdtLocation | undefined)[];
     const readGdt = (i: number): GdtLocation | undefined => {
       try {
         const g = ctx.vcpus[i]!.getSpecialRegisters().gdt;

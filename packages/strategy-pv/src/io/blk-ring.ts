@@ -14,7 +14,7 @@
  */
 import { HypercallError, Virtq, type Counters, type GuestMemory } from '@hyvisor/core';
 import type { BlockStore } from '@hyvisor/devices';
-import { BlkRequestServer, DescriptorChain, QueueFault, SplitQueue } from '@hyvisor/virtio';
+import { BlkRequestServer, DescriptorChain, QueueFault, SplitQueue, type SplitQueueState } from '@hyvisor/virtio';
 import { isSharedRam } from '../guest-ram.js';
 
 export { MAX_REQUEST_BYTES } from '@hyvisor/virtio';
@@ -125,6 +125,17 @@ export class BlkRing {
     return 0;
   }
 
+  /** The ring's addresses and indices (the rings themselves are guest memory). */
+  saveState(): BlkRingState {
+    return this.queue.saveState();
+  }
+
+  /** Restores {@link saveState}'s record, the layout checked as `BLK_SETUP` checks a guest's; throws naming the field. */
+  restoreState(s: BlkRingState): void {
+    if (s?.configured && checkRingSetup(this.ramSize, s.desc, s.avail, s.used, s.size) !== 0) throw new Error('pv-blk ring state: the ring addresses are not valid for this machine');
+    this.queue.restoreState(s);
+  }
+
   /** Counts a notification that found nothing to do (no ring, wrong queue). */
   ignoredNotify(): void {
     this.counters.values[this.slots.notifies]!++;
@@ -181,3 +192,6 @@ export class BlkRing {
 function toRingReset(f: QueueFault | undefined): RingReset {
   return f === undefined || f === QueueFault.BAD_INDIRECT ? RingReset.BAD_FLAGS : f;
 }
+
+/** {@link BlkRing.saveState}'s record: the virtqueue's. */
+export type BlkRingState = SplitQueueState;

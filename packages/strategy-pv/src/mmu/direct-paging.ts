@@ -101,6 +101,44 @@ export class DirectPaging {
   }
 
   /** True if `gpa` is a pinned L4 table: the only values CR3 may take under direct paging. */
+  /**
+   * The pool's bookkeeping as a record (the tables themselves are guest memory, the pool region):
+   * each page's level, reference count, pin and shadow marks, and every vCPU's base pointer.
+   */
+  saveState(): DirectPagingState {
+    const b64 = (a: ArrayBufferView): string => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+    return {
+      levels: b64(this.levels), refs: b64(this.refs), pinned: b64(this.pinned), shadowed: b64(this.shadowed),
+      baseptrs: [...this.baseptrs],
+    };
+  }
+
+  /**
+   * Restores {@link saveState}'s record after guest memory. Checks sizes and values before
+   * changing anything (levels 0-4, marks 0/1, base pointers -1 or a pool page); throws naming the field.
+   */
+  restoreState(s: DirectPagingState): void {
+    const bytes = (v: unknown, n: number, field: string): Uint8Array => {
+      const b = typeof v === 'string' ? Buffer.from(v, 'base64') : undefined;
+      if (b === undefined || b.length !== n) throw new Error(`direct-paging state ${field}: expected ${n} bytes`);
+      return new Uint8Array(b.buffer, b.byteOffset, b.length);
+    };
+    const levels = bytes(s?.levels, POOL_PAGES, 'levels');
+    const refs = bytes(s.refs, POOL_PAGES * 4, 'refs');
+    const pinned = bytes(s.pinned, POOL_PAGES, 'pinned');
+    const shadowed = bytes(s.shadowed, POOL_PAGES, 'shadowed');
+    if (levels.some((l) => l > 4) || pinned.some((x) => x > 1) || shadowed.some((x) => x > 1)) throw new Error('direct-paging state: a level or mark is out of range');
+    const bases = s.baseptrs;
+    if (!Array.isArray(bases) || bases.length !== this.baseptrs.length || !bases.every((g) => g === -1 || this.tablePage(g) >= 0)) {
+      throw new Error(`direct-paging state baseptrs: expected ${this.baseptrs.length} pool addresses or -1`);
+    }
+    this.levels.set(levels);
+    this.refs.set(new Uint32Array(refs.slice().buffer));
+    this.pinned.set(pinned);
+    this.shadowed.set(shadowed);
+    this.baseptrs.set(bases);
+  }
+
   isPinnedL4(gpa: number): boolean {
     const p = this.tablePage(gpa);
     return p >= 0 && this.levels[p] === 4 && this.pinned[p] === 1;
@@ -373,4 +411,14 @@ export class DirectPaging {
     this.counters.values[this.slotRejected]!++;
     return r;
   }
+}
+
+/** {@link DirectPaging.saveState}'s record: per pool page arrays as base64. */
+export interface DirectPagingState {
+  readonly levels: string;
+  /** Reference counts, 32-bit little-endian. */
+  readonly refs: string;
+  readonly pinned: string;
+  readonly shadowed: string;
+  readonly baseptrs: number[];
 }

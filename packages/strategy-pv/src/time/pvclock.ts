@@ -141,7 +141,7 @@ export function calibrate(tsc: TscSource, clock: Clock, tscKhz: number, samples 
 export class PvClockSource {
   private rec: PvClockRecord;
 
-  constructor(private readonly tsc: TscSource, readonly calibration: Calibration) {
+  constructor(private readonly tsc: TscSource, public calibration: Calibration) {
     const { mul, shift } = timeScale(calibration.tscKhz * 1000);
     this.rec = { tscTimestamp: calibration.tsc, systemTime: 0n, mul, shift };
   }
@@ -176,6 +176,29 @@ export class PvClockSource {
     const now = this.tsc.readTsc();
     if (now <= this.rec.tscTimestamp) return;
     this.rec = { ...this.rec, tscTimestamp: now, systemTime: pvclockTimeAt(this.rec, now) };
+  }
+
+  /** The guest-visible TSC now. */
+  readTsc(): bigint {
+    return this.tsc.readTsc();
+  }
+
+  /**
+   * After a restore (snapshots): the guest's system time is `systemNs` at guest TSC `tsc` and
+   * host time `hostNs`. With the same TSC rate the saved `record` stays (the page in guest memory
+   * already holds it: the guest sees no change); with another rate (another backend) a new record
+   * starts at (`tsc`, `systemNs`) with this rate's scale, so the guest's clock continues without a
+   * jump. Returns true if the record changed (the caller writes it to the page).
+   */
+  restore(record: PvClockRecord, tscKhz: number, tsc: bigint, systemNs: number, hostNs: number): boolean {
+    const sameRate = tscKhz === this.calibration.tscKhz;
+    this.calibration = { ...this.calibration, tsc, hostNs: hostNs - systemNs, uncertaintyNs: 0 };
+    if (sameRate) {
+      this.rec = record;
+      return false;
+    }
+    this.rec = { ...this.rec, tscTimestamp: tsc, systemTime: BigInt(Math.round(systemNs)) };
+    return true;
   }
 
   /** Writes the record at `SharedInfo.TIME` of `page`: version odd, fields, version even. */

@@ -148,6 +148,41 @@ export class SplitQueue {
     return undefined;
   }
 
+  /**
+   * The device side's indices and layout as a plain record (snapshots; the rings themselves are
+   * guest memory).
+   */
+  saveState(): SplitQueueState {
+    return {
+      configured: this.configured, ready: this.isReady, fault: this.fault ?? null,
+      desc: this.desc, avail: this.avail, used: this.used, size: this.size,
+      lastAvail: this.lastAvail, usedIdx: this.usedIdx, signalledIdx: this.signalledIdx,
+    };
+  }
+
+  /**
+   * Restores {@link saveState}'s record: the layout is checked as {@link configure} checks it,
+   * then the indices are set. Throws `Error` naming what is wrong (nothing changed then).
+   */
+  restoreState(s: SplitQueueState): void {
+    if (typeof s?.configured !== 'boolean' || typeof s.ready !== 'boolean') throw new Error('virtqueue state: configured/ready are not valid');
+    for (const k of ['lastAvail', 'usedIdx', 'signalledIdx'] as const) {
+      if (!Number.isInteger(s[k]) || s[k] < 0 || s[k] > 0xffff) throw new Error(`virtqueue state ${k} is not valid`);
+    }
+    if (s.fault !== null && !(Object.values(QueueFault) as unknown[]).includes(s.fault)) throw new Error('virtqueue state fault is not valid');
+    if (!s.configured) {
+      this.reset();
+      return;
+    }
+    const bad = this.configure({ desc: s.desc, avail: s.avail, used: s.used, size: s.size });
+    if (bad !== undefined) throw new Error(`virtqueue state: the saved layout is not valid here (${bad})`);
+    this.lastAvail = s.lastAvail;
+    this.usedIdx = s.usedIdx;
+    this.signalledIdx = s.signalledIdx;
+    this.isReady = s.ready;
+    this.fault = s.fault ?? undefined;
+  }
+
   /** Forgets the layout (device reset). */
   reset(): void {
     this.isReady = false;
@@ -267,4 +302,18 @@ export class SplitQueue {
       i = mem.u16(d + 14);
     }
   }
+}
+
+/** {@link SplitQueue.saveState}'s record. */
+export interface SplitQueueState {
+  readonly configured: boolean;
+  readonly ready: boolean;
+  readonly fault: QueueFault | null;
+  readonly desc: number;
+  readonly avail: number;
+  readonly used: number;
+  readonly size: number;
+  readonly lastAvail: number;
+  readonly usedIdx: number;
+  readonly signalledIdx: number;
 }

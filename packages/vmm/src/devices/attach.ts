@@ -28,6 +28,8 @@ export interface DeviceHost extends ExitTrigger, ResetTrigger {
   /** Delivers a message-signalled interrupt (dropped and counted if nobody can). */
   signalMsi(address: number, data: number): void;
   own<T extends Disposable>(item: T): T;
+  /** Told the devices once they are attached (a {@link Machine} keeps them for its snapshots). */
+  devicesAttached?(devices: MachineDevices): void;
 }
 
 /** One device on a machine. */
@@ -60,7 +62,9 @@ export function attachDevices(host: DeviceHost, plan: DevicePlan, console: Devic
   const attached: AttachedDevice[] = [];
   const lookup = <H>(name: string): H | undefined => attached.find((d) => d.name === name)?.handle as H | undefined;
   for (const p of plan.devices) attached.push(attachOne(host, p, console, lookup));
-  return new MachineDevices(plan.board, attached);
+  const devices = new MachineDevices(plan.board, attached);
+  host.devicesAttached?.(devices);
+  return devices;
 }
 
 function attachOne(host: DeviceHost, p: PlannedDevice, console: DeviceConsole, lookup: <H>(name: string) => H | undefined): AttachedDevice {

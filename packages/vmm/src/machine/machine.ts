@@ -19,7 +19,7 @@
 import type { Observable } from 'rxjs';
 import type { DependencyContainer } from 'tsyringe';
 import {
-  DisposableStore, ExitDispatcher, FACETS, GuestImageError, WiringError, HypercallTable, MmioBus, PioBus, ServiceScope, TelemetryHub,
+  DisposableStore, ExitDispatcher, ExitKind, FACETS, GuestImageError, SnapshotError, WiringError, HypercallTable, MmioBus, PioBus, ServiceScope, TelemetryHub,
   assertComposable, EXIT_KIND_NAMES, type TimerQueue,
   type Backend, type Disposable, type ExitTrigger, type IrqLine, type MachineContext, type ResetTrigger, type Strategy, type Vcpu, type Vm,
   type VmConfig,
@@ -29,6 +29,8 @@ import { attachMachineFacets } from './facets.js';
 import { loadKernelImage, loadLinuxImage, readKernelFile, type LinuxImages } from './kernel.js';
 import type { LinuxBoot } from '../loader/linux.js';
 import { RunLoop, type DebugListener } from './run-loop.js';
+import type { MachineDevices } from '../devices/attach.js';
+import { PartialRestoreError, restoreSnapshot, takeSnapshot, type LoadedSnapshot, type RestoreOptions, type SnapshotInfo } from '../snapshot/snapshot.js';
 import {
   RunStates, disposed, ended, kernelLoaded, paused, resumed, started,
   type MachineState, type RunState, type StopInfo, type StopReason,
@@ -113,6 +115,11 @@ export class Machine implements Disposable, ExitTrigger, ResetTrigger {
   private startedAt: number | undefined;
   /** {@link run} pauses before the first instruction and tells the debugger (see {@link attachDebugger}). */
   private holdAtStart = false;
+  /** The devices attached to this machine (see `attachDevices`), for snapshots. */
+  private devices: MachineDevices | undefined;
+  private readonly config: VmConfig | undefined;
+  /** Set when a restore failed after it began changing the machine: it must not run. */
+  private halfRestored: string | undefined;
 
   /**
    * Creates the VM with guest RAM at 0, the boot tables and one vCPU in 64-bit mode, and attaches
@@ -125,6 +132,7 @@ export class Machine implements Disposable, ExitTrigger, ResetTrigger {
     this.ramSize = options.memory;
     this.timeLimitMs = options.timeLimitMs ?? 0;
     this.telemetry = options.telemetry ?? new TelemetryHub();
+    this.config = options.config;
     const facets = options.container?.isRegistered(FACETS, true) ? options.container.resolve(FACETS) : undefined;
     assertComposable(this.strategy, this.backend.info, facets ? { facets } : {});
     this.services = new ServiceScope(() => this.facetContext!, options.container);
@@ -184,6 +192,71 @@ export class Machine implements Disposable, ExitTrigger, ResetTrigger {
       );
     }
     return this.owned.add(item);
+  }
+
+  /** @internal Called by `attachDevices`: the devices a snapshot saves. */
+  devicesAttached(devices: MachineDevices): void {
+    this.devices = devices;
+  }
+
+  /**
+   * Saves the machine into directory `dir` (docs/snapshots.md): guest memory, the vCPU, every
+   * device and facet, and what a restore checks. A running machine is saved at its next slice
+   * boundary (within a slice, unless the guest idles: then when it wakes), so no device answer is
+   * in flight; a machine that has not started, is paused between slices or has stopped is saved
+   * at once. Rejects with a one-line {@link SnapshotError} (nothing written) if a facet cannot
+   * save its state, if the machine is paused while its vCPU sleeps, or if the run ends first.
+   */
+  snapshot(dir: string): Promise<SnapshotInfo> {
+    const devices = this.devices;
+    if (devices === undefined) return Promise.reject(new SnapshotError(`snapshot: machine ${this.name} has no devices attached (attachDevices or createMachineFromConfig attaches them)`));
+    const take = (): SnapshotInfo => takeSnapshot(this, devices, this.config, dir);
+    const kind = this.states.current.kind;
+    if (kind === 'disposed') return Promise.reject(new SnapshotError(`snapshot: machine ${this.name} is disposed`));
+    if (kind === 'running' || kind === 'stopping') {
+      return new Promise((resolve, reject) => {
+        this.loop.atSliceBoundary({
+          run: () => { try { resolve(take()); } catch (err) { reject(err); } },
+          cancel: (why) => reject(new SnapshotError(`snapshot: machine ${this.name} was not saved: ${why}`)),
+        });
+        this.vcpu.kick(); // end the current slice now rather than at its deadline
+      });
+    }
+    if (kind === 'paused' && (this.loop.idling || this.exitAwaitsAnswer())) {
+      return Promise.reject(new SnapshotError(`snapshot: machine ${this.name} paused while its vCPU ${this.loop.idling ? 'sleeps' : 'waits for a device answer'}; take the snapshot while it runs`));
+    }
+    try {
+      return Promise.resolve(take());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Loads the snapshot in `dir` into this machine, which must have been built (same board,
+   * facets, memory and devices, on any backend) and not yet run; no kernel needs to be loaded.
+   * Checks the whole snapshot first and refuses with a one-line {@link SnapshotError}, changing
+   * nothing; after a failure past those checks the machine refuses to run and should be disposed.
+   * Then {@link run} continues the guest where the snapshot left it.
+   */
+  restoreSnapshot(dir: string, options: RestoreOptions = {}): LoadedSnapshot {
+    const devices = this.devices;
+    if (devices === undefined) throw new SnapshotError(`restore: machine ${this.name} has no devices attached (attachDevices or createMachineFromConfig attaches them)`, dir);
+    if (this.states.current.kind !== 'created') throw new SnapshotError(`restore: machine ${this.name} has already run; restore into a newly built machine`, dir);
+    try {
+      const snap = restoreSnapshot(this, devices, dir, options);
+      this.states.apply((s) => kernelLoaded(s));
+      return snap;
+    } catch (err) {
+      if (err instanceof PartialRestoreError) this.halfRestored = err.message;
+      throw err;
+    }
+  }
+
+  /** True if the vCPU's last exit was a device read whose answer the guest has not received yet. */
+  private exitAwaitsAnswer(): boolean {
+    const e = this.vcpu.exit;
+    return (e.kind === ExitKind.Io || e.kind === ExitKind.Mmio) && !e.write;
   }
 
   /** Loads a guest ELF from a file and points the vCPU at its entry with `cmdline` in the start info. */
@@ -299,6 +372,7 @@ export class Machine implements Disposable, ExitTrigger, ResetTrigger {
    */
   async run(): Promise<RunResult> {
     const current = this.states.current;
+    if (this.halfRestored !== undefined) throw new SnapshotError(`machine ${this.name} cannot run: ${this.halfRestored}`);
     if (current.kind === 'created' && !current.kernelLoaded) {
       throw new GuestImageError('no guest kernel loaded: call loadKernel() or loadKernelFile() first');
     }

@@ -50,6 +50,10 @@ export class RunLoop implements FacetLoopHooks {
   /** The attached debugger, told of `Debug` exits (which pause the machine); undefined: none. */
   debugger: DebugListener | undefined;
   private readonly pollHooks: (() => void)[] = [];
+  /** Work for the next slice boundary (snapshots): run between slices, never inside one or while idle. */
+  private readonly boundary: { run(): void; cancel(why: string): void }[] = [];
+  /** True while the vCPU sleeps in {@link idle} (after HLT or a PV block): not a point to snapshot at. */
+  idling = false;
   /**
    * A handler's request that the vCPU sleep ({@link block}): `undefined` none; `null` until the
    * interrupt facet has an interrupt pending; a function until it holds. Stored, not wrapped: no
@@ -94,11 +98,29 @@ export class RunLoop implements FacetLoopHooks {
    * Runs until the state leaves running/paused: on its own (the guest exits, halts for good,
    * crashes) it requests the stop itself. Resolves when the state is `stopping`.
    */
+  /**
+   * Runs `work.run()` at the next slice boundary of a running machine: after a deadline exit,
+   * with no device answer waiting to reach the guest and the vCPU not idle. If the run ends
+   * first, `work.cancel(why)` is called instead.
+   */
+  atSliceBoundary(work: { run(): void; cancel(why: string): void }): void {
+    this.boundary.push(work);
+  }
+
   async run(): Promise<void> {
+    try {
+      await this.loop();
+    } finally {
+      for (const w of this.boundary.splice(0)) w.cancel('the run ended first');
+    }
+  }
+
+  private async loop(): Promise<void> {
     const { states, probes } = this.parts;
     for (;;) {
       const kind = states.current.kind;
       if (kind === 'stopping') return;
+      if (kind === 'running' && this.boundary.length > 0) for (const w of this.boundary.splice(0)) w.run();
       if (kind === 'paused') {
         await states.whilePaused();
         continue;
@@ -206,6 +228,15 @@ export class RunLoop implements FacetLoopHooks {
    * an interrupt is pending gets one timer event per call instead.
    */
   private async idle(wake: (() => boolean) | undefined): Promise<void> {
+    this.idling = true;
+    try {
+      await this.idleUntilWoken(wake);
+    } finally {
+      this.idling = false;
+    }
+  }
+
+  private async idleUntilWoken(wake: (() => boolean) | undefined): Promise<void> {
     const { interrupt, clock, states, vm, sliceMs } = this.parts;
     if (wake === undefined && interrupt.interruptPending === undefined) {
       await this.waitForOneEvent();
