@@ -36,7 +36,7 @@ test('run --restore refuses a directory without a snapshot, a CONFIG beside it a
   oneLineError(t, hyvisor('run', '--restore', dir), /no state\.json/);
   oneLineError(t, hyvisor('run', '--restore', dir, 'examples/testbed.yaml'), /give no CONFIG/);
   oneLineError(t, hyvisor('run', '--restore', dir, '--workload', 'cpu'), /--workload cannot change a restored guest/);
-  oneLineError(t, hyvisor('run'), /expected a CONFIG file \(or --restore DIR\)/);
+  oneLineError(t, hyvisor('run'), /run: expected CONFIG, a config file \(or --restore DIR/);
   fs.writeFileSync(path.join(dir, 'state.json'), '{"format":"hyvisor-snapshot","version":9,"bodyBytes":2,"sha256":"x"}\n{}');
   oneLineError(t, hyvisor('run', '--restore', dir), /format version 9 is not supported/);
 });

@@ -20,7 +20,7 @@ const EXIT_INTERRUPTED = 130;
 
 export async function runCommand({ values, positionals }: Parsed): Promise<number> {
   const restoreDir = values.restore === undefined ? undefined : String(values.restore);
-  if (restoreDir === undefined && positionals[0] === undefined) throw new UsageError('run: expected a CONFIG file (or --restore DIR)');
+  if (restoreDir === undefined && positionals[0] === undefined) throw new UsageError('run: expected CONFIG, a config file (or --restore DIR to continue a snapshot)');
   if (restoreDir !== undefined) {
     if (positionals[0] !== undefined) throw new UsageError('run: --restore DIR takes the config saved in the snapshot; give no CONFIG');
     for (const flag of ['strategy', 'workload', 'iterations', 'exec'] as const) {
