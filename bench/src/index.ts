@@ -13,6 +13,7 @@ export type { WorkloadResult } from './workloads.js';
 export type { TelemetryBenchResult } from './telemetry.js';
 export type { PaperRow, PaperResult } from './paper.js';
 export type { StartupResult } from './startup.js';
+export type { SnapshotBenchResult, SnapshotRow } from './snapshot.js';
 export type { LinuxBootResult, TopFunction } from './linux-boot.js';
 
 const rounds = (what: string) => ({ type: 'string', value: 'N', description: what }) as const;
@@ -77,6 +78,13 @@ export const BENCHMARKS: Readonly<Record<string, BenchmarkSpec>> = {
       'no-qemu': { type: 'boolean', description: 'skip QEMU TCG' },
     },
     load: async () => (await import('./linux-boot.js')).linuxBoot,
+  },
+  snapshot: {
+    description: 'save and restore of the testbed per backend at 64 MiB, 1 GiB and 4 GiB of guest memory: snapshotMs, restoreMs, bytes on disk',
+    options: {
+      rounds: rounds('rounds per backend and size (default 3)'),
+    },
+    load: async () => (await import('./snapshot.js')).snapshot,
   },
   startup: {
     description: 'hyvisor run of the hello guest vs node -e 0 as whole processes, and the time to the first guest instruction at 64 MiB and 4 GiB',

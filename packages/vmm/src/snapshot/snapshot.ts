@@ -93,6 +93,10 @@ export function takeSnapshot(machine: Machine, devices: MachineDevices, config: 
       throw new SnapshotError(`snapshot: the ${k} facet '${f.name}' cannot save its state yet, so a machine using it cannot be snapshotted`);
     }
   }
+  const stateless = devices.list.find((d) => d.state === undefined);
+  if (stateless !== undefined) {
+    throw new SnapshotError(`snapshot: device '${stateless.name}' (${stateless.device}) cannot save its state yet, so a machine with it cannot be snapshotted`);
+  }
   const facts = machineFacts(machine, devices);
   const nowNs = machine.clock.now();
   const blobs = new Map<string, Uint8Array>();
