@@ -79,6 +79,33 @@ test('rep insw takes count words from one exit into memory', (t) => {
   t.is(reg(h, 'rdi'), BigInt(DATA + 6));
 });
 
+// RCX is a 64-bit count: above 2^53 a double cannot hold it, so the decrement must be exact on
+// the register's two halves (as LOOP's is). A low half smaller than the step borrows from the high.
+test('rep outsb with RCX above 2^53 subtracts exactly the elements moved, borrowing across the halves', (t) => {
+  const h = harness(hex('f36e f4'));
+  const rcx = (1n << 60n) + 3n;
+  setRegs(h, { rsi: BigInt(DATA), rcx, rdx: 0x3f8n });
+  const e = run(h);
+  t.deepEqual([e.kind, e.port, e.size], [ExitKind.Io, 0x3f8, 1]);
+  t.true(e.count > 3, 'more elements than the low half of RCX: the subtraction borrows');
+  t.is(reg(h, 'rcx'), rcx - BigInt(e.count));
+  t.is(reg(h, 'rsi'), BigInt(DATA + e.count));
+  t.is(h.vcpu.readRegister('rip'), CODE, 'RCX is not 0: the instruction repeats');
+});
+
+test('rep insb with RCX above 2^53 subtracts exactly the elements moved', (t) => {
+  const h = harness(hex('f36c f4'));
+  const rcx = (1n << 62n) + 0x1234_0000_0001n;
+  setRegs(h, { rdi: BigInt(DATA), rcx, rdx: 0x60n });
+  const e = run(h);
+  t.deepEqual([e.kind, e.port, e.size, e.write], [ExitKind.Io, 0x60, 1, false]);
+  const n = e.count;
+  for (let i = 0; i < n; i++) setExitValue(e, i & 0xff, i);
+  run(h); // takes the answer, then exits again for the next chunk
+  t.is(reg(h, 'rcx'), rcx - BigInt(n));
+  t.is(h.mem.u8(DATA + n - 1), (n - 1) & 0xff);
+});
+
 test('a read outside RAM is an MMIO exit; the answer lands in the register', (t) => {
   const h = harness(hex('8b04250000ff7f f4')); // mov eax, [0x7fff0000]
   const e = run(h);

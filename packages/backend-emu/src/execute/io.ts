@@ -75,9 +75,13 @@ function strAddr(cpu: Cpu, reg: number, d: Insn, seg: boolean): number {
   return a;
 }
 
+/** RCX -= n (n ≤ RCX, n < 2^32); true when RCX reached 0. */
 function decRcx(cpu: Cpu, d: Insn, n: number): boolean {
   if (d.adsz === 4) { cpu.lo[RCX] = (cpu.lo[RCX]! - n) >>> 0; cpu.hi[RCX] = 0; return cpu.lo[RCX] === 0; }
-  cpu.setNumber(RCX, cpu.signed(RCX) - n);
+  // Exact 64-bit subtraction on the halves (as LOOP's): RCX above 2^53 is not a safe Number.
+  const lo = cpu.lo[RCX]! - n;
+  cpu.lo[RCX] = lo >>> 0;
+  if (lo < 0) cpu.hi[RCX] = (cpu.hi[RCX]! - 1) >>> 0;
   return (cpu.lo[RCX]! | cpu.hi[RCX]!) === 0;
 }
 
