@@ -12,12 +12,13 @@ import { TARGETS } from './targets.mjs';
 const name = process.env.HYVISOR_MUTATION_TARGET;
 const target = TARGETS.find((t) => t.name === name);
 if (!target) throw new Error(`HYVISOR_MUTATION_TARGET: expected one of ${TARGETS.map((t) => t.name).join(', ')}, got ${name}`);
+const env = Object.entries(target.env ?? {}).map(([k, v]) => `${k}=${v} `).join('');
 
 export default {
   testRunner: 'command',
   // ava's own entry point, not `npx ava`: npx costs ~2 s a mutant on this host before ava starts.
   // `--fail-fast`: a killed mutant (most of them) stops at its first failing test.
-  commandRunner: { command: `node node_modules/ava/entrypoints/cli.mjs --fail-fast --timeout=60s ${target.tests.join(' ')}` },
+  commandRunner: { command: `${env}node node_modules/ava/entrypoints/cli.mjs --fail-fast --timeout=60s ${target.tests.join(' ')}` },
   buildCommand: `npx tsc -b packages/${target.package}`,
   mutate: target.mutate,
   inPlace: true,
