@@ -31,7 +31,7 @@ export const TARGETS = [
     name: 'emu-alu-flags',
     package: 'backend-emu',
     mutate: ['packages/backend-emu/src/execute/alu.ts', 'packages/backend-emu/src/cpu/flags.ts'],
-    tests: ['packages/backend-emu/dist/execute/alu.test.js', 'packages/backend-emu/dist/execute/flags-spec.test.js'],
+    tests: ['packages/backend-emu/dist/execute/alu.test.js', 'packages/backend-emu/dist/execute/flags-spec.test.js', 'packages/backend-emu/dist/execute/alu-sdm.test.js'],
   },
   {
     name: 'pit',

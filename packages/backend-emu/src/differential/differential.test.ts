@@ -68,6 +68,9 @@ const SNIPPETS: readonly { name: string; code: string; regs?: Ring3Input['regs']
   { name: 'mul/imul/div/idiv at 64 bits', code: '48f7e3 4889c1 48f7f9 49f7ea 4d0fafc1 cc', regs: { rax: 0x123456789abcdefn, rbx: 0xfedcba987654321n, r8: -7n, r9: 3n, r10: 0x7fffffffffffffffn }, undef: SF | ZF | AF | PF },
   { name: 'shifts and rotates by cl, with CF into rcl/rcr', code: 'b103 48d3e0 48d3f8 f9 48d1d0 48d3d8 d3c0 cc', regs: { rax: 0x8000000000000001n }, undef: OF | AF }, // AF: undefined after the SAR, rotates keep it
   { name: 'shld/shrd at 32 and 64 bits', code: '480fa4d805 0facd81b 480fadd8 cc', regs: { rax: 0x0123456789abcdefn, rbx: 0xfedcba9876543210n, rcx: 13n }, undef: OF | AF },
+  // A count equal to the operand size is defined (only a larger one is not): the source moves in whole.
+  { name: 'shld ax, bx, 16 (count = operand size)', code: '660fa4d810 cc', regs: { rax: 0x1111222233334444n, rbx: 0x5555666677778888n }, undef: OF | AF },
+  { name: 'shrd ax, bx, 16 (count = operand size)', code: '660facd810 cc', regs: { rax: 0x1111222233334444n, rbx: 0x5555666677778888n }, undef: OF | AF },
   { name: 'bt/bts/btr/btc with register offsets into memory', code: '480fa3 03 480fab 4b08 0fb34308 480fbb 03 cc', regs: { rax: 77n, rcx: -3n, rbx: BigInt(USER_DATA + 64) } },
   { name: 'bsf/bsr/bswap/movsx/movzx', code: '480fbcc3 480fbdcb 480fca 480fbed3 0fb7f3 cc', regs: { rbx: 0x00f0000000000100n, rdx: 0x1122334455667788n } },
   { name: 'push/pop/call/ret/leave/enter and the stack', code: '50 53 e805000000 eb08 90 90 c3 90909090 5b 58 c8100001 c9 cc', regs: { rax: 1n, rbx: 2n, rbp: 0x370000n } },

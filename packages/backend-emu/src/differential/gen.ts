@@ -194,9 +194,9 @@ export function genInsn(pick: Pick): GenInsn {
       // RCL/RCR of 8/16 bits rotate through CF modulo 9/17: OF is defined only for a 1-bit rotate.
       return { bytes, text, undefinedFlags: shiftUndefined(kind, count, size), operands: [rm], size };
     }
-    case 7: { // SHLD/SHRD by imm8 or CL (counts below 16 for 16-bit operands: beyond, results are undefined)
+    case 7: { // SHLD/SHRD by imm8 or CL (counts up to 16 for 16-bit operands: beyond, results are undefined)
       const right = pick(2), size = pickSize(pick, [2, 4, 8]), rm = pickRm(pick), reg = pickReg(pick);
-      const max = size === 2 ? 16 : size * 8;
+      const max = size === 2 ? 17 : size * 8;
       const c = pickCount(pick, size) % max;
       const byCl = pick(2) === 1 && reg !== 1 && !('reg' in rm && rm.reg === 1);
       const bytes = byCl ? [0xb1, c, ...enc([0x0f, right ? 0xad : 0xa5], reg, rm, size)] : enc([0x0f, right ? 0xac : 0xa4], reg, rm, size, [c]);

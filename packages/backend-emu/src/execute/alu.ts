@@ -259,7 +259,8 @@ export function shiftDouble(cpu: Cpu, left: boolean, size: number, a: number, aH
       } else {
         const w = ((a << 16) | b) >>> 0;
         const v = k >= 32 ? 0 : (w << k) >>> 0;
-        r = (k < 16 ? v >>> 16 : ((b << (k - 16)) & 0xffff0000) >>> 16) & 0xffff;
+        // k = 16 moves the source in whole (defined: only counts above the size are not).
+        r = (k <= 16 ? v >>> 16 : ((b << (k - 16)) & 0xffff0000) >>> 16) & 0xffff;
         cf = k <= 16 ? (a >>> (16 - k)) & 1 : (b >>> (32 - k)) & 1;
       }
     } else if (bits === 32) {
