@@ -1,5 +1,5 @@
 import test from 'ava';
-import type { IrqLine } from '@hyvisor/core';
+import { TimerQueue, type IrqLine } from '@hyvisor/core';
 import { ManualClock as FakeClock } from '@hyvisor/core/testing';
 import { Pit8254 } from './pit8254.js';
 
@@ -365,4 +365,315 @@ test('periods keep coming at a large host time', (t) => {
   clock.advance(7 * PIT_TICK_NS * 1000 + 10);
   t.is(rises, 1000);
   t.is(pit.lostTicks, 0);
+});
+
+// ---- behaviour the first mutation run found unchecked (8254 datasheet, order no. 231164) ----
+
+/** Input clocks → the first ns at which that many have elapsed since a load at time 0. */
+const at = (ticks: number) => Math.ceil(ticks * PIT_TICK_NS);
+
+/** Read-back command (D7 D6 = 11): D5 COUNT and D4 STATUS are active low; D3-D1 select counters 2-0. */
+const readBack = (channels: number[], count: boolean, status: boolean) =>
+  0xc0 | (count ? 0 : 0x20) | (status ? 0 : 0x10) | channels.reduce((m, c) => m | (2 << c), 0);
+
+function statusOf(s: ReturnType<typeof setup>, ch: number): number {
+  s.control(readBack([ch], false, true));
+  return s.inb(ch);
+}
+
+test('after a control word OUT is low in mode 0 and high in modes 1-5; the status echoes RW, mode and BCD with NULL COUNT set', (t) => {
+  // Status byte: D7 OUTPUT, D6 NULL COUNT, D5-D4 RW1 RW0, D3-D1 M2-M0, D0 BCD.
+  for (let mode = 0; mode <= 5; mode++) {
+    const s = setup();
+    s.control((1 << 6) | 0x30 | (mode << 1));
+    t.is(statusOf(s, 1), (mode === 0 ? 0 : 0x80) | 0x40 | 0x30 | (mode << 1), `mode ${mode}`);
+  }
+  const s = setup();
+  s.control((1 << 6) | 0x10 | (2 << 1) | 1); // lobyte, mode 2, BCD
+  t.is(statusOf(s, 1), 0x80 | 0x40 | 0x10 | (2 << 1) | 1);
+});
+
+test('at reset no counter counts and each shows a null count', (t) => {
+  const s = setup();
+  const before = s.readCount(1);
+  s.clock.advanceTo(at(5000));
+  t.is(s.readCount(1), before, 'no count was ever written: nothing counts');
+  t.is(statusOf(s, 1) & 0x40, 0x40);
+  t.deepEqual(s.irq.rises, []);
+});
+
+test('mode 2: OUT goes low for one clock when the count reaches 1, and is high otherwise', (t) => {
+  const s = setup();
+  s.program(1, 2, 10);
+  const out = (ticks: number) => { s.clock.advanceTo(at(ticks)); return statusOf(s, 1) & 0x80; };
+  for (const d of [0, 4, 5, 8]) t.is(out(d), 0x80, `count ${10 - d}`);
+  t.is(out(9), 0, 'count 1');
+  t.is(out(10), 0x80, 'reloaded');
+  t.is(out(19), 0);
+});
+
+test('mode 3: OUT is high for the first half of the count and low for the second; an odd count is high one clock longer', (t) => {
+  for (const [n, high] of [[10, 5], [11, 6]] as const) {
+    const s = setup();
+    s.program(1, 3, n);
+    for (let d = 0; d <= n; d++) {
+      s.clock.advanceTo(at(d));
+      const want = d === n || d < high ? 0x80 : 0;
+      t.is(statusOf(s, 1) & 0x80, want, `N = ${n}, ${d} clocks`);
+    }
+  }
+});
+
+test('modes 4 and 5: OUT is high, goes low for one clock at terminal count, then high again', (t) => {
+  const four = setup();
+  four.program(1, 4, 10);
+  const out4 = (d: number) => { four.clock.advanceTo(at(d)); return statusOf(four, 1) & 0x80; };
+  t.deepEqual([out4(0), out4(9), out4(10), out4(11)], [0x80, 0x80, 0, 0x80]);
+  // Mode 5 counts from a rising gate: channel 2's, through port B.
+  const five = setup();
+  five.program(2, 5, 10);
+  five.clock.advanceTo(1000);
+  five.pit.portB.write(0, 1, PortB.GATE2);
+  const out5 = (d: number) => { five.clock.advanceTo(1000 + at(d)); return statusOf(five, 2) & 0x80; };
+  t.deepEqual([out5(0), out5(9), out5(10), out5(11)], [0x80, 0x80, 0, 0x80]);
+});
+
+test('mode 1: a falling gate neither stops nor restarts the one-shot', (t) => {
+  const s = setup();
+  s.program(2, 1, 100);
+  s.pit.channel2.setGate(true); // trigger at time 0
+  s.clock.advanceTo(at(30));
+  s.pit.channel2.setGate(false);
+  t.is(s.readCount(2), 70);
+  s.clock.advanceTo(at(50));
+  t.is(s.readCount(2), 50);
+});
+
+test('a rising gate does not start a counter that has no count yet', (t) => {
+  const s = setup();
+  s.control((2 << 6) | 0x30 | (2 << 1)); // channel 2, mode 2, no count written
+  s.pit.channel2.setGate(true);
+  const first = s.readCount(2);
+  s.clock.advanceTo(at(500));
+  t.is(s.readCount(2), first);
+  t.is(statusOf(s, 2) & 0xc0, 0xc0, 'OUT high, null count');
+});
+
+test('modes 0 and 4: a rising gate does not reload the counter', (t) => {
+  for (const mode of [0, 4]) {
+    const s = setup();
+    s.pit.channel2.setGate(true);
+    s.program(2, mode, 1000);
+    s.clock.advanceTo(at(300));
+    s.pit.channel2.setGate(false);
+    s.pit.channel2.setGate(true);
+    t.is(s.readCount(2), 700, `mode ${mode}`);
+  }
+});
+
+test('mode 2: a rising gate reloads the counter with the count written last', (t) => {
+  const s = setup();
+  s.pit.channel2.setGate(true);
+  s.program(2, 2, 1000);
+  s.clock.advanceTo(at(300));
+  s.out(2, 500 & 0xff);
+  s.out(2, 500 >>> 8); // waits for the end of the period…
+  s.clock.advanceTo(at(400));
+  s.pit.channel2.setGate(false);
+  s.pit.channel2.setGate(true); // …or a trigger
+  t.is(s.readCount(2), 500);
+  s.clock.advanceTo(s.clock.time + Math.ceil(100 * PIT_TICK_NS));
+  t.is(s.readCount(2), 400);
+});
+
+test('read-back acts on the selected counters only', (t) => {
+  const s = setup();
+  s.program(1, 2, 0xabcd);
+  s.control(readBack([0], false, true));
+  t.is(s.inb(1), 0xcd, 'counter 1 was not selected: its live count');
+  t.is(s.inb(1), 0xab);
+});
+
+test('read-back of the count latches every selected counter and no status', (t) => {
+  const s = setup();
+  s.program(0, 2, 0x1000);
+  s.program(1, 2, 0x2000);
+  s.clock.advanceTo(at(0x100));
+  s.control(readBack([0, 1], true, false));
+  s.clock.advanceTo(at(0x300));
+  t.is(s.inb(0) | (s.inb(0) << 8), 0x0f00);
+  t.is(s.inb(1) | (s.inb(1) << 8), 0x1f00);
+  t.is(s.inb(1) | (s.inb(1) << 8), 0x1d00, 'the latch was read: live again');
+});
+
+test('read-back of the status alone does not latch the count', (t) => {
+  const s = setup();
+  s.program(1, 2, 0x1000);
+  s.clock.advanceTo(at(0x100));
+  s.control(readBack([1], false, true));
+  t.is(s.inb(1), 0x80 | 0x30 | (2 << 1));
+  s.clock.advanceTo(at(0x300));
+  t.is(s.inb(1) | (s.inb(1) << 8), 0x0d00);
+});
+
+test('a second status read-back before the first status is read is ignored', (t) => {
+  const s = setup();
+  s.control((1 << 6) | 0x30 | (2 << 1));
+  s.control(readBack([1], false, true)); // NULL COUNT set
+  s.out(1, 0x00);
+  s.out(1, 0x10); // the count is loaded: NULL COUNT clears
+  s.control(readBack([1], false, true));
+  t.is(s.inb(1) & 0x40, 0x40, 'the first status');
+  t.is(statusOf(s, 1) & 0x40, 0, 'a new read-back sees the loaded count');
+});
+
+test('counter latch in lobyte and hibyte access: one byte is latched, then reads are live again', (t) => {
+  const lo = setup();
+  lo.control((1 << 6) | 0x10 | (2 << 1)); // lobyte, mode 2
+  lo.out(1, 200);
+  lo.clock.advanceTo(at(50));
+  lo.control(1 << 6); // latch
+  lo.clock.advanceTo(at(70));
+  t.is(lo.inb(1), 150, 'latched');
+  t.is(lo.inb(1), 130, 'live');
+  const hi = setup();
+  hi.control((1 << 6) | 0x20 | (2 << 1)); // hibyte, mode 2
+  hi.out(1, 0x10); // count 0x1000
+  hi.clock.advanceTo(at(0x100));
+  hi.control(1 << 6);
+  hi.clock.advanceTo(at(0x200));
+  t.is(hi.inb(1), 0x0f, 'latched high byte of 0x0f00');
+  t.is(hi.inb(1), 0x0e, 'live high byte of 0x0e00');
+});
+
+test('a control word for another counter, or for counter 0 in a mode other than 0, leaves IRQ0 high', (t) => {
+  const s = setup();
+  s.program(0, 0, 10);
+  s.clock.advanceTo(at(20));
+  t.true(s.irq.level);
+  s.control((2 << 6) | 0x30); // counter 2, mode 0
+  t.true(s.irq.level, 'counter 2 does not drive IRQ0');
+  s.control(0x30 | (2 << 1)); // counter 0, mode 2: OUT is high after the control word
+  t.true(s.irq.level);
+  s.out(0, 100);
+  s.out(0, 0); // a count in mode 2 does not lower OUT either
+  t.true(s.irq.level);
+});
+
+test('mode 0: a new count lowers OUT until its own terminal count; a count for counter 2 does not touch IRQ0', (t) => {
+  const s = setup();
+  s.program(0, 0, 10);
+  s.clock.advanceTo(at(20));
+  t.true(s.irq.level);
+  s.program(2, 0, 5);
+  t.true(s.irq.level);
+  const loadAt = s.clock.time;
+  s.out(0, 20); // lo/hi: the low byte stops the count, the high byte loads 20
+  s.out(0, 0);
+  t.false(s.irq.level, '"OUT remains high until a new count or a new mode 0 control word"');
+  s.clock.advanceTo(loadAt + Math.ceil(20 * PIT_TICK_NS) + 1);
+  t.true(s.irq.level);
+  t.is(s.irq.rises.length, 2);
+});
+
+test('mode 0 with a one-byte count: a new count is loaded at once and counting continues from it', (t) => {
+  const s = setup();
+  s.control((1 << 6) | 0x10); // counter 1, lobyte, mode 0
+  s.out(1, 100);
+  s.clock.advanceTo(at(50));
+  t.is(s.inb(1), 50);
+  s.out(1, 200);
+  const loadAt = s.clock.time;
+  t.is(s.inb(1), 200);
+  s.clock.advanceTo(loadAt + Math.ceil(10 * PIT_TICK_NS));
+  t.is(s.inb(1), 190);
+});
+
+test('mode 2: a count written during a period leaves the current period alone (counter loaded at a non-zero time)', (t) => {
+  const s = setup();
+  const t0 = 1_000_000;
+  s.clock.advanceTo(t0);
+  s.program(1, 2, 1000);
+  const when = (ticks: number) => t0 + Math.ceil(ticks * PIT_TICK_NS);
+  s.clock.advanceTo(when(500));
+  s.out(1, 2000 & 0xff);
+  s.out(1, 2000 >>> 8);
+  s.clock.advanceTo(when(600));
+  t.is(s.readCount(1), 400, 'still the old period');
+  s.clock.advanceTo(when(1500));
+  t.is(s.readCount(1), 1500, 'the new count since the end of the old period');
+});
+
+test('exactly one second is 1,193,182 input clocks', (t) => {
+  const s = setup();
+  s.program(1, 2, 0); // 65536
+  s.clock.advanceTo(1e9);
+  t.is(s.readCount(1), 65536 - (1_193_182 % 65536));
+});
+
+test('channel0PeriodNs is the programmed count in input clocks', (t) => {
+  const s = setup();
+  s.program(0, 2, 1193);
+  t.true(Math.abs(s.pit.channel0PeriodNs() - (1193 * 1e9) / 1_193_182) < 1e-6);
+});
+
+test('dispose stops IRQ0 and leaves no clock event', (t) => {
+  const s = setup();
+  s.program(0, 2, 1193);
+  s.pit.dispose();
+  t.is(s.clock.size, 0);
+  s.clock.advanceTo(at(1193 * 5));
+  t.deepEqual(s.irq.rises, []);
+});
+
+test('only counter 0 uses clock events; reprogramming counter 2 leaves counter 0 ticking', (t) => {
+  const s = setup();
+  s.program(2, 2, 100);
+  t.is(s.clock.size, 0);
+  s.program(0, 2, 1193);
+  s.control((2 << 6) | 0x30 | (3 << 1));
+  s.clock.advanceTo(at(1193 * 2) + 1);
+  t.is(s.irq.rises.length, 2);
+});
+
+test('a one-shot after a rate-limited periodic tick is not delayed by the rate limit', (t) => {
+  const s = setup({ minPeriodNs: 200_000 });
+  s.program(0, 2, 1193);
+  s.clock.advanceTo(at(1193) + 1);
+  t.is(s.irq.rises.length, 1);
+  s.program(0, 0, 10);
+  const loadAt = s.clock.time;
+  s.clock.advanceTo(loadAt + Math.ceil(10 * PIT_TICK_NS) + 1);
+  t.is(s.irq.rises.length, 2);
+  t.true(s.irq.rises[1]! <= loadAt + Math.ceil(10 * PIT_TICK_NS) + 1);
+});
+
+test('a count read while the VMM is late applies a pending reload without losing or inventing a tick', (t) => {
+  let now = 0;
+  const clock = new TimerQueue(() => now);
+  let rises = 0;
+  const pit = new Pit8254(clock, { raise: () => rises++, lower: () => {} }, { minPeriodNs: 0 });
+  pit.write(PitReg.CONTROL, 1, 0x34); // counter 0, lo/hi, mode 2
+  pit.write(0, 1, 1000 & 0xff);
+  pit.write(0, 1, 1000 >>> 8);
+  now = at(500);
+  pit.write(0, 1, 2000 & 0xff);
+  pit.write(0, 1, 2000 >>> 8);
+  now = at(1500); // the period boundary at 1000 passed; the VMM has not run the clock yet
+  pit.write(PitReg.CONTROL, 1, 0x00);
+  t.is(pit.read(0, 1) | (pit.read(0, 1) << 8), 1500, 'the new count since 1000');
+  clock.runDue(now);
+  t.is(pit.ticks, 1);
+  t.is(pit.lostTicks, 0);
+  now = at(3000) + 1;
+  clock.runDue(now);
+  t.is(pit.ticks, 2);
+  t.is(pit.lostTicks, 0);
+});
+
+test('ports beyond the control word and counters that do not exist are ignored', (t) => {
+  const s = setup();
+  t.notThrows(() => s.pit.write(4, 1, 0x34));
+  t.is(s.pit.read(4, 1), 0xff);
+  t.notThrows(() => s.pit.setGate(3, true));
 });
