@@ -359,3 +359,151 @@ test('register accesses wider than a byte act on the low byte', (t) => {
   pic.write(PicReg.DATA, 2, 0x1234);
   t.is(pic.read(PicReg.DATA, 2), 0x34);
 });
+
+// ---- behaviour the first mutation run found unchecked (8259A datasheet, order no. 231468) ----
+
+test('rotate in automatic EOI mode: each served level becomes the lowest; the clear command stops it', (t) => {
+  const pic = single(Icw4.UPM | Icw4.AEOI);
+  pic.write(PicReg.COMMAND, 1, 0x80); // OCW2 R SL EOI = 100: rotate in AEOI mode (set)
+  pic.setIrq(1, true);
+  t.is(pic.acknowledge(), 0x21);
+  pic.setIrq(0, true);
+  pic.setIrq(3, true);
+  t.is(pic.acknowledge(), 0x23, 'IR1 served: IR2 is highest now, then IR3 … IR0');
+  t.is(pic.acknowledge(), 0x20);
+  pic.write(PicReg.COMMAND, 1, 0x00); // 000: rotate in AEOI mode (clear)
+  pic.setIrq(6, true);
+  pic.setIrq(7, true);
+  pic.setIrq(5, false);
+  pic.setIrq(5, true);
+  t.is(pic.acknowledge(), 0x25, 'IR0 served last made IR1 highest; no further rotation');
+  t.is(pic.acknowledge(), 0x26);
+});
+
+test('rotate on specific EOI clears the named level and makes it the lowest', (t) => {
+  const pic = single();
+  pic.setIrq(4, true);
+  pic.acknowledge();
+  pic.write(PicReg.COMMAND, 1, 0xe0 | 4); // 111: rotate on specific EOI, level 4
+  t.is(pic.inService, 0);
+  t.is(pic.eois, 1);
+  pic.setIrq(0, true);
+  pic.setIrq(5, true);
+  t.is(pic.acknowledge(), 0x25, 'IR5 has the highest priority after IR4 became the lowest');
+});
+
+test('an EOI with nothing in service changes nothing and is not counted', (t) => {
+  const pic = single();
+  for (const cmd of [Ocw2.EOI, Ocw2.ROTATE_EOI, Ocw2.SPECIFIC_EOI | 3, 0xe0 | 3]) pic.write(PicReg.COMMAND, 1, cmd);
+  t.is(pic.eois, 0);
+  pic.setIrq(0, true);
+  pic.setIrq(3, true);
+  // Rotate-on-EOI with an empty ISR does not rotate; a rotate on specific EOI does (level 3 lowest).
+  t.is(pic.acknowledge(), 0x20);
+});
+
+test('OCW2 with R SL EOI = 010 is a no-operation', (t) => {
+  const pic = single();
+  pic.setIrq(3, true);
+  pic.acknowledge();
+  pic.write(PicReg.COMMAND, 1, 0x40 | 3);
+  t.is(pic.inService, 1 << 3);
+  pic.setIrq(0, true);
+  pic.setIrq(4, true);
+  t.is(pic.acknowledge(), 0x20, 'no rotation either');
+});
+
+test('ICW1 resets rotation, special mask mode, the IRR/ISR selection, auto-EOI and special fully nested mode', (t) => {
+  const pic = single(Icw4.UPM | Icw4.AEOI | Icw4.SFNM);
+  pic.write(PicReg.COMMAND, 1, Ocw2.SET_PRIORITY | 2);
+  pic.write(PicReg.COMMAND, 1, Ocw3.SELECT | Ocw3.ESMM | Ocw3.SMM);
+  pic.write(PicReg.COMMAND, 1, Ocw3.SELECT | Ocw3.RR | Ocw3.RIS);
+  pic.write(PicReg.COMMAND, 1, 0x80); // rotate in AEOI
+  // Re-initialize without ICW4: every ICW4 function is zero.
+  pic.write(PicReg.COMMAND, 1, Icw1.INIT | Icw1.SNGL);
+  pic.write(PicReg.DATA, 1, 0x20);
+  pic.setIrq(7, true);
+  pic.setIrq(1, true);
+  t.is(pic.read(PicReg.COMMAND, 1), (1 << 7) | (1 << 1), 'reads IRR again');
+  t.is(pic.acknowledge(), 0x21, 'IR0 highest again');
+  t.is(pic.inService, 1 << 1, 'no auto-EOI');
+  pic.write(PicReg.DATA, 1, 1 << 1); // mask the level in service: without special mask mode it still blocks
+  t.false(pic.hasPendingInterrupt());
+});
+
+test('ICW1 with LTIM requests a line that is high at once; without LTIM a high line needs a new edge', (t) => {
+  const pic = single();
+  pic.setIrq(4, true);
+  pic.acknowledge();
+  pic.write(PicReg.COMMAND, 1, Icw1.INIT | Icw1.SNGL | Icw1.LTIM);
+  pic.write(PicReg.DATA, 1, 0x20);
+  t.is(pic.requests, 1 << 4, 'level-triggered: the high input is a request');
+  pic.write(PicReg.COMMAND, 1, Icw1.INIT | Icw1.SNGL);
+  pic.write(PicReg.DATA, 1, 0x20);
+  t.is(pic.requests, 0, 'edge-triggered: the input must fall and rise again');
+});
+
+test('making a high input level-triggered through the ELCR requests it; making it edge-triggered again keeps IRR', (t) => {
+  const pics = pair();
+  pics.setIrq(5, true);
+  pics.acknowledge();
+  pics.master.write(PicReg.COMMAND, 1, Ocw2.EOI);
+  t.false(pics.hasPendingInterrupt(), 'edge: served once');
+  pics.elcr.write(0, 1, 1 << 5);
+  t.true(pics.hasPendingInterrupt(), 'level and still high: requested');
+  t.is(pics.acknowledge(), 0x25);
+  pics.setIrq(5, false);
+  t.is(pics.master.requests, 0);
+});
+
+test('the poll word can be read from either port; the mask is readable again afterwards', (t) => {
+  const pic = single();
+  pic.write(PicReg.DATA, 1, 0x08);
+  pic.setIrq(6, true);
+  pic.write(PicReg.COMMAND, 1, Ocw3.SELECT | Ocw3.POLL);
+  t.is(pic.read(PicReg.DATA, 1), 0x80 | 6);
+  t.is(pic.acknowledged, 1);
+  t.is(pic.read(PicReg.DATA, 1), 0x08);
+});
+
+test('offsets beyond the two ports read 0xff and ignore writes', (t) => {
+  const pic = single();
+  pic.write(2, 1, 0xff);
+  t.is(pic.mask, 0);
+  t.is(pic.read(2, 1), 0xff);
+  t.is(new DualPic().elcr.read(2, 1), 0xff);
+});
+
+test('special fully nested mode applies to the cascade input only', (t) => {
+  // A single chip with SFNM: an in-service level still blocks itself and lower levels.
+  const pic = single(Icw4.UPM | Icw4.SFNM);
+  pic.setIrq(2, true);
+  pic.acknowledge();
+  pic.setIrq(2, false);
+  pic.setIrq(2, true);
+  t.false(pic.hasPendingInterrupt());
+});
+
+test('counters: acknowledged, spurious and eois count what the CPU and the guest did', (t) => {
+  const pics = pair();
+  pics.setIrq(3, true);
+  pics.acknowledge();
+  t.is(pics.master.acknowledged, 1);
+  t.is(pics.acknowledge(), 0x27);
+  t.is(pics.master.spurious, 1);
+  pics.master.write(PicReg.COMMAND, 1, Ocw2.SPECIFIC_EOI | 3);
+  pics.master.write(PicReg.COMMAND, 1, Ocw2.SPECIFIC_EOI | 3);
+  t.is(pics.master.eois, 1, 'the second specific EOI cleared nothing');
+});
+
+test('a device line from irqLine is the same object each time and lowers what it raised (level-triggered)', (t) => {
+  const pics = pair();
+  pics.elcr.write(1, 1, 1 << 3); // IRQ11 level
+  const line = pics.irqLine(11);
+  t.is(pics.irqLine(11), line);
+  line.raise();
+  t.true(pics.hasPendingInterrupt());
+  line.lower();
+  t.false(pics.slave.hasPendingInterrupt(), 'the slave withdrew the level request');
+  t.is(pics.slave.requests, 0);
+});
