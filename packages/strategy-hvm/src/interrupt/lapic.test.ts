@@ -418,3 +418,183 @@ test('the periodic timer keeps its rate at a large host time', (t) => {
   clock.advance(1_000_000);
   t.is(apic.timerTicks + apic.timerLostTicks, 3000);
 });
+
+// ---- behaviour the mutation run found unchecked (Intel SDM vol. 3A ch. 11) ----
+
+test('writable bits of each LVT entry (Figure 11-8): delivery status and remote IRR read 0', (t) => {
+  const { r, w } = enabled();
+  // timer: vector, mask, timer mode (17-18); thermal, performance: vector, delivery mode, mask;
+  // LINT0/1: vector, delivery mode, pin polarity (13), trigger mode (15), mask; error: vector, mask.
+  const want: [number, number][] = [[0x320, 0x000700ff], [0x330, 0x000107ff], [0x340, 0x000107ff], [0x350, 0x0001a7ff], [0x360, 0x0001a7ff], [0x370, 0x000100ff]];
+  for (const [reg, bits] of want) {
+    w(reg, 0xffffffff);
+    t.is(r(reg) >>> 0, bits, `LVT 0x${reg.toString(16)}`);
+  }
+});
+
+test('writable bits of ID, LDR, TPR, SVR, ICR and the divide configuration', (t) => {
+  const { r, w } = enabled();
+  w(LapicReg.ID, 0xffffffff);
+  t.is(r(LapicReg.ID) >>> 0, 0xff000000, 'ID: bits 24-31');
+  w(LapicReg.LDR, 0xffffffff);
+  t.is(r(LapicReg.LDR) >>> 0, 0xff000000, 'LDR: logical ID in bits 24-31');
+  w(LapicReg.TPR, 0xffffffff);
+  t.is(r(LapicReg.TPR), 0xff, 'TPR: bits 0-7');
+  w(LapicReg.TPR, 0);
+  w(LapicReg.SVR, 0xffffffff);
+  t.is(r(LapicReg.SVR), 0x3ff, 'SVR: vector, enable, focus (no EOI-broadcast suppression: version bit 24 is 0)');
+  w(LapicReg.ICR_HIGH, 0xffffffff);
+  t.is(r(LapicReg.ICR_HIGH) >>> 0, 0xff000000, 'ICR high: destination in bits 24-31');
+  w(LapicReg.ICR_LOW, 0xffffffff);
+  t.is(r(LapicReg.ICR_LOW), 0x000ccfff, 'ICR low: vector, mode, dest mode, level, trigger, shorthand; delivery status 0');
+  w(LapicReg.TIMER_DIVIDE, 0xffffffff);
+  t.is(r(LapicReg.TIMER_DIVIDE), 0xb, 'divide configuration: bits 0, 1, 3');
+});
+
+test('read-only registers ignore writes; APR, EOI and RRD read 0', (t) => {
+  const { apic, r, w } = enabled();
+  apic.acceptInterrupt(0x80);
+  apic.acknowledge();
+  apic.acceptInterrupt(0x90);
+  for (const reg of [0x030, 0x0a0, 0x390, 0x100 + 0x40, 0x180, 0x200 + 0x40]) w(reg, 0xffffffff);
+  t.is(r(0x030), 0x00050014, 'version');
+  t.is(r(0x0a0), 0x80, 'PPR');
+  t.is(r(0x100 + 0x40), 1 << 0, 'ISR');
+  t.is(r(0x200 + 0x40), 1 << 16, 'IRR');
+  for (const reg of [0x090, 0x0b0, 0x0c0]) t.is(r(reg), 0, `0x${reg.toString(16)}`);
+  w(LapicReg.ESR, 0);
+  t.is(r(LapicReg.ESR), 0, 'no illegal-register error for these');
+});
+
+test('ESR: an error shows after the next ESR write, and a second write clears it', (t) => {
+  const { apic, r, w } = enabled();
+  apic.acceptInterrupt(0x01);
+  w(LapicReg.ESR, 0);
+  apic.acceptInterrupt(0x02); // arrives after the write: not in the value just latched
+  t.is(r(LapicReg.ESR), Esr.RECEIVE_ILLEGAL_VECTOR);
+  r(0x3f0); // illegal register
+  w(LapicReg.ESR, 0);
+  t.is(r(LapicReg.ESR), Esr.RECEIVE_ILLEGAL_VECTOR | Esr.ILLEGAL_REGISTER);
+  w(LapicReg.ESR, 0);
+  t.is(r(LapicReg.ESR), 0);
+});
+
+test('the error interrupt: not when masked, never with an illegal vector, edge-triggered', (t) => {
+  const masked = enabled();
+  masked.w(LapicReg.LVT_ERROR, Lvt.MASKED | 0xfe);
+  masked.apic.acceptInterrupt(3);
+  t.false(masked.apic.hasPendingInterrupt());
+  const illegal = enabled();
+  illegal.w(LapicReg.LVT_ERROR, 0x0e);
+  illegal.apic.acceptInterrupt(3);
+  t.false(illegal.apic.hasPendingInterrupt(), 'an error vector below 16 is not delivered');
+  const once = enabled();
+  once.w(LapicReg.LVT_ERROR, 0xfe);
+  once.apic.acceptInterrupt(3);
+  t.is(once.r(LapicReg.IRR + 0x70), 1 << 30, 'vector 0xfe requested');
+  t.is(once.r(LapicReg.TMR + 0x70), 0, 'the error interrupt is edge-triggered');
+  t.is(once.apic.acknowledge(), 0xfe);
+});
+
+test('IPI destinations: physical broadcast, all including self, logical cluster model', (t) => {
+  const bc = enabled({ apicId: 5 });
+  bc.w(LapicReg.ICR_HIGH, 0xff << 24);
+  bc.w(LapicReg.ICR_LOW, 0x51);
+  t.is(bc.apic.acknowledge(), 0x51, 'destination 0xff reaches every APIC, this one too');
+  t.is(bc.apic.otherIpis, 1, 'and the others');
+
+  const all = enabled();
+  const seen: number[] = [];
+  all.apic.onIpi = (low) => seen.push(low);
+  all.w(LapicReg.ICR_LOW, (2 << 18) | 0x52); // all including self
+  t.is(all.apic.acknowledge(), 0x52);
+  t.deepEqual(seen, [(2 << 18) | 0x52]);
+
+  const cluster = enabled();
+  cluster.w(LapicReg.DFR, 0x0fffffff); // cluster model
+  cluster.w(LapicReg.LDR, 0x21 << 24); // cluster 2, member bit 0
+  for (const [dest, hit] of [[0x21, true], [0x23, true], [0x22, false], [0x31, false], [0x11, false]] as const) {
+    cluster.w(LapicReg.ICR_HIGH, dest << 24);
+    cluster.w(LapicReg.ICR_LOW, Icr.LOGICAL | 0x60);
+    t.is(cluster.apic.hasPendingInterrupt(), hit, `logical destination 0x${dest.toString(16)}`);
+    if (hit) cluster.apic.acknowledge(), cluster.w(LapicReg.EOI, 0);
+  }
+  const flat = enabled();
+  flat.w(LapicReg.LDR, 0x04 << 24);
+  flat.w(LapicReg.ICR_HIGH, 0x03 << 24);
+  flat.w(LapicReg.ICR_LOW, Icr.LOGICAL | 0x61);
+  t.false(flat.apic.hasPendingInterrupt(), 'flat model: no common bit, no delivery');
+  t.is(flat.apic.otherIpis, 1);
+});
+
+test('a non-fixed IPI to itself is handed on, not accepted', (t) => {
+  const { apic, w } = enabled();
+  const seen: number[] = [];
+  apic.onIpi = (low) => seen.push(low);
+  w(LapicReg.ICR_LOW, (1 << 18) | (4 << 8) | 0x02); // NMI to self
+  t.false(apic.hasPendingInterrupt());
+  t.deepEqual(seen, [(1 << 18) | (4 << 8) | 0x02]);
+  t.is(apic.selfIpis, 0);
+});
+
+test('a self-IPI with the level-trigger bit sets TMR; an edge one clears it again', (t) => {
+  const { apic, r, w } = enabled();
+  w(LapicReg.ICR_LOW, (1 << 18) | 0x8000 | 0x45);
+  t.is(r(LapicReg.TMR + 0x20), 1 << 5);
+  apic.acknowledge();
+  w(LapicReg.EOI, 0);
+  apic.acceptInterrupt(0x45, false);
+  t.is(r(LapicReg.TMR + 0x20), 0);
+});
+
+test('a hardware-disabled APIC accepts and presents nothing and lets the 8259 through', (t) => {
+  const { apic } = enabled({ lint0ExtIntAtReset: false });
+  const ext: boolean[] = [];
+  apic.onExtIntChange = (v) => ext.push(v);
+  t.false(apic.passesExtInt(), 'LINT0 masked at reset with this option (the SDM reset value)');
+  apic.acceptInterrupt(0x40);
+  apic.hardwareEnabled = false;
+  t.false(apic.hardwareEnabled);
+  t.false(apic.hasPendingInterrupt());
+  t.false(apic.acceptInterrupt(0x41));
+  t.true(apic.passesExtInt());
+  apic.hardwareEnabled = true;
+  t.deepEqual(ext, [true, false]);
+});
+
+test('LINT0 passes the 8259 only unmasked and in ExtINT mode', (t) => {
+  const { apic, w } = enabled();
+  const ext: boolean[] = [];
+  apic.onExtIntChange = (v) => ext.push(v);
+  t.true(apic.passesExtInt());
+  w(LapicReg.LVT_LINT0, Lvt.MASKED | (7 << 8));
+  t.false(apic.passesExtInt());
+  w(LapicReg.LVT_LINT0, 7 << 8);
+  t.true(apic.passesExtInt());
+  w(LapicReg.LVT_LINT0, 0x30); // fixed
+  t.false(apic.passesExtInt());
+  t.deepEqual(ext, [false, true, false]);
+});
+
+test('timer: a one-shot count reads 0 after expiry; a periodic count reloads; TSC-deadline mode ignores the initial count', (t) => {
+  const one = enabled();
+  one.w(LapicReg.TIMER_DIVIDE, 0xb); // ÷1: 10 ns per count
+  one.w(LapicReg.LVT_TIMER, 0x40);
+  one.w(LapicReg.TIMER_INITIAL_COUNT, 100);
+  one.clock.advance(500);
+  t.is(one.r(LapicReg.TIMER_CURRENT_COUNT), 50);
+  one.clock.advance(600);
+  t.is(one.r(LapicReg.TIMER_CURRENT_COUNT), 0);
+  t.is(one.r(LapicReg.TIMER_INITIAL_COUNT), 100, 'the initial count stays');
+  const per = enabled();
+  per.w(LapicReg.TIMER_DIVIDE, 0xb);
+  per.w(LapicReg.LVT_TIMER, (1 << 17) | 0x40);
+  per.w(LapicReg.TIMER_INITIAL_COUNT, 100);
+  per.clock.advance(1_030);
+  t.is(per.r(LapicReg.TIMER_CURRENT_COUNT), 97);
+  const dl = enabled();
+  dl.w(LapicReg.LVT_TIMER, (2 << 17) | 0x40);
+  dl.w(LapicReg.TIMER_INITIAL_COUNT, 100);
+  t.is(dl.r(LapicReg.TIMER_INITIAL_COUNT), 0);
+  t.is(dl.clock.size, 0);
+});
