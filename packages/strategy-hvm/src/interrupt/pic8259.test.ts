@@ -475,13 +475,15 @@ test('offsets beyond the two ports read 0xff and ignore writes', (t) => {
 });
 
 test('special fully nested mode applies to the cascade input only', (t) => {
-  // A single chip with SFNM: an in-service level still blocks itself and lower levels.
-  const pic = single(Icw4.UPM | Icw4.SFNM);
-  pic.setIrq(2, true);
-  pic.acknowledge();
-  pic.setIrq(2, false);
-  pic.setIrq(2, true);
-  t.false(pic.hasPendingInterrupt());
+  // A single chip with SFNM (no cascade): an in-service level still blocks itself.
+  for (const line of [0, 1, 2]) {
+    const pic = single(Icw4.UPM | Icw4.SFNM);
+    pic.setIrq(line, true);
+    pic.acknowledge();
+    pic.setIrq(line, false);
+    pic.setIrq(line, true);
+    t.false(pic.hasPendingInterrupt(), `IR${line}`);
+  }
 });
 
 test('counters: acknowledged, spurious and eois count what the CPU and the guest did', (t) => {
@@ -506,4 +508,84 @@ test('a device line from irqLine is the same object each time and lowers what it
   line.lower();
   t.false(pics.slave.hasPendingInterrupt(), 'the slave withdrew the level request');
   t.is(pics.slave.requests, 0);
+});
+
+test('before any ICW: vector base 0, edge-triggered, no auto-EOI, IRR on the command port, no poll, no special mask', (t) => {
+  const pic = new Pic8259();
+  const seen: boolean[] = [];
+  pic.onInterruptChange = (level) => seen.push(level);
+  pic.setIrq(0, true);
+  t.deepEqual(seen, [true], 'INT rises with the first request');
+  t.is(pic.acknowledge(), 0);
+  t.is(pic.inService, 1);
+  pic.setIrq(5, true);
+  t.is(pic.read(PicReg.COMMAND, 1), 1 << 5, 'IRR, not ISR nor a poll word');
+  pic.setIrq(6, true);
+  pic.setIrq(6, false);
+  t.is(pic.requests, (1 << 5) | (1 << 6), 'a pulse is latched: edge-triggered');
+  pic.write(PicReg.DATA, 1, 0x01); // mask the level in service
+  t.false(pic.hasPendingInterrupt(), 'without special mask mode IR0 in service still blocks');
+});
+
+test('IR0 is served like any level: acknowledge, poll, and INT (IRQ0 and IRQ8 on the PC pair)', (t) => {
+  const pic = single();
+  pic.setIrq(0, true);
+  t.true(pic.hasPendingInterrupt());
+  t.is(pic.acknowledge(), 0x20);
+  const polled = single();
+  polled.setIrq(0, true);
+  polled.write(PicReg.COMMAND, 1, Ocw3.SELECT | Ocw3.POLL);
+  t.is(polled.read(PicReg.COMMAND, 1), 0x80);
+  const pics = pair();
+  pics.irqLine(0).raise();
+  t.is(pics.acknowledge(), 0x20, 'IRQ0');
+  pics.master.write(PicReg.COMMAND, 1, Ocw2.EOI);
+  pics.irqLine(8).raise();
+  t.is(pics.acknowledge(), 0x70, 'IRQ8: the slave\'s IR0');
+});
+
+test('non-specific EOI clears the highest-priority level in service under rotated priorities', (t) => {
+  const pic = single();
+  pic.write(PicReg.COMMAND, 1, Ocw2.SET_PRIORITY | 4); // IR5 highest … IR4 lowest
+  pic.setIrq(2, true);
+  t.is(pic.acknowledge(), 0x22);
+  pic.setIrq(6, true);
+  t.is(pic.acknowledge(), 0x26, 'IR6 outranks IR2 now: it nests');
+  pic.write(PicReg.COMMAND, 1, Ocw2.EOI);
+  t.is(pic.inService, 1 << 2, 'IR6 was the highest in service');
+});
+
+test('a specific EOI does not rotate priorities', (t) => {
+  const pic = single();
+  pic.setIrq(3, true);
+  pic.acknowledge();
+  pic.write(PicReg.COMMAND, 1, Ocw2.SPECIFIC_EOI | 3);
+  pic.setIrq(0, true);
+  pic.setIrq(4, true);
+  t.is(pic.acknowledge(), 0x20, 'IR0 is still the highest');
+});
+
+test('OCW3 changes the register selection only with RR and special mask mode only with ESMM', (t) => {
+  const pic = single();
+  pic.setIrq(2, true);
+  pic.acknowledge();
+  t.is(readIsr(pic), 1 << 2);
+  pic.write(PicReg.COMMAND, 1, Ocw3.SELECT | Ocw3.ESMM | Ocw3.SMM); // no RR: the selection stays
+  t.is(pic.read(PicReg.COMMAND, 1), 1 << 2, 'still ISR');
+  pic.write(PicReg.DATA, 1, 1 << 2);
+  pic.setIrq(5, true);
+  t.true(pic.hasPendingInterrupt(), 'special mask mode on');
+  pic.write(PicReg.COMMAND, 1, Ocw3.SELECT | Ocw3.RR); // no ESMM: special mask mode stays
+  t.true(pic.hasPendingInterrupt());
+  t.is(pic.read(PicReg.COMMAND, 1), 1 << 5, 'IRR now');
+});
+
+test('writing the ELCR keeps the pending edge requests of edge-triggered lines', (t) => {
+  const pics = pair();
+  pics.master.write(PicReg.DATA, 1, 0xff); // hold everything in IRR
+  pics.setIrq(3, true);
+  pics.setIrq(3, false);
+  pics.elcr.write(0, 1, 1 << 5);
+  t.is(pics.master.requests, 1 << 3);
+  t.notThrows(() => pics.elcr.write(2, 1, 0xff), 'an undecoded ELCR offset is ignored');
 });
