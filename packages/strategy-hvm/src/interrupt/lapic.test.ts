@@ -598,3 +598,39 @@ test('timer: a one-shot count reads 0 after expiry; a periodic count reloads; TS
   t.is(dl.r(LapicReg.TIMER_INITIAL_COUNT), 0);
   t.is(dl.clock.size, 0);
 });
+
+test('vector 16 is the lowest legal vector; vectors 16-31 live in word 0 of IRR, ISR and TMR', (t) => {
+  const { apic, r, w } = enabled();
+  t.true(apic.acceptInterrupt(0x10));
+  t.true(apic.acceptInterrupt(0x1f, true));
+  t.is(r(LapicReg.IRR) >>> 0, 0x80010000);
+  t.is(r(LapicReg.TMR) >>> 0, 0x80000000);
+  t.is(apic.acknowledge(), 0x1f);
+  t.is(r(LapicReg.ISR) >>> 0, 0x80000000);
+  w(LapicReg.ESR, 0);
+  t.is(r(LapicReg.ESR), 0, 'no error');
+});
+
+test('a stopped timer stays stopped when the divider changes', (t) => {
+  const { clock, w } = enabled();
+  w(LapicReg.LVT_TIMER, (1 << 17) | 0x40);
+  w(LapicReg.TIMER_INITIAL_COUNT, 1000);
+  w(LapicReg.TIMER_INITIAL_COUNT, 0);
+  w(LapicReg.TIMER_DIVIDE, 0x3);
+  t.is(clock.size, 0);
+});
+
+test('a one-shot after a rate-limited periodic interrupt is not delayed by the rate limit', (t) => {
+  const { clock, apic, w } = enabled({ minPeriodNs: 200_000 });
+  w(LapicReg.TIMER_DIVIDE, 0xb); // ÷1: 10 ns per count
+  w(LapicReg.LVT_TIMER, (1 << 17) | 0x40);
+  w(LapicReg.TIMER_INITIAL_COUNT, 100_000); // 1 ms period
+  clock.advance(1_000_000);
+  t.is(apic.acknowledge(), 0x40);
+  w(LapicReg.EOI, 0);
+  w(LapicReg.LVT_TIMER, 0x41); // one-shot
+  w(LapicReg.TIMER_INITIAL_COUNT, 100); // 1 µs
+  clock.advance(1_000);
+  t.true(apic.hasPendingInterrupt(), 'fired after 1 µs, not 200 µs after the last one');
+  t.is(apic.acknowledge(), 0x41);
+});
