@@ -303,3 +303,44 @@ test('a halted guest can be woken by an event', (t) => {
   const { facet } = setup();
   t.true(facet.canWake());
 });
+
+// ---- what the mutation run found unchecked (docs/pv-abi.md, event channels) ----
+
+test('MASK and UNMASK before a shared-info page exists succeed and touch nothing', (t) => {
+  const { op } = setup(false);
+  const port = op(EvtchnOp.BIND_VIRQ, Virq.TIMER);
+  t.is(op(EvtchnOp.MASK, port), 0);
+  t.is(op(EvtchnOp.UNMASK, port), 0);
+});
+
+test('a device port: sendDevice delivers on it; once closed (its onClose runs) or on another kind of port it is a counted drop', (t) => {
+  const { m, facet, op, pending, sel, upcallPending } = setup();
+  const ch = facet.channels;
+  let closed = 0;
+  const port = ch.bindDevice(() => closed++);
+  op(EvtchnOp.UNMASK, port);
+  t.true(ch.sendDevice(port));
+  t.is(pending(port), 1);
+  t.is(upcallPending(), 1);
+  t.is(sel(), 1n << BigInt(port >> 6));
+  const virq = op(EvtchnOp.BIND_VIRQ, Virq.TIMER);
+  for (const p of [0, -1, virq, SharedInfo.NR_EVENT_CHANNELS, port + 100]) t.false(ch.sendDevice(p), `port ${p}`);
+  t.is(m.counter('pv.evtchn.dropped'), 5);
+  t.is(op(EvtchnOp.CLOSE, port), 0);
+  t.is(closed, 1);
+  t.false(ch.sendDevice(port));
+});
+
+test('pending and selector bits of high ports: the byte and bit of the port (and of port / 64) are the ones that change', (t) => {
+  const { facet, op, pending, sel, byte } = setup();
+  const ch = facet.channels;
+  let port = 0;
+  while (port < 700) port = ch.bindDevice(() => {});
+  op(EvtchnOp.UNMASK, port);
+  t.true(ch.sendDevice(port));
+  t.is(sel(), 1n << BigInt(port >> 6), `selector bit ${port >> 6} alone`);
+  t.is(pending(port), 1);
+  t.is(byte(SharedInfo.EVTCHN_PENDING), 0, 'nothing in the first byte');
+  t.is(op(EvtchnOp.CLOSE, port), 0);
+  t.is(pending(port), 0, 'CLOSE cleared the port\'s own pending bit');
+});
