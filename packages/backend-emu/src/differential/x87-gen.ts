@@ -111,7 +111,7 @@ export function genX87Arith(r: Rng): SimdInsn {
     }
     case 25: return { bytes: memBytes(r, 0xdd, 7), text: 'fnstsw m16', ...no };
     case 26: return { bytes: [0xdf, 0xe0], text: 'fnstsw ax', gpr: 0, flags: false };
-    case 27: return genX87(r);
+    case 27: return r.bool() ? genX87(r) : { bytes: r.bool() ? memBytes(r, 0xdf, 6) : [0xdf, 0xa3, ENV_AT + 0x70 & 0xff, (ENV_AT + 0x70) >> 8, 0, 0], text: 'fbstp/fbld', ...no };
     default: return genX87Load(r);
   }
 }
@@ -128,6 +128,8 @@ export function x87Program(seed: number): { input: Ring3Input; insns: SimdInsn[]
   dv.setUint16(ENV_AT + 4, (r.pick(8) << 11) | (r.pick(4) === 0 ? r.pick(0x80) : 0) | (r.pick(16) << 8 & 0x4700), true);
   dv.setUint16(ENV_AT + 8, r.u32() & 0xffff, true);
   for (let i = 0; i < 8; i++) ext80(r, dv, ENV_AT + 28 + 10 * i);
+  for (let i = 0; i < 9; i++) dv.setUint8(ENV_AT + 0x70 + i, r.pick(10) << 4 | r.pick(10)); // a packed BCD for FBLD
+  dv.setUint8(ENV_AT + 0x70 + 9, r.bool() ? 0x80 : 0);
   dv.setUint32(MXCSR_AT, 0x1f80, true);
   dv.setUint16(FCW_AT, genFcw(r), true);
   const insns: SimdInsn[] = [];

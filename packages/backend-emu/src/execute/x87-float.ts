@@ -138,8 +138,8 @@ export function roundTo(sign: number, m: bigint, e: number, fcw: number, p: numb
     return { v: d.v, flags: d.flags | F_UE, up: d.up };
   }
   if (E - 24576 > 16383 && (fcw & F_OE) === 0) {
-    // Unmasked overflow too large for the bias (FSCALE): the masked response.
-    return roundTo(sign, m, e, fcw | F_OE, p);
+    // Unmasked overflow too large for the bias (FSCALE): ∞ whatever the rounding mode, C1 = 1 (this host).
+    return { v: { sign, exp: 0x7fff, mant: BIT63 }, flags: F_OE | F_PE, up: true };
   }
   let lsb = E - p + 1;
   const r = roundShift(m, lsb - e, rc, sign);

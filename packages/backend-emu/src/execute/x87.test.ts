@@ -113,3 +113,15 @@ test('unmasked divide by zero: no result, ZE and ES set, the next waiting instru
   t.is((sw(h) >> 11) & 7, 6, 'nothing popped');
   t.is(h.vcpu.cpu.ftw, 0xc0);
 });
+
+test('FBLD loads 18 packed BCD digits and the sign exactly; FBSTP rounds by RC (2.5 → 2 to nearest, PE) and stores the BCD indefinite beyond 18 digits', (t) => {
+  // fbld [rdi+0x300]; fbstp [rdi+0x340]
+  const bcd = [0x89, 0x67, 0x45, 0x23, 0x01, 0x89, 0x67, 0x45, 0x23, 0x80]; // −234567890123456789
+  t.deepEqual(bytesAt(exec('df a7 00 03 00 00 df b7 40 03 00 00', { 0x300: bcd }), 0x340, 10), bcd);
+  const h = exec(`${FLD_M80} df b7 40 03 00 00 ${FNSTSW_AX}`, { 0x300: ext(0x4000, 0xa000000000000000n) });
+  t.deepEqual(bytesAt(h, 0x340, 10), [2, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+  t.is(sw(h) & (C1 | 0x3f), 0x20, 'PE, not rounded up');
+  const big = exec(`${FLD_M80} df b7 40 03 00 00 ${FNSTSW_AX}`, { 0x300: ext(0x403f, 1n << 63n) }); // 2^64
+  t.deepEqual(bytesAt(big, 0x340, 10), [0, 0, 0, 0, 0, 0, 0, 0xc0, 0xff, 0xff]);
+  t.is(sw(big) & 1, 1, 'IE');
+});

@@ -1,7 +1,7 @@
 /**
  * The x87 data moves and control, and FXSAVE/FXRSTOR: FNINIT, FNCLEX, FWAIT, EMMS, FLD/FST/FSTP
  * (m32, m64, m80, ST(i)), FILD (m16, m32, m64), FIST/FISTP, FXCH, FCHS/FABS, FCOMI family,
- * FFREE, FNSTCW/FLDCW, FNSTSW (AX, m16), the 287 no-ops FNENI/FNDISI/FNSETPM; the arithmetic is
+ * FFREE, FBLD/FBSTP, FNSTCW/FLDCW, FNSTSW (AX, m16), the 287 no-ops FNENI/FNDISI/FNSETPM; the arithmetic is
  * in x87-arith.ts, the environment images in x87-env.ts, exact 80-bit values in x87-float.ts.
  * The eight registers keep their exact 80-bit contents (`cpu.fpr`), so FLD/FSTP m80 and
  * FXSAVE/FXRSTOR move bits unchanged; m32/m64 loads widen exactly and stores round in FCW's
@@ -163,6 +163,48 @@ function load80(cpu: Cpu, a: number): Ext {
   };
 }
 
+/** FBLD: 18 packed BCD digits (bytes 0–8, low digit first) and the sign (byte 9 bit 7), exactly. */
+function loadBcd(cpu: Cpu, a: number): Ext {
+  let x = 0n;
+  for (let i = 8; i >= 0; i--) {
+    const b = cpu.mmu.read8(a + i);
+    x = x * 100n + BigInt((b >>> 4) * 10 + (b & 15));
+  }
+  const neg = (cpu.mmu.read8(a + 9) & 0x80) !== 0;
+  const v = fromInteger(x);
+  return neg ? { ...v, sign: 1 } : v;
+}
+
+/** FBSTP: ST(0) rounded by FCW.RC to 18 BCD digits; the BCD indefinite with IE when NaN, ∞ or too large. */
+function storeBcd(cpu: Cpu, d: Insn): boolean {
+  const a = ea(cpu, d), st0 = physOf(cpu, 0);
+  cpu.fsw &= ~F_C1;
+  let bytes: number[];
+  const indefinite = [0, 0, 0, 0, 0, 0, 0, 0xc0, 0xff, 0xff];
+  if (isEmpty(cpu, st0)) {
+    if (signal(cpu, F_IE | F_SF)) return false;
+    bytes = indefinite;
+  } else {
+    const v = readReg(cpu, st0);
+    const r = toInteger(v, 64, (cpu.fcw >>> 10) & 3);
+    let x = (r.flags & F_IE) !== 0 ? -1n : BigInt.asIntN(64, r.value);
+    if (x < 0n) x = -x;
+    if ((r.flags & F_IE) !== 0 || x > 999999999999999999n) {
+      if (signal(cpu, F_IE)) return false;
+      bytes = indefinite;
+    } else {
+      if (r.up) cpu.fsw |= F_C1;
+      if (r.flags !== 0) signal(cpu, r.flags);
+      bytes = [];
+      for (let i = 0; i < 9; i++) { const two = Number(x % 100n); x /= 100n; bytes.push(((two / 10) | 0) << 4 | (two % 10)); }
+      bytes.push(v.sign ? 0x80 : 0);
+    }
+  }
+  cpu.mmu.probeWrite(a, 10);
+  bytes.forEach((b, i) => cpu.mmu.write8(a + i, b));
+  return true;
+}
+
 /** D8–DF. */
 export function executeX87(cpu: Cpu, d: Insn): void {
   const op = d.op, r = d.reg & 7, mem = d.mod !== 3;
@@ -229,6 +271,12 @@ export function executeX87(cpu: Cpu, d: Insn): void {
       case (0xdb << 3) | 7: // FSTP m80
         waitPending(cpu);
         if (store80(cpu, d)) pop(cpu);
+        lastInstruction(cpu, d, true);
+        return;
+      case (0xdf << 3) | 4: waitPending(cpu); v = loadBcd(cpu, ea(cpu, d)); break; // FBLD
+      case (0xdf << 3) | 6: // FBSTP
+        waitPending(cpu);
+        if (storeBcd(cpu, d)) pop(cpu);
         lastInstruction(cpu, d, true);
         return;
       default: unimplemented(cpu);

@@ -226,7 +226,7 @@ const X87_YES: Record<string, string> = {
   'db/4/reg': 'FNENI, FNDISI, FNCLEX, FNINIT, FNSETPM (rm 0–4)',
   'dd/0/mem': 'FLD m64', 'dd/2/mem': 'FST m64', 'dd/3/mem': 'FSTP m64', 'dd/7/mem': 'FNSTSW m16',
   'dd/2/reg': 'FST ST(i)', 'dd/3/reg': 'FSTP ST(i)', 'dd/4/reg': 'FUCOM ST(i)', 'dd/5/reg': 'FUCOMP ST(i)',
-  'df/0/mem': 'FILD m16', 'df/5/mem': 'FILD m64', 'df/4/reg': 'FNSTSW AX (rm 0)', 'df/0/reg': 'FFREEP ST(i)',
+  'df/0/mem': 'FILD m16', 'df/4/mem': 'FBLD m80bcd', 'df/6/mem': 'FBSTP m80bcd', 'df/5/mem': 'FILD m64', 'df/4/reg': 'FNSTSW AX (rm 0)', 'df/0/reg': 'FFREEP ST(i)',
   'df/2/mem': 'FIST m16', 'df/3/mem': 'FISTP m16', 'db/2/mem': 'FIST m32', 'db/3/mem': 'FISTP m32', 'df/7/mem': 'FISTP m64',
   'd9/1/reg': 'FXCH ST(i)', 'd9/2/reg': 'FNOP (rm 0)', 'd9/4/reg': 'FCHS, FABS, FTST, FXAM (rm 0, 1, 4, 5)',
   'd9/5/reg': 'FLD1, FLDL2T, FLDL2E, FLDPI, FLDLG2, FLDLN2, FLDZ (rm 0–6)',
