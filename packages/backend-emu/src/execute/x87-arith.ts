@@ -292,7 +292,7 @@ function fprem(cpu: Cpu, nearest: boolean): void {
     }
   }
   const pre = r.flags & PRE;
-  if ((pre & ~cpu.fcw) !== 0) { signal(cpu, pre); return; }
+  if ((pre & ~cpu.fcw) !== 0) { signal(cpu, pre); cpu.fsw &= ~touched; return; } // C2 cleared even then (this host)
   if (r.flags !== 0) signal(cpu, r.flags);
   cpu.fsw = (cpu.fsw & ~touched) | cc;
   writeReg(cpu, p0, r.v);
