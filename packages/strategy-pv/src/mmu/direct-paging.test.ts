@@ -125,6 +125,10 @@ test('an L1 entry may not map outside RAM', (t) => {
   s.declare(3, 1);
   t.is(s.update([pg(3), BigInt(s.m.ramSize) | P]), -HypercallErrno.EINVAL);
   t.is(s.update([pg(3), 0xfee00000n | P]), -HypercallErrno.EINVAL, 'not the APIC page either');
+  // Address bits 32..51 count: a frame 4 GiB above a RAM page is outside RAM.
+  t.is(s.update([pg(3), (1n << 32n) | 0x5000n | P]), -HypercallErrno.EINVAL, 'frame 4 GiB + 0x5000');
+  s.declare(2, 2);
+  t.is(s.update([pg(2), (1n << 32n) | BigInt(pg(3)) | P]), -HypercallErrno.EINVAL, 'a table pointer 4 GiB above a declared table');
 });
 
 test('a non-present entry is always accepted', (t) => {
