@@ -3,9 +3,9 @@
  * does. The first test gets it through the bzImage's decompressor into the kernel proper, which
  * prints its banner, the command line we passed, the e820 map we wrote and the initrd where we
  * put it; the run is stopped there (seconds). The others boot to init and run commands through
- * `hyvisor run --exec`, or reboot (minutes each: only with HYVISOR_LINUX_BOOT=1, which CI sets, and
- * once the emulator advertises the x87 FPU). All skip with guest-linux's one-line reason when
- * Debian's packages cannot be fetched.
+ * `hyvisor run --exec`, or reboot (about 100 s of CPU each on an idle host; they need the
+ * emulator to advertise the x87 FPU). All skip with guest-linux's one-line reason when Debian's
+ * packages cannot be fetched, and only then.
  */
 import 'reflect-metadata';
 import test from 'ava';
@@ -96,8 +96,7 @@ function emulatorHasFpu(): boolean {
 
 /** Why the boot-to-init tests do not run here, if they do not: they take minutes of CPU each. */
 const longSkip = 'missing' in fetched ? fetched.missing
-  : process.env['HYVISOR_LINUX_BOOT'] !== '1' ? 'set HYVISOR_LINUX_BOOT=1 to run them (minutes each; CI sets it)'
-    : !emulatorHasFpu() ? 'the emulator does not advertise the x87 FPU yet (CPUID 1 EDX bit 0), and Linux stops at its FPU check without it'
+  : !emulatorHasFpu() ? 'the emulator does not advertise the x87 FPU yet (CPUID 1 EDX bit 0), and Linux stops at its FPU check without it'
       : undefined;
 const longTest = longSkip === undefined ? test.serial : test.skip;
 if (longSkip !== undefined && !('missing' in fetched)) console.log(`skipping the Linux boot-to-init tests: ${longSkip}`);
