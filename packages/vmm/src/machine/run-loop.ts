@@ -180,11 +180,13 @@ export class RunLoop implements FacetLoopHooks {
       if (this.blockWake !== undefined) return Disposition.Halt;
       if (d === Disposition.Continue) continue;
       if (d !== Disposition.Yield) return d;
-      // A deadline: fire due timers; go on if the slice has time left.
+      // A deadline: fire due timers; go on if the slice has time left and no work (a snapshot)
+      // waits for the slice boundary: its kick must end the slice, or on a fast host the guest
+      // could finish inside this slice and the snapshot would never be taken.
       this.poll();
       const now = clock.now();
       if (clock.nextAt() <= now) clock.runDue(now);
-      if (now >= this.sliceEndNs || performance.now() >= sliceEndHost || states.current.kind !== 'running') return d;
+      if (now >= this.sliceEndNs || performance.now() >= sliceEndHost || states.current.kind !== 'running' || this.boundary.length > 0) return d;
       this.armDeadline();
     }
   }
