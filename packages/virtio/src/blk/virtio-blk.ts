@@ -68,15 +68,14 @@ export class VirtioBlk implements VirtioDevice {
   writeConfig(): void {}
 
   serve(_index: number, queue: SplitQueue): boolean {
-    const chain = this.chain;
-    for (;;) {
-      const got = queue.pop(chain);
-      if (got === 0) return true;
-      if (got < 0) return false;
-      queue.pushUsed(chain.head, this.server.serve(chain));
-      this.requests++;
-    }
+    return queue.drain(this.chain, this.serveOne);
   }
+
+  /** One request; created once so {@link serve} allocates nothing. */
+  private readonly serveOne = (chain: DescriptorChain): number => {
+    this.requests++;
+    return this.server.serve(chain);
+  };
 
   reset(): void {}
 }

@@ -213,6 +213,21 @@ export class SplitQueue {
     return 1;
   }
 
+  /**
+   * Serves every available chain: each is collected into `chain` and handed to `serveOne`, whose
+   * result (bytes written into device-writable buffers) goes into the used ring. Returns false if
+   * the queue broke on the way ({@link fault} says why), true once nothing is left. The caller
+   * publishes. Pass a function created once: this allocates nothing.
+   */
+  drain(chain: DescriptorChain, serveOne: (chain: DescriptorChain) => number): boolean {
+    for (;;) {
+      const got = this.pop(chain);
+      if (got === 0) return true;
+      if (got < 0) return false;
+      this.pushUsed(chain.head, serveOne(chain));
+    }
+  }
+
   /** Puts `head` with `written` bytes into the used ring (not yet visible: {@link publish}). */
   pushUsed(head: number, written: number): void {
     if (!this.configured) return;

@@ -55,26 +55,25 @@ export class VirtioRng implements VirtioDevice {
   writeConfig(): void {}
 
   serve(_index: number, queue: SplitQueue): boolean {
-    const chain = this.chain;
-    for (;;) {
-      const got = queue.pop(chain);
-      if (got === 0) return true;
-      if (got < 0) return false;
-      let left = RNG_MAX_BYTES_PER_REQUEST;
-      let written = 0;
-      for (let i = 0; i < chain.count && left > 0; i++) {
-        if (chain.writable[i] === 0) continue;
-        const n = Math.min(chain.len[i]!, left);
-        const bytes = this.buf.subarray(0, n);
-        this.entropy(bytes);
-        this.memory.write(chain.addr[i]!, bytes);
-        written += n;
-        left -= n;
-      }
-      this.bytesServed += written;
-      queue.pushUsed(chain.head, written);
-    }
+    return queue.drain(this.chain, this.fill);
   }
+
+  /** Fills one chain's device-writable buffers (up to the per-request cap); returns the bytes written. */
+  private readonly fill = (chain: DescriptorChain): number => {
+    let left = RNG_MAX_BYTES_PER_REQUEST;
+    let written = 0;
+    for (let i = 0; i < chain.count && left > 0; i++) {
+      if (chain.writable[i] === 0) continue;
+      const n = Math.min(chain.len[i]!, left);
+      const bytes = this.buf.subarray(0, n);
+      this.entropy(bytes);
+      this.memory.write(chain.addr[i]!, bytes);
+      written += n;
+      left -= n;
+    }
+    this.bytesServed += written;
+    return written;
+  };
 
   reset(): void {}
 }
